@@ -1,0 +1,43 @@
+# paxsync — the two set-up commands of the README live here.
+#   make demo   installs missing system packages (as root), then starts the
+#               Ebiten demo: you plus 3 bot peers on this machine.
+#   make test   installs missing system packages (as root), then runs vet,
+#               staticcheck, the race-enabled test suite, the 2,000-seed
+#               Byzantine simulation and a short fuzz pass.
+GO ?= go
+STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEMO_ARGS ?=
+
+.PHONY: demo test deps-demo deps-test vet staticcheck unit sim fuzz build
+
+demo: deps-demo
+	$(GO) run ./cmd/paxsync-demo $(DEMO_ARGS)
+
+test: deps-test vet staticcheck build unit sim fuzz
+	@echo "make test: all checks passed"
+
+deps-demo:
+	@scripts/deps.sh demo
+
+deps-test:
+	@scripts/deps.sh test
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/paxsync
+	$(GO) build -o /dev/null ./cmd/paxsync-demo
+
+unit:
+	$(GO) test -race -timeout 20m ./...
+
+sim:
+	$(GO) test -timeout 15m ./bft -run 'TestSim' -seeds=92
+	$(GO) test -timeout 10m ./bft -run 'TestSim' -seeds=2 -realsig
+
+fuzz:
+	@scripts/fuzz.sh

@@ -1,0 +1,174 @@
+package crypto
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/paxsync/paxsync/wire"
+)
+
+// MatchID names one match. It is part of every signature, so a message
+// signed in one match is worthless in any other.
+type MatchID Digest
+
+// NewMatchID derives the ID of a match from its name and its roster (the
+// players' public keys in seat order): two matches with the same name but
+// different players never share an ID.
+func NewMatchID(name string, roster []PublicKey) MatchID {
+	w := wire.NewWriter(nil)
+	w.String("paxsync/match/v1")
+	w.String(name)
+	w.Uvarint(uint64(len(roster)))
+	for _, k := range roster {
+		w.Bytes32(k)
+	}
+	return MatchID(Sum(w.Bytes()))
+}
+
+// String shows the first bytes in hex.
+func (m MatchID) String() string { return Digest(m).String() }
+
+// Signature is an Ed25519 signature over an envelope's signing bytes.
+type Signature [ed25519.SignatureSize]byte
+
+// Envelope is one signed paxsync message. The signature covers a
+// domain-separation tag, the match ID, the type, the sender and the body;
+// the body is the type's canonical encoding of every field that gives the
+// message its meaning (view, slot, tick, seat, digest, ...).
+type Envelope struct {
+	Type   wire.Type
+	Sender uint16 // the signer's seat in the roster
+	Body   []byte
+	Sig    Signature
+}
+
+// MaxBodySize bounds an envelope's body.
+const MaxBodySize = wire.MaxMessageSize - 128
+
+// signTag separates paxsync signatures from any other use of the same key
+// (the network layer's own handshakes sign with it too).
+const signTag = "paxsync/v1/signed-message\x00"
+
+// appendSigningBytes builds the exact byte string a signature covers.
+func appendSigningBytes(dst []byte, match MatchID, typ wire.Type, sender uint16, body []byte) []byte {
+	dst = append(dst, signTag...)
+	dst = append(dst, match[:]...)
+	dst = append(dst, byte(typ), byte(sender>>8), byte(sender))
+	return append(dst, body...)
+}
+
+// Encode appends the envelope's wire form to dst:
+// version | type | sender | body (length-prefixed) | signature.
+func (e *Envelope) Encode(dst []byte) []byte {
+	w := wire.NewWriter(dst)
+	w.U8(wire.Version)
+	w.U8(uint8(e.Type))
+	w.U16(e.Sender)
+	w.Blob(e.Body)
+	w.Fixed(e.Sig[:])
+	return w.Bytes()
+}
+
+// DecodeEnvelope parses an envelope. It checks the version, the type and the
+// bounds, not the signature: call Verifier.Verify for that.
+func DecodeEnvelope(b []byte) (Envelope, error) {
+	var e Envelope
+	r := wire.NewReader(b)
+	if v := r.U8("version"); r.Err() == nil && v != wire.Version {
+		r.Fail("version", wire.ErrVersion)
+	}
+	e.Type = wire.Type(r.U8("type"))
+	if r.Err() == nil && !e.Type.Known() {
+		r.Fail("type", wire.ErrUnknownType)
+	}
+	e.Sender = r.U16("sender")
+	e.Body = r.Blob("body", MaxBodySize)
+	copy(e.Sig[:], r.Fixed("signature", ed25519.SignatureSize))
+	if err := r.Done(); err != nil {
+		return Envelope{}, err
+	}
+	return e, nil
+}
+
+// ID is the digest of the whole signed envelope: a content address used for
+// de-duplication and as the pubsub message ID.
+func (e *Envelope) ID() Digest { return Sum(e.Encode(nil)) }
+
+// Signer signs envelopes for one player in one match.
+type Signer struct {
+	key   *PrivateKey
+	match MatchID
+	seat  uint16
+	buf   []byte
+}
+
+// NewSigner returns a Signer for the player in seat of match. A Signer is
+// not safe for concurrent use.
+func NewSigner(key *PrivateKey, match MatchID, seat uint16) *Signer {
+	return &Signer{key: key, match: match, seat: seat}
+}
+
+// Seat is the signer's seat in the roster.
+func (s *Signer) Seat() uint16 { return s.seat }
+
+// Sign returns a signed envelope of type typ with body. The body is kept,
+// not copied.
+func (s *Signer) Sign(typ wire.Type, body []byte) Envelope {
+	s.buf = appendSigningBytes(s.buf[:0], s.match, typ, s.seat, body)
+	e := Envelope{Type: typ, Sender: s.seat, Body: body}
+	copy(e.Sig[:], ed25519.Sign(s.key.priv, s.buf))
+	return e
+}
+
+// Verification errors.
+var (
+	ErrUnknownSender = errors.New("sender is not in the roster")
+	ErrBadSignature  = errors.New("signature does not verify")
+)
+
+// Verifier checks envelopes against a match's roster. It is safe for
+// concurrent use.
+type Verifier struct {
+	match MatchID
+	keys  []PublicKey
+}
+
+// NewVerifier returns a Verifier for match whose seat i is played by
+// roster[i].
+func NewVerifier(match MatchID, roster []PublicKey) *Verifier {
+	return &Verifier{match: match, keys: append([]PublicKey(nil), roster...)}
+}
+
+// Match is the ID of the match this verifier checks.
+func (v *Verifier) Match() MatchID { return v.match }
+
+// Size is the number of seats in the roster.
+func (v *Verifier) Size() int { return len(v.keys) }
+
+// Key returns the public key of seat i.
+func (v *Verifier) Key(i int) PublicKey { return v.keys[i] }
+
+// Seat returns the seat of key, or -1 if key is not in the roster.
+func (v *Verifier) Seat(key PublicKey) int {
+	for i, k := range v.keys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// Verify checks that e was signed by its sender for this match, type and
+// body.
+func (v *Verifier) Verify(e *Envelope) error {
+	if int(e.Sender) >= len(v.keys) {
+		return fmt.Errorf("crypto: seat %d: %w", e.Sender, ErrUnknownSender)
+	}
+	var stack [256]byte
+	msg := appendSigningBytes(stack[:0], v.match, e.Type, e.Sender, e.Body)
+	if !ed25519.Verify(v.keys[e.Sender][:], msg, e.Sig[:]) {
+		return fmt.Errorf("crypto: %s from seat %d: %w", e.Type, e.Sender, ErrBadSignature)
+	}
+	return nil
+}

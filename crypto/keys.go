@@ -1,0 +1,149 @@
+// Package crypto holds everything in paxsync that touches keys and
+// signatures: player identities (Ed25519), key files, signed envelopes bound
+// to a match and a message type, digests, and sealed inputs for
+// commit-reveal. Other packages handle signatures only as opaque values.
+package crypto
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// PublicKey is a player's Ed25519 public key: its identity in the game and,
+// through netp2p, on the network.
+type PublicKey [ed25519.PublicKeySize]byte
+
+// String is the key in hex, short enough for logs.
+func (k PublicKey) String() string { return hex.EncodeToString(k[:6]) }
+
+// Hex is the full key in hex, as written in match files.
+func (k PublicKey) Hex() string { return hex.EncodeToString(k[:]) }
+
+// ParsePublicKey reads a public key written by Hex.
+func ParsePublicKey(s string) (PublicKey, error) {
+	var k PublicKey
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(k) {
+		return k, fmt.Errorf("crypto: public key must be %d hex characters", 2*len(k))
+	}
+	copy(k[:], b)
+	return k, nil
+}
+
+// PrivateKey is a player's Ed25519 signing key. It never leaves this package
+// except as the seed handed to the network layer, which derives the same
+// identity (the libp2p peer ID) from it.
+type PrivateKey struct {
+	priv ed25519.PrivateKey
+	pub  PublicKey
+}
+
+// GenerateKey makes a new key from r (crypto/rand.Reader when r is nil).
+func GenerateKey(r io.Reader) (*PrivateKey, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	_, priv, err := ed25519.GenerateKey(r)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: generate key: %w", err)
+	}
+	return newPrivateKey(priv), nil
+}
+
+// KeyFromSeed derives a key from a 32-byte seed. Tests and simulations use
+// it to make reproducible identities; real players use GenerateKey.
+func KeyFromSeed(seed []byte) (*PrivateKey, error) {
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("crypto: seed must be %d bytes, got %d", ed25519.SeedSize, len(seed))
+	}
+	return newPrivateKey(ed25519.NewKeyFromSeed(seed)), nil
+}
+
+func newPrivateKey(priv ed25519.PrivateKey) *PrivateKey {
+	k := &PrivateKey{priv: priv}
+	copy(k.pub[:], priv.Public().(ed25519.PublicKey))
+	return k
+}
+
+// Public returns the key's public half.
+func (k *PrivateKey) Public() PublicKey { return k.pub }
+
+// Seed returns the 32-byte seed. Only the network layer should need it, to
+// build the libp2p host identity from the same key.
+func (k *PrivateKey) Seed() []byte { return append([]byte(nil), k.priv.Seed()...) }
+
+const pemType = "PAXSYNC ED25519 PRIVATE KEY"
+
+// Key-file errors, for callers that want to tell the user what to do.
+var (
+	ErrKeyExists      = errors.New("key file already exists (use --force to overwrite)")
+	ErrKeyPermissions = errors.New("key file is readable by group or others (run: chmod 600 FILE)")
+	ErrKeyMalformed   = errors.New("key file is not a paxsync Ed25519 private key")
+)
+
+// WriteKeyFile writes k to path with mode 0600. It refuses to replace an
+// existing file unless force is set, so a player cannot lose an identity by
+// accident.
+func WriteKeyFile(path string, k *PrivateKey, force bool) error {
+	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: k.priv.Seed()})
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("crypto: %w", err)
+		}
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("crypto: %s: %w", path, ErrKeyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("crypto: %w", err)
+	}
+	// An existing file opened with O_TRUNC keeps its old mode: fix it.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("crypto: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("crypto: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("crypto: sync %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// LoadKeyFile reads a key written by WriteKeyFile. It refuses a file that
+// group or others can read, as ssh does, and says how to fix it.
+func LoadKeyFile(path string) (*PrivateKey, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: %w", err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("crypto: %s (mode %04o): %w", path, st.Mode().Perm(), ErrKeyPermissions)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: %w", err)
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || block.Type != pemType || len(block.Bytes) != ed25519.SeedSize || len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("crypto: %s: %w", path, ErrKeyMalformed)
+	}
+	return KeyFromSeed(block.Bytes)
+}
