@@ -1,0 +1,494 @@
+package bft
+
+import (
+	"sort"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
+)
+
+var noopValue = (&value{}).encode()
+var noopDigest = crypto.Sum(noopValue)
+
+// maxSlotAhead is how far past the committed slot a message may name a
+// slot; beyond it the node is behind and asks for a sync instead.
+func (nd *Node) maxSlotAhead() uint64 { return nd.committed + uint64(2*nd.cfg.Window) }
+
+// Propose orders payload in the next free slot. Only the active leader may
+// propose; pending evidence is attached to the value so it is ordered too.
+func (nd *Node) Propose(payload []byte) error {
+	if !nd.isLeader() || !nd.active || nd.vcTarget != 0 {
+		return ErrNotLeader
+	}
+	if len(payload) > nd.cfg.MaxValueSize {
+		return ErrTooLarge
+	}
+	if nd.nextSlot <= nd.committed {
+		nd.nextSlot = nd.committed + 1
+	}
+	if nd.nextSlot > nd.committed+uint64(nd.cfg.Window) {
+		return ErrWindowFull
+	}
+	s := nd.nextSlot
+	nd.nextSlot++
+	v := value{Payload: append([]byte(nil), payload...)}
+	for _, k := range sortedVerdicts(nd.pending) {
+		if !nd.inflight[k] && len(v.Evidence) < 4 {
+			nd.inflight[k] = true
+			v.Evidence = append(v.Evidence, nd.pending[k])
+		}
+	}
+	enc := v.encode()
+	d := crypto.Sum(enc)
+	ss := nd.slot(s)
+	ss.propView, ss.propDigest, ss.hasProp = nd.view, d, true
+	nd.putValue(ss, d, enc, true)
+	ss.valid = map[crypto.Digest]bool{d: true}
+	nd.acceptQ.View = nd.view
+	nd.acceptQ.Slots = append(nd.acceptQ.Slots, s)
+	nd.acceptQ.Values = append(nd.acceptQ.Values, enc)
+	nd.ownVotes[ownKey{wire.TypeVerify, nd.view, s}] = d
+	nd.verifyQ = append(nd.verifyQ, pair{s, d})
+	return nil
+}
+
+func sortedVerdicts(m map[verdict]Evidence) []verdict {
+	ks := make([]verdict, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool { return verdictLess(ks[i], ks[j]) })
+	return ks
+}
+
+// putValue stores a candidate value for a slot. Values nobody asked for
+// are capped per slot so a flood of junk cannot grow memory.
+func (nd *Node) putValue(ss *slotState, d crypto.Digest, v []byte, wanted bool) {
+	if ss.values == nil {
+		ss.values = map[crypto.Digest][]byte{}
+	}
+	if _, ok := ss.values[d]; ok {
+		return
+	}
+	if !wanted && len(ss.values) >= 4 {
+		return
+	}
+	ss.values[d] = v
+}
+
+func (nd *Node) onAccept(env crypto.Envelope) error {
+	b, err := decodeAccept(env.Body, nd.cfg.maxValueBytes())
+	if err != nil {
+		return nd.drop(DropDecode)
+	}
+	used := false
+	for i, s := range b.Slots {
+		if s <= nd.committed || s <= nd.stable.Slot {
+			continue
+		}
+		if s > nd.maxSlotAhead() {
+			nd.peerAhead(env.Sender, s)
+			continue
+		}
+		ss := nd.slot(s)
+		if ss.decided && ss.value != nil {
+			continue
+		}
+		d := crypto.Sum(b.Values[i])
+		wanted := (ss.hasProp && ss.propDigest == d) || (ss.decided && ss.decDigest == d)
+		nd.putValue(ss, d, b.Values[i], wanted)
+		used = true
+		if ss.decided && ss.decDigest == d {
+			ss.value = b.Values[i]
+			nd.deliver()
+		} else {
+			nd.tryVerify(s, ss)
+		}
+	}
+	if !used {
+		return nd.drop(DropStale)
+	}
+	return nil
+}
+
+// onVote handles Verify and Confirm. The leader's Verify in its own view is
+// its proposal: it is checked at once and relayed, so that a leader sending
+// different proposals to different acceptors is caught by everyone.
+func (nd *Node) onVote(env crypto.Envelope) error {
+	b, err := decodeVote(env.Body)
+	if err != nil {
+		return nd.drop(DropDecode)
+	}
+	if b.View > nd.view+nd.cfg.MaxViewJump {
+		return nd.drop(DropFuture)
+	}
+	ref := &envRef{env: env}
+	isVerify := env.Type == wire.TypeVerify
+	fromLeader := isVerify && env.Sender == nd.leaderOf(b.View)
+	if fromLeader {
+		if !nd.check(ref) {
+			return dropErrs[DropBadSignature]
+		}
+	}
+	idx := 1
+	if isVerify {
+		idx = 0
+	}
+	current := b.View == nd.view && nd.vcTarget == 0
+	if fromLeader && current && nd.active {
+		if len(b.Pairs) > 0 && nd.leaderOf(nd.view) != nd.seat {
+			nd.send(Broadcast, env) // relay, so equivocation is seen by all
+		}
+		if nd.maxProposed() <= nd.committed {
+			nd.timer = 0
+		}
+	}
+	used := false
+	for _, p := range b.Pairs {
+		if p.Slot <= nd.stable.Slot {
+			continue
+		}
+		if !nd.noteEquivocation(env.Type, b.View, p, ref) {
+			continue
+		}
+		if p.Slot > nd.maxSlotAhead() {
+			nd.peerAhead(env.Sender, p.Slot)
+			continue
+		}
+		if p.Slot <= nd.committed {
+			continue
+		}
+		if p.Slot > nd.peerMax[env.Sender] {
+			nd.peerMax[env.Sender] = p.Slot
+		}
+		ss := nd.slot(p.Slot)
+		if ss.decided {
+			continue
+		}
+		if isVerify && !current {
+			continue // Verifies only matter in the view we are in
+		}
+		if fromLeader && nd.active && current && !ss.hasProp && (p.Slot > nd.nvHigh) {
+			ss.propView, ss.propDigest, ss.hasProp = b.View, p.Digest, true
+		}
+		used = true
+		bk := nd.addVote(ss, idx, b.View, p.Digest, ref)
+		if fromLeader && current {
+			nd.tryVerify(p.Slot, ss)
+		}
+		nd.tryQuorum(p.Slot, ss, idx, bk)
+	}
+	if !used && len(b.Pairs) > 0 {
+		if b.View > nd.view {
+			return nd.drop(DropFuture)
+		}
+		return nd.drop(DropStale)
+	}
+	return nil
+}
+
+// maxProposed is the highest slot with a proposal in the current view.
+func (nd *Node) maxProposed() uint64 {
+	m := nd.committed
+	for s, ss := range nd.slots {
+		if s > m && ss.hasProp && !ss.decided {
+			m = s
+		}
+	}
+	return m
+}
+
+// noteEquivocation records (type, view, slot, sender) → digest and, on a
+// conflicting second message, checks both signatures and reports evidence.
+// It returns false if this vote must not be counted.
+func (nd *Node) noteEquivocation(t wire.Type, view uint64, p pair, ref *envRef) bool {
+	k := eqKey{t, view, p.Slot, ref.env.Sender}
+	old, ok := nd.eqIdx[k]
+	if !ok {
+		nd.eqIdx[k] = eqVal{p.Digest, ref}
+		return true
+	}
+	if old.digest == p.Digest {
+		return true
+	}
+	if !nd.check(ref) {
+		return false
+	}
+	if !nd.check(old.ref) {
+		nd.eqIdx[k] = eqVal{p.Digest, ref}
+		return true
+	}
+	kind, _ := kindOf(t, ref.env.Sender, view, nd.vrf)
+	nd.foundEvidence(Evidence{Kind: kind, Offender: ref.env.Sender, A: old.ref.env, B: ref.env}, true)
+	return false
+}
+
+func (nd *Node) addVote(ss *slotState, idx int, view uint64, d crypto.Digest, ref *envRef) *bucket {
+	for _, b := range ss.votes[idx] {
+		if b.view == view && b.digest == d {
+			if b.refs[ref.env.Sender] == nil {
+				b.refs[ref.env.Sender] = ref
+			}
+			return b
+		}
+	}
+	b := &bucket{view: view, digest: d, refs: make([]*envRef, nd.n)}
+	b.refs[ref.env.Sender] = ref
+	ss.votes[idx] = append(ss.votes[idx], b)
+	return b
+}
+
+// quorum checks signatures in b only when enough unchecked-or-valid votes
+// exist to reach a quorum, and returns the q valid refs if it does.
+func (nd *Node) quorum(b *bucket) []*envRef {
+	cand := 0
+	for _, r := range b.refs {
+		if r != nil && r.state >= 0 {
+			cand++
+		}
+	}
+	if cand < nd.q {
+		return nil
+	}
+	var ok []*envRef
+	for _, r := range b.refs {
+		if r != nil && r.state >= 0 && nd.check(r) {
+			ok = append(ok, r)
+			if len(ok) == nd.q {
+				return ok
+			}
+		}
+	}
+	return nil
+}
+
+func (nd *Node) tryQuorum(s uint64, ss *slotState, idx int, b *bucket) {
+	if b.done {
+		return
+	}
+	if idx == 0 {
+		if b.view != nd.view || !nd.active || nd.vcTarget != 0 {
+			return
+		}
+		if my, ok := nd.ownVotes[ownKey{wire.TypeVerify, b.view, s}]; !ok || my != b.digest {
+			return
+		}
+		if _, ok := nd.ownVotes[ownKey{wire.TypeConfirm, b.view, s}]; ok {
+			return
+		}
+		cert := nd.quorum(b)
+		if cert == nil {
+			return
+		}
+		b.done = true
+		ss.prep = &prepared{view: b.view, digest: b.digest, value: ss.values[b.digest], cert: cert}
+		nd.ownVotes[ownKey{wire.TypeConfirm, b.view, s}] = b.digest
+		nd.confirmQ = append(nd.confirmQ, pair{s, b.digest})
+		return
+	}
+	cert := nd.quorum(b)
+	if cert == nil {
+		return
+	}
+	b.done = true
+	nd.decide(s, ss, b.view, b.digest, cert)
+}
+
+// tryVerify votes for the current proposal of slot s once its value is
+// known and valid.
+func (nd *Node) tryVerify(s uint64, ss *slotState) {
+	if !ss.hasProp || ss.propView != nd.view || !nd.active || nd.vcTarget != 0 || ss.decided {
+		return
+	}
+	if _, ok := nd.ownVotes[ownKey{wire.TypeVerify, nd.view, s}]; ok {
+		return
+	}
+	v, ok := ss.values[ss.propDigest]
+	if !ok {
+		return
+	}
+	if !nd.validValue(s, ss, ss.propDigest, v) {
+		return
+	}
+	nd.ownVotes[ownKey{wire.TypeVerify, nd.view, s}] = ss.propDigest
+	nd.verifyQ = append(nd.verifyQ, pair{s, ss.propDigest})
+}
+
+// validValue applies the acceptor checks: bounded, decodable, every piece
+// of attached evidence proves what it claims, and the application's
+// predicate accepts the payload. Values fixed by a NewView were prepared by
+// a quorum already and are trusted (ss.valid is preset for them).
+func (nd *Node) validValue(s uint64, ss *slotState, d crypto.Digest, enc []byte) bool {
+	if ok, seen := ss.valid[d]; seen {
+		return ok
+	}
+	ok := true
+	v, err := decodeValue(enc, nd.cfg.MaxValueSize)
+	if err != nil {
+		ok = false
+	}
+	for i := 0; ok && i < len(v.Evidence); i++ {
+		nd.met.Verified += 2
+		if v.Evidence[i].Check(nd.vrf) != nil {
+			ok = false
+		}
+	}
+	if ok && nd.cfg.ValidateValue != nil && nd.cfg.ValidateValue(s, v.Payload) != nil {
+		ok = false
+	}
+	if !ok {
+		nd.met.Dropped[DropInvalid]++
+	}
+	if ss.valid == nil {
+		ss.valid = map[crypto.Digest]bool{}
+	}
+	ss.valid[d] = ok
+	return ok
+}
+
+func (nd *Node) decide(s uint64, ss *slotState, view uint64, d crypto.Digest, cert []*envRef) {
+	ss.decided, ss.decView, ss.decDigest, ss.commitCert = true, view, d, cert
+	if v, ok := ss.values[d]; ok {
+		ss.value = v
+	}
+	nd.deliver()
+}
+
+// deliver hands out decided slots in order. Evidence already ordered at an
+// earlier slot is removed, so each verdict appears in the log once and at
+// the same slot on every honest node.
+func (nd *Node) deliver() {
+	for {
+		ss := nd.slots[nd.committed+1]
+		if ss == nil || !ss.decided || ss.value == nil {
+			return
+		}
+		s := nd.committed + 1
+		v, err := decodeValue(ss.value, nd.cfg.MaxValueSize)
+		if err != nil {
+			v = value{}
+		}
+		e := Entry{Slot: s, View: ss.decView, Payload: v.Payload}
+		for _, ev := range v.Evidence {
+			k := ev.verdict()
+			if _, done := nd.ordered[k]; done {
+				continue
+			}
+			nd.ordered[k] = s
+			delete(nd.pending, k)
+			delete(nd.inflight, k)
+			delete(nd.evEnvs, k)
+			e.Evidence = append(e.Evidence, ev)
+		}
+		nd.rd.Committed = append(nd.rd.Committed, e)
+		nd.committed = s
+		nd.met.SlotsDecided++
+		nd.timer, nd.failed = 0, 0
+		ss.votes = [2][]*bucket{}
+		ss.values = nil
+		ss.myEnvs = nil
+		if s%nd.cfg.CheckpointInterval == 0 {
+			nd.rd.CheckpointDue = append(nd.rd.CheckpointDue, s)
+		}
+	}
+}
+
+// foundEvidence records verified evidence: reported locally once, queued
+// for ordering, broadcast (if found here) so the leader can order it, and
+// an equivocating leader is voted out at once.
+func (nd *Node) foundEvidence(ev Evidence, announce bool) {
+	k := ev.key()
+	if nd.reported[k] {
+		return
+	}
+	nd.reported[k] = true
+	nd.met.EvidenceFound++
+	nd.rd.Evidence = append(nd.rd.Evidence, ev)
+	if _, done := nd.ordered[ev.verdict()]; !done {
+		if _, ok := nd.pending[ev.verdict()]; !ok {
+			nd.pending[ev.verdict()] = ev
+		}
+	}
+	if announce {
+		env := nd.sign(wire.TypeEvidence, EncodeEvidence(&ev))
+		nd.send(Broadcast, env)
+		if _, ok := nd.evEnvs[ev.verdict()]; !ok {
+			nd.evEnvs[ev.verdict()] = env
+		}
+	}
+	if ev.Kind == ProposalEquivocation && ev.Offender == nd.leaderOf(nd.view) && k.View == nd.view && nd.vcTarget == 0 {
+		nd.startViewChange(nd.view + 1)
+	}
+}
+
+func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
+	ev, err := DecodeEvidence(env.Body)
+	if err != nil {
+		return nd.drop(DropDecode)
+	}
+	if nd.reported[ev.key()] {
+		return nd.drop(DropDuplicate)
+	}
+	nd.met.Verified += 2
+	if ev.Check(nd.vrf) != nil {
+		return nd.drop(DropInvalid)
+	}
+	nd.foundEvidence(ev, false)
+	return nil
+}
+
+// flush signs everything queued: the leader's Accept (values) and its
+// proposal Verify, this node's Verifies, then Confirms. Each is one signed
+// message covering all its slots. Records are persisted before the
+// messages leave (the driver writes Persist first).
+func (nd *Node) flush() {
+	for len(nd.acceptQ.Slots) > 0 || len(nd.verifyQ) > 0 || len(nd.confirmQ) > 0 {
+		if len(nd.acceptQ.Slots) > 0 {
+			env := nd.sign(wire.TypeAccept, nd.acceptQ.encode())
+			nd.persistEnv(&env)
+			nd.send(Broadcast, env)
+			ep := &env
+			for _, s := range nd.acceptQ.Slots {
+				ss := nd.slot(s)
+				ss.myEnvs = append(ss.myEnvs, ep)
+			}
+			nd.acceptQ = acceptBody{}
+		}
+		if len(nd.verifyQ) > 0 {
+			nd.flushVotes(wire.TypeVerify, nd.verifyQ)
+			nd.verifyQ = nil
+		}
+		if len(nd.confirmQ) > 0 {
+			q := nd.confirmQ
+			nd.confirmQ = nil
+			nd.persistPrepared(q)
+			nd.flushVotes(wire.TypeConfirm, q)
+		}
+	}
+}
+
+func (nd *Node) flushVotes(t wire.Type, ps []pair) {
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Slot < ps[j].Slot })
+	b := voteBody{View: nd.view, Pairs: ps}
+	env := nd.sign(t, b.encode())
+	nd.persistEnv(&env)
+	nd.send(Broadcast, env)
+	ref := &envRef{env: env, state: 1}
+	ep := &ref.env
+	idx := 1
+	if t == wire.TypeVerify {
+		idx = 0
+		nd.hbT = 0
+	}
+	for _, p := range ps {
+		nd.ownVotes[ownKey{t, nd.view, p.Slot}] = p.Digest
+		nd.eqIdx[eqKey{t, nd.view, p.Slot, nd.seat}] = eqVal{p.Digest, ref}
+		ss := nd.slot(p.Slot)
+		ss.myEnvs = append(ss.myEnvs, ep)
+		if ss.decided {
+			continue
+		}
+		bk := nd.addVote(ss, idx, nd.view, p.Digest, ref)
+		nd.tryQuorum(p.Slot, ss, idx, bk)
+	}
+}

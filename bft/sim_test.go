@@ -1,0 +1,236 @@
+package bft
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
+)
+
+var (
+	flagSeed  = flag.Int64("seed", -1, "run only this simulation seed (see the replay command a failure prints)")
+	flagSeeds = flag.Int("seeds", 0, "simulation seeds per n per strategy (0: default, smaller under -race/-short)")
+	flagN     = flag.Int("simn", 0, "run only this cluster size (4 or 7)")
+	flagReal  = flag.Bool("realsig", false, "use Ed25519 in the simulation instead of the keyed-hash signer")
+)
+
+// simSigner is a keyed-hash stand-in for Ed25519 in the simulation: a seat
+// can sign only with its own secret, so forgeries still fail, but a run
+// costs microseconds instead of milliseconds. -realsig switches to Ed25519.
+type simSigner struct {
+	seat   uint16
+	secret [32]byte
+}
+
+func simSecret(seat uint16) (s [32]byte) {
+	s = sha256.Sum256([]byte(fmt.Sprintf("sim-secret-%d", seat)))
+	return s
+}
+
+func simSig(secret [32]byte, t wire.Type, seat uint16, body []byte) (sig crypto.Signature) {
+	h := sha256.New()
+	h.Write(secret[:])
+	h.Write([]byte{byte(t), byte(seat >> 8), byte(seat)})
+	h.Write(body)
+	h.Sum(sig[:0])
+	return sig
+}
+
+func (s *simSigner) Sign(t wire.Type, body []byte) crypto.Envelope {
+	return crypto.Envelope{Type: t, Sender: s.seat, Body: body, Sig: simSig(s.secret, t, s.seat, body)}
+}
+func (s *simSigner) Seat() uint16 { return s.seat }
+
+type simVerifier struct{ n int }
+
+func (v simVerifier) Size() int { return v.n }
+func (v simVerifier) Verify(e *crypto.Envelope) error {
+	if int(e.Sender) >= v.n {
+		return crypto.ErrUnknownSender
+	}
+	if simSig(simSecret(e.Sender), e.Type, e.Sender, e.Body) != e.Sig {
+		return crypto.ErrBadSignature
+	}
+	return nil
+}
+
+func keysFor(n int) ([]Signer, Verifier) {
+	signers := make([]Signer, n)
+	if !*flagReal {
+		for i := range signers {
+			signers[i] = &simSigner{seat: uint16(i), secret: simSecret(uint16(i))}
+		}
+		return signers, simVerifier{n}
+	}
+	var roster []crypto.PublicKey
+	var keys []*crypto.PrivateKey
+	for i := 0; i < n; i++ {
+		k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
+		keys = append(keys, k)
+		roster = append(roster, k.Public())
+	}
+	m := crypto.NewMatchID("sim", roster)
+	for i := range signers {
+		signers[i] = crypto.NewSigner(keys[i], m, uint16(i))
+	}
+	return signers, crypto.NewVerifier(m, roster)
+}
+
+// Player inputs: each input carries a tag only its player can make, so the
+// validity check "a decided batch holds only inputs signed by their
+// players" is a real check (ValidateValue enforces it at acceptors).
+const inputSize = 1 + 4 + 8 + 8
+
+func inputTag(player uint8, ctr uint32, data []byte) []byte {
+	sec := simSecret(1000 + uint16(player))
+	h := sha256.New()
+	h.Write(sec[:])
+	h.Write([]byte{player})
+	h.Write(binary.BigEndian.AppendUint32(nil, ctr))
+	h.Write(data)
+	return h.Sum(nil)[:8]
+}
+
+func makeBatch(rng *rand.Rand, players, k int, ctr uint32) []byte {
+	var b []byte
+	for i := 0; i < k; i++ {
+		p := uint8(rng.Intn(players))
+		data := make([]byte, 8)
+		rng.Read(data)
+		b = append(b, p)
+		b = binary.BigEndian.AppendUint32(b, ctr+uint32(i))
+		b = append(b, data...)
+		b = append(b, inputTag(p, ctr+uint32(i), data)...)
+	}
+	return b
+}
+
+var errBadInput = errors.New("input not signed by its player")
+
+func validateBatch(_ uint64, payload []byte) error {
+	if len(payload)%inputSize != 0 {
+		return errBadInput
+	}
+	for off := 0; off < len(payload); off += inputSize {
+		in := payload[off : off+inputSize]
+		if !bytes.Equal(in[13:21], inputTag(in[0], binary.BigEndian.Uint32(in[1:5]), in[5:13])) {
+			return errBadInput
+		}
+	}
+	return nil
+}
+
+// simApp is the application on one seat: a hash chain over the applied
+// entries, snapshotted at checkpoints.
+type simApp struct {
+	slot  uint64
+	chain crypto.Digest
+}
+
+func (a *simApp) snapshot() []byte {
+	w := wire.NewWriter(nil)
+	w.Uvarint(a.slot)
+	w.Bytes32(a.chain)
+	return w.Bytes()
+}
+
+func (a *simApp) restore(b []byte) error {
+	r := wire.NewReader(b)
+	a.slot = r.Uvarint("slot")
+	a.chain = r.Bytes32("chain")
+	return r.Done()
+}
+
+func entryDigest(e *Entry) crypto.Digest {
+	parts := [][]byte{e.Payload}
+	for i := range e.Evidence {
+		parts = append(parts, EncodeEvidence(&e.Evidence[i]))
+	}
+	return crypto.Sum(parts...)
+}
+
+func TestSimHonestSmoke(t *testing.T) {
+	for _, n := range []int{4, 7} {
+		r := runSim(simParams{seed: 1, n: n, strategy: "honest"})
+		if r.err != nil {
+			t.Fatalf("n=%d: %v", n, r.err)
+		}
+		if r.decided < 20 {
+			t.Fatalf("n=%d: only %d slots decided", n, r.decided)
+		}
+	}
+}
+
+var strategies = []string{"honest", "lossy", "crash", "silent", "equiv-leader", "equiv-acceptor", "forger", "stale-future", "garbage", "partial-leader", "twins"}
+
+func seedsPerCase(t *testing.T) int {
+	if *flagSeeds > 0 {
+		return *flagSeeds
+	}
+	if raceEnabled || testing.Short() {
+		return 12
+	}
+	return 92 // 92 × 11 strategies × 2 sizes ≈ 2,000 runs
+}
+
+// TestSim runs every strategy for many seeds at n=4 and n=7. Each strategy
+// is its own subtest (TestSim/<strategy>), and a failure prints the command
+// that replays exactly that run.
+func TestSim(t *testing.T) {
+	for _, strat := range strategies {
+		t.Run(strat, func(t *testing.T) {
+			for _, n := range []int{4, 7} {
+				if *flagN != 0 && n != *flagN {
+					continue
+				}
+				if *flagSeed >= 0 {
+					checkRun(t, simParams{seed: *flagSeed, n: n, strategy: strat})
+					continue
+				}
+				var tally simResult
+				runs := seedsPerCase(t)
+				for i := 0; i < runs; i++ {
+					r, ok := checkRun(t, simParams{seed: int64(i), n: n, strategy: strat})
+					if !ok {
+						return
+					}
+					tally.evidence += min(r.evidence, 1)
+					tally.restarts += r.restarts
+					tally.views += min(r.views, 1)
+				}
+				// The faults must really have been exercised, not just survived.
+				switch strat {
+				case "equiv-leader", "equiv-acceptor":
+					if tally.evidence*2 < runs {
+						t.Errorf("n=%d: equivocation convicted in only %d of %d runs", n, tally.evidence, runs)
+					}
+				case "crash":
+					if tally.restarts < runs {
+						t.Errorf("n=%d: only %d restarts in %d runs", n, tally.restarts, runs)
+					}
+				case "silent":
+					if int(tally.views) < runs {
+						t.Errorf("n=%d: a silent leader was not replaced in every run (%d of %d)", n, tally.views, runs)
+					}
+				}
+			}
+		})
+	}
+}
+
+func checkRun(t *testing.T, p simParams) (simResult, bool) {
+	t.Helper()
+	r := runSim(p)
+	if r.err != nil {
+		t.Errorf("%s n=%d seed=%d: %v\nreplay: go test ./bft -run 'TestSim/%s$' -seed=%d -simn=%d -v", p.strategy, p.n, p.seed, r.err, p.strategy, p.seed, p.n)
+		return r, false
+	}
+	return r, true
+}

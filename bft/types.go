@@ -1,0 +1,219 @@
+// Package bft is paxsync's Byzantine Multi-Paxos (BPCon-style: Accept →
+// Verify broadcast → Confirm) as a pure, deterministic state machine in the
+// style of etcd-io/raft's RawNode: inputs arrive through Step, Tick and
+// Propose; outputs are collected with Ready and acknowledged with Advance.
+// There are no goroutines, clocks, sockets or randomness here, so the same
+// inputs always give the same outputs and a seeded simulation can replay any
+// run. docs/PROTOCOL.md describes the protocol and its safety argument.
+package bft
+
+import (
+	"errors"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Signer makes this node's signed envelopes. *crypto.Signer satisfies it; the
+// interface keeps keys out of bft and lets tests inject Byzantine signers.
+type Signer interface {
+	Sign(t wire.Type, body []byte) crypto.Envelope
+	Seat() uint16
+}
+
+// Verifier checks a peer's envelope against the roster. *crypto.Verifier
+// satisfies it.
+type Verifier interface {
+	Verify(e *crypto.Envelope) error
+}
+
+// Broadcast as Message.To means "every other seat".
+const Broadcast = -1
+
+// Message is one envelope the driver must deliver: to one seat, or to all
+// others when To is Broadcast.
+type Message struct {
+	To  int
+	Env crypto.Envelope
+}
+
+// Entry is one decided slot, delivered in slot order. Evidence holds the
+// equivocation verdicts ordered at this slot (already-ordered verdicts are
+// removed, so each verdict appears exactly once in the log).
+type Entry struct {
+	Slot     uint64
+	View     uint64
+	Payload  []byte
+	Evidence []Evidence
+}
+
+// Snapshot is a stable checkpoint's application state handed to the app
+// after catch-up: restore it, then apply Ready.Committed.
+type Snapshot struct {
+	Slot uint64
+	Data []byte
+}
+
+// SyncNeed tells the driver the node is behind: fetch SyncResponse(From-1)
+// from one of Peers (seats whose messages showed they are ahead).
+type SyncNeed struct {
+	From  uint64
+	Peers []uint16
+}
+
+// Ready is everything the node wants done since the last Advance. The
+// driver must write Persist (one group write) before sending Messages,
+// then apply InstallSnapshot (if any), then Committed, then call Advance.
+type Ready struct {
+	Persist         []Record
+	Messages        []Message
+	Committed       []Entry
+	Evidence        []Evidence
+	CheckpointDue   []uint64
+	InstallSnapshot *Snapshot
+	NeedSync        *SyncNeed
+}
+
+// IsEmpty reports whether the Ready holds nothing to do.
+func (r *Ready) IsEmpty() bool {
+	return len(r.Persist) == 0 && len(r.Messages) == 0 && len(r.Committed) == 0 &&
+		len(r.Evidence) == 0 && len(r.CheckpointDue) == 0 && r.InstallSnapshot == nil && r.NeedSync == nil
+}
+
+// Record is one opaque write-ahead-log item. NewNode restores a node from
+// the records it handed out earlier, so a restarted node never signs
+// anything that contradicts what it signed before the crash.
+type Record []byte
+
+// DropReason says why an incoming message was discarded.
+type DropReason uint8
+
+// Drop reasons; Metrics.Dropped is indexed by them.
+const (
+	DropDecode        DropReason = iota // body does not decode
+	DropBadSignature                    // signature does not verify
+	DropUnknownSender                   // sender is not a seat
+	DropStale                           // old view, or slot already decided/truncated
+	DropFuture                          // view or slot too far ahead
+	DropOversize                        // value or message beyond configured bounds
+	DropDuplicate                       // same envelope seen before
+	DropInvalid                         // well-formed but violates the protocol (wrong leader, bad certificate, invalid value)
+	DropUnknownType                     // not a consensus message type
+	NumDropReasons
+)
+
+var dropNames = [...]string{"decode", "bad-signature", "unknown-sender", "stale", "future", "oversize", "duplicate", "invalid", "unknown-type"}
+
+// String names the reason for metrics output.
+func (d DropReason) String() string {
+	if int(d) < len(dropNames) {
+		return dropNames[d]
+	}
+	return "unknown"
+}
+
+// Typed errors returned by Step (wrapping the reason) and by Propose.
+var (
+	ErrNotLeader   = errors.New("bft: not the leader of the current view")
+	ErrWindowFull  = errors.New("bft: window of undecided slots is full")
+	ErrTooLarge    = errors.New("bft: value larger than MaxValueSize")
+	ErrBadConfig   = errors.New("bft: invalid config")
+	ErrBadRecord   = errors.New("bft: corrupt WAL record")
+	ErrBadSync     = errors.New("bft: sync state does not verify")
+	ErrDecode      = errors.New("bft: message does not decode")
+	ErrBadSig      = errors.New("bft: bad signature")
+	ErrUnknownSend = errors.New("bft: unknown sender")
+	ErrStale       = errors.New("bft: stale message")
+	ErrFuture      = errors.New("bft: message too far in the future")
+	ErrOversize    = errors.New("bft: oversize message")
+	ErrDuplicate   = errors.New("bft: duplicate message")
+	ErrInvalid     = errors.New("bft: message violates the protocol")
+	ErrUnknownType = errors.New("bft: not a consensus message")
+)
+
+var dropErrs = [...]error{ErrDecode, ErrBadSig, ErrUnknownSend, ErrStale, ErrFuture, ErrOversize, ErrDuplicate, ErrInvalid, ErrUnknownType}
+
+// Metrics are counters for monitoring and tests.
+type Metrics struct {
+	SlotsDecided  uint64
+	ViewChanges   uint64
+	EvidenceFound uint64
+	Signed        uint64 // signatures made
+	Verified      uint64 // signatures checked
+	Dropped       [NumDropReasons]uint64
+}
+
+// Status is a snapshot of the node's position.
+type Status struct {
+	Seat             uint16
+	View             uint64
+	Leader           uint16
+	IsLeader         bool
+	InViewChange     bool
+	Committed        uint64 // highest contiguous decided slot
+	StableCheckpoint uint64
+	Metrics          Metrics
+}
+
+// Config configures a Node. Zero fields get the defaults noted.
+type Config struct {
+	Seat     uint16
+	N, F     int // all N seats are acceptors and learners; N >= 3F+1
+	Signer   Signer
+	Verifier Verifier
+	// Window bounds undecided slots in flight (default 32).
+	Window int
+	// MaxValueSize bounds a proposal payload in bytes (default 16 KiB).
+	MaxValueSize int
+	// ValidateValue is the application's validity predicate, checked by
+	// acceptors before they Verify a proposal. Nil accepts everything.
+	ValidateValue func(slot uint64, payload []byte) error
+	// CheckpointInterval K: the app is asked for a snapshot every K slots
+	// (default 64).
+	CheckpointInterval uint64
+	// ViewTimeoutTicks is the base view timeout; it doubles per failed view
+	// up to 64× (default 20).
+	ViewTimeoutTicks int
+	// ResendTicks: how often unanswered own messages are re-sent (default
+	// ViewTimeoutTicks/4, at least 1), so a lossy network still makes progress.
+	ResendTicks int
+	// MaxViewJump bounds how far ahead of the current view a message may be
+	// before it is dropped as far-future (default 1024).
+	MaxViewJump uint64
+}
+
+// Quorum is ⌈(N+F+1)/2⌉: any two quorums share at least F+1 seats, so at
+// least one honest acceptor.
+func (c *Config) Quorum() int { return (c.N + c.F + 2) / 2 }
+
+func (c *Config) withDefaults() (Config, error) {
+	d := *c
+	if d.N < 1 || d.F < 0 || d.N < 3*d.F+1 || int(d.Seat) >= d.N || d.N > 1<<15 {
+		return d, ErrBadConfig
+	}
+	if d.Signer == nil || d.Verifier == nil || d.Signer.Seat() != d.Seat {
+		return d, ErrBadConfig
+	}
+	if d.Window <= 0 {
+		d.Window = 32
+	}
+	if d.MaxValueSize <= 0 {
+		d.MaxValueSize = 16 << 10
+	}
+	if d.CheckpointInterval == 0 {
+		d.CheckpointInterval = 64
+	}
+	if d.ViewTimeoutTicks <= 0 {
+		d.ViewTimeoutTicks = 20
+	}
+	if d.ResendTicks <= 0 {
+		d.ResendTicks = max(1, d.ViewTimeoutTicks/4)
+	}
+	if d.MaxViewJump == 0 {
+		d.MaxViewJump = 1024
+	}
+	if d.Window > 1024 || d.MaxValueSize*4 > crypto.MaxBodySize {
+		return d, ErrBadConfig
+	}
+	return d, nil
+}
