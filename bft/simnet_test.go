@@ -421,7 +421,7 @@ func (s *sim) sync(sn *simNode, need *SyncNeed) {
 // deliver queues env for seat to, subject to loss, duplication, delay and
 // partitions.
 func (s *sim) deliver(from, to uint16, env crypto.Envelope) {
-	if s.part != nil && len(s.part) > 0 && s.part[from] != s.part[to] {
+	if len(s.part) > 0 && s.part[from] != s.part[to] {
 		return
 	}
 	copies := 1
