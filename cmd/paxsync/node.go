@@ -1,0 +1,19 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/paxsync/paxsync/driver/nodecmd"
+)
+
+// runNode is `paxsync node`: one consensus node on the real network (see
+// package driver/nodecmd for the flags). SIGINT/SIGTERM stop it cleanly;
+// its WAL lets it rejoin after any kind of stop, SIGKILL included.
+func runNode(args []string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return nodecmd.Run(ctx, args, os.Stderr)
+}

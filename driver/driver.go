@@ -1,0 +1,467 @@
+// Package driver runs one bft.Node over a network: it owns the node on a
+// single goroutine, feeds it received envelopes and clock ticks, and carries
+// out its Ready (persist, send, deliver, advance). bft stays a pure state
+// machine; every goroutine, timer, socket and file write lives here.
+package driver
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Transport is what the driver needs from the network. *netp2p.Host
+// implements it, and so does the in-memory MemNetwork for tests.
+type Transport interface {
+	Broadcast(env crypto.Envelope) error
+	Send(ctx context.Context, seat int, env crypto.Envelope) error
+	Inbound() <-chan netp2p.Inbound
+	HandleSync(fn func(from int, req []byte) ([]byte, error))
+	RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error)
+}
+
+// WAL makes Ready.Persist durable. Append must not return until the records
+// are on stable storage: the node's messages are sent only afterwards, so a
+// restarted node never contradicts what it signed.
+type WAL interface {
+	Append(recs []bft.Record) error
+}
+
+// Config configures a Driver.
+type Config struct {
+	Node      *bft.Node // restored from the WAL by the caller
+	Seat, N   int
+	Transport Transport
+	WAL       WAL
+	// TickInterval is the real time of one bft Tick (default 20 ms).
+	TickInterval time.Duration
+	// Apply receives decided entries in slot order, on the driver goroutine.
+	Apply func(e bft.Entry)
+	// Snapshot returns the application state right after Apply of slot; it
+	// is asked for at the node's checkpoint slots. Nil disables checkpoints
+	// (the log then never truncates and catch-up replays everything).
+	Snapshot func(slot uint64) []byte
+	// Restore installs a snapshot received through catch-up, replacing the
+	// application state; entries after it follow through Apply.
+	Restore func(s *bft.Snapshot)
+	// Evidence receives equivocation reports found by this node.
+	Evidence func(ev bft.Evidence)
+	// Other receives non-consensus envelopes (game messages) from the
+	// transport, on the driver goroutine.
+	Other func(in netp2p.Inbound)
+	// SyncOnStart asks peers for their decided log at start (after a
+	// restart) instead of waiting to notice it is behind.
+	SyncOnStart bool
+	// SyncPoll: when nothing was decided for this long, ask one peer (in
+	// turn) for anything decided after our log. It covers a node that
+	// missed the last decisions while no later slot gets decided, which
+	// bft alone does not detect. Default 2 s; negative disables.
+	SyncPoll time.Duration
+	Logger   *slog.Logger
+}
+
+// Stats are the driver's own counters.
+type Stats struct {
+	Stepped, StepErrors    uint64
+	SendDrops              uint64 // direct messages dropped (peer queue full)
+	SyncsApplied, SyncErrs uint64
+	ProposalsDropped       uint64 // queued proposals dropped after losing leadership
+}
+
+// ErrStopped is returned by Propose after Run has returned.
+var ErrStopped = errors.New("driver: stopped")
+
+type proposal struct {
+	payload []byte
+	reply   chan error
+}
+
+type syncReq struct {
+	after uint64
+	reply chan []byte
+}
+
+// Driver runs a node. Create it with New, then call Run.
+type Driver struct {
+	cfg  Config
+	node *bft.Node
+	log  *slog.Logger
+
+	proposals chan proposal
+	syncIn    chan syncReq
+	synced    chan *bft.SyncState
+	statusReq chan chan bft.Status
+	stopped   chan struct{}
+
+	queue    [][]byte // proposals waiting for window space
+	local    []crypto.Envelope
+	syncing  bool
+	syncPeer int
+	peers    []*peerSender
+	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New checks cfg and returns a driver ready to Run.
+func New(cfg Config) (*Driver, error) {
+	if cfg.Node == nil || cfg.Transport == nil || cfg.WAL == nil || cfg.N <= 0 || cfg.Seat < 0 || cfg.Seat >= cfg.N {
+		return nil, errors.New("driver: Node, Transport, WAL, N and Seat are required")
+	}
+	if cfg.TickInterval <= 0 {
+		cfg.TickInterval = 20 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Apply == nil {
+		cfg.Apply = func(bft.Entry) {}
+	}
+	if cfg.SyncPoll == 0 {
+		cfg.SyncPoll = 2 * time.Second
+	}
+	return &Driver{
+		cfg: cfg, node: cfg.Node, log: cfg.Logger.With("seat", cfg.Seat),
+		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan *bft.SyncState, 1),
+		statusReq: make(chan chan bft.Status), stopped: make(chan struct{}),
+		syncPeer: (cfg.Seat + 1) % cfg.N,
+	}, nil
+}
+
+// Propose hands payload to the node. It returns nil once the node has
+// proposed it or queued it for when the window has room;
+// bft.ErrNotLeader (and other bft errors) are returned as they are.
+func (d *Driver) Propose(ctx context.Context, payload []byte) error {
+	p := proposal{payload: payload, reply: make(chan error, 1)}
+	select {
+	case d.proposals <- p:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stopped:
+		return ErrStopped
+	}
+	select {
+	case err := <-p.reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stopped:
+		return ErrStopped
+	}
+}
+
+// Status asks the driver goroutine for the node's status.
+func (d *Driver) Status(ctx context.Context) (bft.Status, error) {
+	c := make(chan bft.Status, 1)
+	select {
+	case d.statusReq <- c:
+	case <-ctx.Done():
+		return bft.Status{}, ctx.Err()
+	case <-d.stopped:
+		return bft.Status{}, ErrStopped
+	}
+	select {
+	case st := <-c:
+		return st, nil
+	case <-ctx.Done():
+		return bft.Status{}, ctx.Err()
+	case <-d.stopped:
+		return bft.Status{}, ErrStopped
+	}
+}
+
+// Stats returns the driver's counters.
+func (d *Driver) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+func (d *Driver) count(f func(s *Stats)) {
+	d.mu.Lock()
+	f(&d.stats)
+	d.mu.Unlock()
+}
+
+// Run owns the node until ctx ends or the WAL fails. It returns nil on
+// cancellation, after every goroutine it started has exited.
+func (d *Driver) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		close(d.stopped)
+		d.cfg.Transport.HandleSync(nil)
+		d.wg.Wait()
+	}()
+	for i := 0; i < d.cfg.N; i++ {
+		var ps *peerSender
+		if i != d.cfg.Seat {
+			ps = newPeerSender(d, i)
+			d.wg.Add(1)
+			go ps.run(ctx)
+		}
+		d.peers = append(d.peers, ps)
+	}
+	d.cfg.Transport.HandleSync(func(from int, req []byte) ([]byte, error) { return d.serveSync(ctx, req) })
+	if d.cfg.SyncOnStart {
+		d.startSync(ctx, nil, false)
+	}
+	tick := time.NewTicker(d.cfg.TickInterval)
+	defer tick.Stop()
+	in := d.cfg.Transport.Inbound()
+	lastCommitted, lastProgress := d.node.Status().Committed, time.Now()
+	for {
+		if err := d.process(ctx); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tick.C:
+			d.node.Tick()
+			if c := d.node.Status().Committed; c != lastCommitted {
+				lastCommitted, lastProgress = c, now
+			} else if d.cfg.SyncPoll > 0 && now.Sub(lastProgress) >= d.cfg.SyncPoll {
+				lastProgress = now
+				d.startSync(ctx, &bft.SyncNeed{From: c + 1, Peers: []uint16{uint16(d.syncPeer)}}, true)
+			}
+		case m := <-in:
+			d.step(m)
+		case p := <-d.proposals:
+			p.reply <- d.propose(p.payload)
+		case r := <-d.syncIn:
+			r.reply <- d.syncResponse(r.after)
+		case st := <-d.synced:
+			d.syncing = false
+			if st != nil {
+				if err := d.node.ApplySync(st); err != nil {
+					d.count(func(s *Stats) { s.SyncErrs++ })
+					d.log.Warn("sync state rejected", "err", err)
+				} else {
+					d.count(func(s *Stats) { s.SyncsApplied++ })
+				}
+			}
+		case c := <-d.statusReq:
+			c <- d.node.Status()
+		}
+	}
+}
+
+func (d *Driver) step(m netp2p.Inbound) {
+	if m.Env.Type > wire.TypeEvidence || m.Env.Type < wire.TypeAccept {
+		if d.cfg.Other != nil {
+			d.cfg.Other(m)
+		}
+		return
+	}
+	err := d.node.Step(m.Env)
+	d.count(func(s *Stats) {
+		s.Stepped++
+		if err != nil {
+			s.StepErrors++
+		}
+	})
+	if err != nil && !errors.Is(err, bft.ErrDuplicate) && !errors.Is(err, bft.ErrStale) {
+		d.log.Debug("step", "from", m.From, "type", m.Env.Type.String(), "err", err)
+	}
+}
+
+func (d *Driver) propose(payload []byte) error {
+	if len(d.queue) > 0 {
+		d.queue = append(d.queue, payload) // keep proposals in order
+		return nil
+	}
+	err := d.node.Propose(payload)
+	if errors.Is(err, bft.ErrWindowFull) {
+		d.queue = append(d.queue, payload)
+		return nil
+	}
+	return err
+}
+
+// drainQueue proposes queued payloads while the window has room.
+func (d *Driver) drainQueue() {
+	for len(d.queue) > 0 {
+		err := d.node.Propose(d.queue[0])
+		if errors.Is(err, bft.ErrWindowFull) {
+			return
+		}
+		if err != nil {
+			d.count(func(s *Stats) { s.ProposalsDropped++ })
+			d.log.Warn("queued proposal dropped", "err", err)
+		}
+		d.queue = d.queue[1:]
+	}
+}
+
+// process carries out every pending Ready, in the order bft requires:
+// persist, send, install snapshot, apply, advance; then the calls that must
+// follow Advance (checkpoints, locally addressed messages).
+func (d *Driver) process(ctx context.Context) error {
+	for {
+		d.drainQueue()
+		if !d.node.HasReady() && len(d.local) == 0 {
+			return nil
+		}
+		rd := d.node.Ready()
+		if len(rd.Persist) > 0 {
+			if err := d.cfg.WAL.Append(rd.Persist); err != nil {
+				return fmt.Errorf("driver: wal: %w", err)
+			}
+		}
+		for _, m := range rd.Messages {
+			d.send(m)
+		}
+		if rd.InstallSnapshot != nil && d.cfg.Restore != nil {
+			d.cfg.Restore(rd.InstallSnapshot)
+		}
+		due := map[uint64]bool{}
+		for _, s := range rd.CheckpointDue {
+			due[s] = true
+		}
+		var snaps []snapAt
+		for _, e := range rd.Committed {
+			d.cfg.Apply(e)
+			if due[e.Slot] && d.cfg.Snapshot != nil {
+				snaps = append(snaps, snapAt{e.Slot, d.cfg.Snapshot(e.Slot)})
+				delete(due, e.Slot)
+			}
+		}
+		if len(due) > 0 && d.cfg.Snapshot != nil {
+			// Due slots not in this batch can only be the current one.
+			st := d.node.Status()
+			if due[st.Committed] {
+				snaps = append(snaps, snapAt{st.Committed, d.cfg.Snapshot(st.Committed)})
+			}
+		}
+		if d.cfg.Evidence != nil {
+			for _, ev := range rd.Evidence {
+				d.cfg.Evidence(ev)
+			}
+		}
+		need := rd.NeedSync
+		d.node.Advance()
+		for _, s := range snaps {
+			d.node.Checkpoint(s.slot, s.data)
+		}
+		local := d.local
+		d.local = nil
+		for _, env := range local {
+			d.step(netp2p.Inbound{From: d.cfg.Seat, Env: env})
+		}
+		if need != nil {
+			d.startSync(ctx, need, false)
+		}
+	}
+}
+
+type snapAt struct {
+	slot uint64
+	data []byte
+}
+
+func (d *Driver) send(m bft.Message) {
+	switch {
+	case m.To == bft.Broadcast:
+		if err := d.cfg.Transport.Broadcast(m.Env); err != nil {
+			d.log.Debug("broadcast", "err", err)
+		}
+	case m.To == d.cfg.Seat:
+		d.local = append(d.local, m.Env)
+	case m.To >= 0 && m.To < d.cfg.N:
+		d.peers[m.To].enqueue(m.Env)
+	}
+}
+
+// startSync fetches a SyncState from a peer in the background; the result
+// comes back to the loop through d.synced. Peers are tried in turn, starting
+// with those the node says are ahead; a poll asks only need.Peers.
+func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
+	if d.syncing {
+		return
+	}
+	d.syncing = true
+	after := d.node.Status().Committed
+	var order []int
+	if need != nil {
+		for _, p := range need.Peers {
+			order = append(order, int(p))
+		}
+		if need.From > 0 {
+			after = need.From - 1
+		}
+	}
+	for i := 0; i < d.cfg.N && !poll; i++ {
+		if s := (d.syncPeer + i) % d.cfg.N; s != d.cfg.Seat {
+			order = append(order, s)
+		}
+	}
+	d.syncPeer = (d.syncPeer + 1) % d.cfg.N
+	req := binary.AppendUvarint(nil, after)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		var got *bft.SyncState
+		for _, seat := range order {
+			if seat == d.cfg.Seat || ctx.Err() != nil {
+				continue
+			}
+			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			resp, err := d.cfg.Transport.RequestSync(rctx, seat, req)
+			cancel()
+			if err != nil || len(resp) == 0 {
+				continue
+			}
+			st, err := bft.DecodeSyncState(resp)
+			if err != nil {
+				d.log.Warn("malformed sync state", "from", seat, "err", err)
+				continue
+			}
+			got = st
+			break
+		}
+		select {
+		case d.synced <- got:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// serveSync runs on the transport's stream goroutine; the node is only
+// touched on the driver goroutine, so the request is handed over.
+func (d *Driver) serveSync(ctx context.Context, req []byte) ([]byte, error) {
+	after, n := binary.Uvarint(req)
+	if n <= 0 || n != len(req) {
+		return nil, errors.New("malformed sync request")
+	}
+	r := syncReq{after: after, reply: make(chan []byte, 1)}
+	select {
+	case d.syncIn <- r:
+	case <-ctx.Done():
+		return nil, ErrStopped
+	}
+	select {
+	case resp := <-r.reply:
+		return resp, nil // empty: nothing to offer
+	case <-ctx.Done():
+		return nil, ErrStopped
+	}
+}
+
+func (d *Driver) syncResponse(after uint64) []byte {
+	st, ok := d.node.SyncResponse(after)
+	if !ok {
+		return nil
+	}
+	return bft.EncodeSyncState(st)
+}

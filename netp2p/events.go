@@ -1,0 +1,216 @@
+package netp2p
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/paxsync/paxsync/crypto"
+)
+
+// EventKind classifies an Event.
+type EventKind int
+
+const (
+	EventFound        EventKind = iota + 1 // a roster peer was discovered (mDNS)
+	EventConnected                         // first connection to a roster peer
+	EventDisconnected                      // last connection to a roster peer closed
+	EventInvalid                           // a roster peer delivered an invalid message
+	EventNonMember                         // a peer outside the roster tried to connect
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventFound:
+		return "found"
+	case EventConnected:
+		return "connected"
+	case EventDisconnected:
+		return "disconnected"
+	case EventInvalid:
+		return "invalid"
+	case EventNonMember:
+		return "non-member"
+	}
+	return "unknown"
+}
+
+// Reasons carried by EventInvalid.
+const (
+	ReasonBadSignature = "bad-signature"
+	ReasonMalformed    = "malformed"
+	ReasonNotMember    = "not-member" // signed as a seat outside the roster
+	ReasonOversize     = "oversize"
+	ReasonFlooding     = "flooding"
+	ReasonRejected     = "rejected" // the application's Validate said Reject
+)
+
+// Event is one report from the host.
+type Event struct {
+	Kind    EventKind
+	Seat    int    // the peer's seat, -1 for non-members
+	Peer    string // the peer's ID
+	Reason  string // for EventInvalid
+	Missing []int  // for EventConnected/EventDisconnected: seats still unconnected
+}
+
+func (e Event) String() string {
+	s := fmt.Sprintf("%s seat=%d peer=%s", e.Kind, e.Seat, e.Peer)
+	if e.Reason != "" {
+		s += " reason=" + e.Reason
+	}
+	if e.Kind == EventConnected || e.Kind == EventDisconnected {
+		s += fmt.Sprintf(" missing=%v", e.Missing)
+	}
+	return s
+}
+
+// emit logs ev and offers it to the Events channel without blocking: the
+// network must never stall because nobody reads the reports.
+func (h *Host) emit(ev Event) {
+	h.log.Info("netp2p event", "kind", ev.Kind.String(), "peer_seat", ev.Seat, "peer", ev.Peer,
+		"reason", ev.Reason, "missing", ev.Missing)
+	select {
+	case h.events <- ev:
+	default:
+	}
+}
+
+func (h *Host) reportInvalid(seat int, p peer.ID, reason string) {
+	if reason == ReasonFlooding && !h.limits.shouldReport(seat) {
+		return
+	}
+	h.emit(Event{Kind: EventInvalid, Seat: seat, Peer: p.String(), Reason: reason})
+}
+
+// check decodes and verifies one message delivered by seat. Objective
+// faults give Reject with a reason; app-level Ignore and flooding give
+// Ignore. limit applies the per-peer rate limit.
+func (h *Host) check(seat int, data []byte, limit bool) (*crypto.Envelope, string, Validation) {
+	if seat < 0 {
+		return nil, ReasonNotMember, Reject
+	}
+	if limit && !h.limits.allow(seat) {
+		return nil, ReasonFlooding, Ignore
+	}
+	if len(data) > maxEnvelope {
+		return nil, ReasonOversize, Reject
+	}
+	env, err := crypto.DecodeEnvelope(data)
+	if err != nil {
+		return nil, ReasonMalformed, Reject
+	}
+	if err := h.verifier.Verify(&env); err != nil {
+		if errors.Is(err, crypto.ErrUnknownSender) {
+			return nil, ReasonNotMember, Reject
+		}
+		return nil, ReasonBadSignature, Reject
+	}
+	if h.cfg.Validate != nil {
+		switch h.cfg.Validate(seat, &env) {
+		case Ignore:
+			return nil, "", Ignore
+		case Reject:
+			return nil, ReasonRejected, Reject
+		}
+	}
+	return &env, "", Accept
+}
+
+// checkDelivered is check for received messages: flooding is reported
+// (rate-limited) even though the verdict is Ignore.
+func (h *Host) checkDelivered(seat int, p peer.ID, data []byte) (*crypto.Envelope, Validation) {
+	env, reason, v := h.check(seat, data, true)
+	if v == Reject || reason == ReasonFlooding {
+		h.reportInvalid(seat, p, reason)
+	}
+	return env, v
+}
+
+// maxEnvelope is the largest encoded envelope: header, body, signature.
+const maxEnvelope = crypto.MaxBodySize + 128
+
+func (h *Host) onConnected(_ network.Network, c network.Conn) {
+	p := c.RemotePeer()
+	seat := h.seatOfPeer(p)
+	if seat < 0 || len(h.h.Network().ConnsToPeer(p)) != 1 {
+		return
+	}
+	h.emit(Event{Kind: EventConnected, Seat: seat, Peer: p.String(), Missing: h.Missing()})
+}
+
+func (h *Host) onDisconnected(_ network.Network, c network.Conn) {
+	p := c.RemotePeer()
+	seat := h.seatOfPeer(p)
+	if seat < 0 || len(h.h.Network().ConnsToPeer(p)) != 0 {
+		return
+	}
+	h.out.drop(seat)
+	h.emit(Event{Kind: EventDisconnected, Seat: seat, Peer: p.String(), Missing: h.Missing()})
+	if h.ctx.Err() == nil {
+		h.dialer.kick()
+	}
+}
+
+// limiter is a token bucket per seat.
+type limiter struct {
+	mu       sync.Mutex
+	rate     float64
+	burst    float64
+	tokens   []float64
+	last     []time.Time
+	reported []time.Time
+}
+
+func newLimiter(rl RateLimit, n int) *limiter {
+	l := &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), tokens: make([]float64, n),
+		last: make([]time.Time, n), reported: make([]time.Time, n)}
+	if l.rate == 0 {
+		l.rate = DefaultRatePerSecond
+	}
+	if l.burst <= 0 {
+		l.burst = 2 * l.rate
+	}
+	for i := range l.tokens {
+		l.tokens[i] = l.burst
+	}
+	return l
+}
+
+func (l *limiter) allow(seat int) bool {
+	if l.rate < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if !l.last[seat].IsZero() {
+		l.tokens[seat] = min(l.burst, l.tokens[seat]+now.Sub(l.last[seat]).Seconds()*l.rate)
+	}
+	l.last[seat] = now
+	if l.tokens[seat] < 1 {
+		return false
+	}
+	l.tokens[seat]--
+	return true
+}
+
+// shouldReport limits flooding reports to one per second per seat, so a
+// flood does not become a flood of events.
+func (l *limiter) shouldReport(seat int) bool {
+	if seat < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Sub(l.reported[seat]) < time.Second {
+		return false
+	}
+	l.reported[seat] = now
+	return true
+}

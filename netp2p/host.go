@@ -1,0 +1,384 @@
+// Package netp2p is paxsync's network: the only package that imports libp2p.
+//
+// A Host is a libp2p host whose identity is the player's Ed25519 key, so a
+// peer ID proves a seat. It admits only roster peers (a connection gater),
+// broadcasts signed envelopes over one GossipSub topic per match, validates
+// every message before pubsub forwards it, carries point-to-point traffic
+// over long-lived streams, and answers catch-up requests over a
+// request/response protocol. It finds peers through static bootstrap
+// addresses and, optionally, mDNS.
+//
+// Delivery guarantees the layers above must NOT rely on: pubsub gives no
+// ordering (not even per sender), may drop under overload (queues are
+// bounded), and may deliver one envelope more than once. Pubsub suppresses
+// an identical payload for its seen-cache window (120 s); since Ed25519
+// signatures are deterministic, a protocol's re-send of the same envelope
+// would be silently swallowed. Each Broadcast therefore publishes
+// nonce | envelope, with a fresh 8-byte nonce: a re-send is a new
+// publication, while one publication relayed along several paths is still
+// de-duplicated. Receivers de-duplicate envelopes themselves (bft does, by
+// envelope ID). Broadcast does not deliver to the sender itself.
+package netp2p
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/paxsync/paxsync/crypto"
+)
+
+// Validation is the application's verdict on a well-formed, correctly
+// signed envelope.
+type Validation int
+
+const (
+	// Accept: deliver and let pubsub forward it.
+	Accept Validation = iota
+	// Ignore: stale, early or irrelevant; not forwarded, nobody blamed.
+	Ignore
+	// Reject: objectively invalid; not forwarded, the delivering peer is
+	// reported with reason "rejected".
+	Reject
+)
+
+// RateLimit bounds the messages accepted from one delivering peer (pubsub
+// and direct streams together) with a token bucket. Excess messages are
+// ignored and reported as "flooding".
+type RateLimit struct {
+	PerSecond float64 // refill rate; 0 means the default, negative disables
+	Burst     int     // bucket size; 0 means 2×PerSecond
+}
+
+// Defaults, chosen from the measurements in docs/BENCHMARKS.md.
+const (
+	DefaultRatePerSecond = 2000
+	// DefaultQueueSize is used for pubsub's per-peer outbound queue, its
+	// validation queue and the subscription buffer; each silently drops
+	// when full, and 32 (pubsub's default) dropped messages in an
+	// all-to-all burst of 8 peers.
+	DefaultQueueSize = 1024
+	// MaxSyncRequest and DefaultMaxSyncResponse bound /paxsync/sync/1.
+	MaxSyncRequest         = 64 << 10
+	DefaultMaxSyncResponse = 16 << 20
+	defaultInboundBuffer   = 4096
+	defaultEventBuffer     = 1024
+)
+
+// Config configures a Host.
+type Config struct {
+	Key       *crypto.PrivateKey // identity; must be in Roster
+	Roster    []crypto.PublicKey // seat i is Roster[i]
+	Match     crypto.MatchID
+	MatchName string // for logs and the mDNS service name
+
+	// ListenAddrs defaults to all interfaces, OS-chosen TCP and QUIC ports.
+	ListenAddrs []string
+	// Peers are bootstrap multiaddrs ending in /p2p/<peer ID>. Peers outside
+	// the roster are skipped.
+	Peers []string
+	// MDNS enables LAN discovery with a match-specific service name.
+	MDNS bool
+
+	// Validate is the application-level check of an envelope that is
+	// already known to be well-formed and signed by a roster member. from
+	// is the seat of the delivering peer. nil accepts everything.
+	Validate func(from int, env *crypto.Envelope) Validation
+
+	RateLimit RateLimit
+	// QueueSize overrides DefaultQueueSize (benchmarks use it).
+	QueueSize int
+	// MaxSyncResponse overrides DefaultMaxSyncResponse.
+	MaxSyncResponse int
+	Logger          *slog.Logger
+
+	// noValidate turns off this host's own validation of what it sends and
+	// receives; only tests use it, to play a faulty member.
+	noValidate bool
+}
+
+// Inbound is one envelope received from the network.
+type Inbound struct {
+	From   int // seat of the peer that delivered it (not necessarily the signer)
+	Env    crypto.Envelope
+	Direct bool // arrived over a direct stream (Send), not pubsub
+}
+
+// Host is one player's network endpoint. Its methods are safe for
+// concurrent use.
+type Host struct {
+	cfg      Config
+	log      *slog.Logger
+	seat     int
+	ids      []peer.ID
+	seatOf   map[peer.ID]int
+	verifier *crypto.Verifier
+	topicStr string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	h     host.Host
+	gater *gater
+	ps    *pubsub.PubSub
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	mdns  interface{ Close() error }
+
+	inbound chan Inbound
+	events  chan Event
+	limits  *limiter
+	out     *outStreams
+	dialer  *dialer
+
+	syncMu      sync.RWMutex
+	syncHandler func(from int, req []byte) ([]byte, error)
+
+	pubSeq atomic.Uint64 // publication nonce; starts at a random value
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// PeerIDOf returns the libp2p peer ID (string form) of a player's key.
+func PeerIDOf(k crypto.PublicKey) (string, error) {
+	id, err := peerIDOf(k)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// New starts a host: it listens, joins the match topic, and starts
+// discovery. Close it to release everything it started.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.Key == nil {
+		return nil, errors.New("netp2p: Config.Key is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.MaxSyncResponse <= 0 {
+		cfg.MaxSyncResponse = DefaultMaxSyncResponse
+	}
+	if len(cfg.ListenAddrs) == 0 {
+		cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}
+	}
+	hs := &Host{
+		cfg:      cfg,
+		log:      cfg.Logger.With("match", cfg.MatchName),
+		seat:     -1,
+		seatOf:   make(map[peer.ID]int, len(cfg.Roster)),
+		verifier: crypto.NewVerifier(cfg.Match, cfg.Roster),
+		topicStr: "paxsync/" + crypto.Digest(cfg.Match).Hex(),
+		inbound:  make(chan Inbound, defaultInboundBuffer),
+		events:   make(chan Event, defaultEventBuffer),
+		limits:   newLimiter(cfg.RateLimit, len(cfg.Roster)),
+	}
+	for i, k := range cfg.Roster {
+		id, err := peerIDOf(k)
+		if err != nil {
+			return nil, fmt.Errorf("netp2p: roster seat %d: %w", i, err)
+		}
+		hs.ids = append(hs.ids, id)
+		hs.seatOf[id] = i
+		if k == cfg.Key.Public() {
+			hs.seat = i
+		}
+	}
+	if hs.seat < 0 {
+		return nil, fmt.Errorf("netp2p: key %s is not in the roster", cfg.Key.Public())
+	}
+	hs.log = hs.log.With("seat", hs.seat)
+	hs.pubSeq.Store(rand.Uint64())
+	hs.ctx, hs.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := hs.start(); err != nil {
+		hs.Close()
+		return nil, err
+	}
+	// The caller's context bounds the host's life too.
+	hs.wg.Add(1)
+	go func() {
+		defer hs.wg.Done()
+		select {
+		case <-ctx.Done():
+			go hs.Close()
+		case <-hs.ctx.Done():
+		}
+	}()
+	return hs, nil
+}
+
+// Seat is this host's seat in the roster.
+func (h *Host) Seat() int { return h.seat }
+
+// Inbound is the stream of received envelopes (pubsub and direct). The
+// channel is buffered; when the reader falls behind, direct streams block
+// and pubsub's subscription buffer absorbs, then drops.
+func (h *Host) Inbound() <-chan Inbound { return h.inbound }
+
+// Events reports discovery progress and misbehaviour. Events are also
+// logged; when nobody reads the channel and it is full, new events are
+// dropped rather than blocking the network.
+func (h *Host) Events() <-chan Event { return h.events }
+
+// PeerID is this host's libp2p peer ID.
+func (h *Host) PeerID() string { return h.h.ID().String() }
+
+// Addrs are this host's listen addresses, each ending in /p2p/<peer ID>, in
+// the form Config.Peers expects.
+func (h *Host) Addrs() []string {
+	var out []string
+	for _, a := range h.h.Addrs() {
+		out = append(out, a.String()+"/p2p/"+h.h.ID().String())
+	}
+	return out
+}
+
+// Connected lists the seats with a live connection (not counting cut ones).
+func (h *Host) Connected() []int {
+	var out []int
+	for i, id := range h.ids {
+		if i != h.seat && !h.gater.isCut(i) && len(h.h.Network().ConnsToPeer(id)) > 0 {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// TopicPeers lists the seats pubsub knows to be subscribed to the match
+// topic: a Broadcast reaches (at least) these directly. Publications made
+// before a peer appears here do not reach it, so a caller that needs the
+// first messages delivered waits for the peers it expects.
+func (h *Host) TopicPeers() []int {
+	var out []int
+	for _, p := range h.topic.ListPeers() {
+		if s := h.seatOfPeer(p); s >= 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Missing lists the roster seats this host is not connected to.
+func (h *Host) Missing() []int {
+	conn := map[int]bool{}
+	for _, s := range h.Connected() {
+		conn[s] = true
+	}
+	var out []int
+	for i := range h.ids {
+		if i != h.seat && !conn[i] {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Cut partitions this host from seats: the gater refuses every connection
+// to or from them and existing connections are closed. It is a real network
+// fault (for tests and the match runner), not a delivery filter.
+func (h *Host) Cut(seats ...int) {
+	for _, s := range seats {
+		if s < 0 || s >= len(h.ids) || s == h.seat {
+			continue
+		}
+		h.gater.setCut(s, true)
+		h.out.drop(s)
+		_ = h.h.Network().ClosePeer(h.ids[s])
+		h.log.Info("cut", "peer_seat", s)
+	}
+}
+
+// Heal undoes Cut and redials the seats at once.
+func (h *Host) Heal(seats ...int) {
+	for _, s := range seats {
+		if s < 0 || s >= len(h.ids) || s == h.seat {
+			continue
+		}
+		h.gater.setCut(s, false)
+		h.clearBackoff(h.ids[s])
+		h.log.Info("heal", "peer_seat", s)
+	}
+	h.dialer.kick()
+}
+
+// Close stops discovery, leaves the topic, closes every connection and
+// waits for the host's goroutines. It is safe to call more than once.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		if h.cancel != nil {
+			h.cancel()
+		}
+		if h.mdns != nil {
+			h.mdns.Close()
+		}
+		if h.sub != nil {
+			h.sub.Cancel()
+		}
+		if h.topic != nil {
+			_ = h.topic.Close()
+		}
+		if h.h != nil {
+			h.closeErr = h.h.Close()
+		}
+		h.wg.Wait()
+	})
+	return h.closeErr
+}
+
+// Broadcast publishes env on the match topic. It is not delivered back to
+// this host: the caller handles its own messages.
+func (h *Host) Broadcast(env crypto.Envelope) error {
+	if err := h.ctx.Err(); err != nil {
+		return fmt.Errorf("netp2p: host closed")
+	}
+	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(env.Body)+80), h.pubSeq.Add(1))
+	return h.topic.Publish(h.ctx, env.Encode(data))
+}
+
+// nonceSize is the publication nonce in front of every pubsub payload.
+const nonceSize = 8
+
+// peerIDOf derives the libp2p ID of an Ed25519 public key.
+func peerIDOf(k crypto.PublicKey) (peer.ID, error) {
+	pk, err := unmarshalEd25519Public(ed25519.PublicKey(k[:]))
+	if err != nil {
+		return "", err
+	}
+	return peer.IDFromPublicKey(pk)
+}
+
+func (h *Host) seatOfPeer(p peer.ID) int {
+	if s, ok := h.seatOf[p]; ok {
+		return s
+	}
+	return -1
+}
+
+// sleepCtx waits d or until the host closes; false means closed.
+func (h *Host) sleepCtx(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-h.ctx.Done():
+		return false
+	}
+}

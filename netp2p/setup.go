@@ -1,0 +1,195 @@
+package netp2p
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// maxPubsubMessage leaves room for pubsub's own framing around the largest
+// envelope.
+const maxPubsubMessage = wire.MaxMessageSize + 4096
+
+func unmarshalEd25519Public(k ed25519.PublicKey) (ic.PubKey, error) {
+	return ic.UnmarshalEd25519PublicKey(k)
+}
+
+// start builds the libp2p host and everything on top of it.
+func (h *Host) start() error {
+	// The libp2p identity is the player's own Ed25519 key, so the Noise
+	// handshake proves the seat and the gater can admit by peer ID.
+	priv, err := ic.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(h.cfg.Key.Seed()))
+	if err != nil {
+		return fmt.Errorf("netp2p: identity: %w", err)
+	}
+	h.gater = newGater(h)
+	h.out = newOutStreams(h)
+	h.dialer = newDialer(h) // connection callbacks kick it as soon as we listen
+	lh, err := libp2p.New(
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(h.cfg.ListenAddrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.ConnectionGater(h.gater),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+		libp2p.WithDialTimeout(5*time.Second),
+	)
+	if err != nil {
+		return fmt.Errorf("netp2p: libp2p: %w", err)
+	}
+	h.h = lh
+	h.h.Network().Notify(&network.NotifyBundle{
+		ConnectedF:    h.onConnected,
+		DisconnectedF: h.onDisconnected,
+	})
+	if err := h.startPubsub(); err != nil {
+		return err
+	}
+	h.h.SetStreamHandler(msgProto, h.handleMsgStream)
+	h.h.SetStreamHandler(syncProto, h.handleSyncStream)
+	if err := h.addBootstrap(); err != nil {
+		return err
+	}
+	h.wg.Add(1)
+	go h.dialer.run()
+	if h.cfg.MDNS {
+		if err := h.startMDNS(); err != nil {
+			return err
+		}
+	}
+	h.log.Info("host started", "peer", h.h.ID().String(), "addrs", h.Addrs())
+	return nil
+}
+
+// pubsubParams are GossipSub's defaults with a 100 ms heartbeat (faster mesh
+// repair after reconnects; see docs/BENCHMARKS.md).
+func pubsubParams() pubsub.GossipSubParams {
+	p := pubsub.DefaultGossipSubParams()
+	p.HeartbeatInterval = 100 * time.Millisecond
+	p.HeartbeatInitialDelay = 10 * time.Millisecond
+	return p
+}
+
+func (h *Host) startPubsub() error {
+	q := h.cfg.QueueSize
+	ps, err := pubsub.NewGossipSub(h.ctx, h.h,
+		pubsub.WithGossipSubParams(pubsubParams()),
+		// Flood publishing reaches every topic peer in one hop instead of
+		// waiting for the mesh, which matters most for the first messages
+		// after (re)connecting.
+		pubsub.WithFloodPublish(true),
+		// Envelopes are signed by the application; pubsub's own signatures
+		// would only add cost. Message IDs are then content digests.
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
+		pubsub.WithNoAuthor(),
+		pubsub.WithMessageIdFn(func(m *pb.Message) string {
+			d := sha256.Sum256(m.Data)
+			return string(d[:])
+		}),
+		pubsub.WithPeerOutboundQueueSize(q),
+		pubsub.WithValidateQueueSize(q),
+		pubsub.WithMaxMessageSize(maxPubsubMessage),
+		// Defence in depth behind the gater: never exchange topic state
+		// with a non-member.
+		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return h.seatOfPeer(p) >= 0 }),
+	)
+	if err != nil {
+		return fmt.Errorf("netp2p: pubsub: %w", err)
+	}
+	h.ps = ps
+	// Inline: the check is cheap (one Ed25519 verify) and running it in
+	// pubsub's worker avoids a goroutine per message and the throttle that
+	// drops messages when too many async validators are running.
+	if err := ps.RegisterTopicValidator(h.topicStr, h.validatePubsub, pubsub.WithValidatorInline(true)); err != nil {
+		return fmt.Errorf("netp2p: validator: %w", err)
+	}
+	if h.topic, err = ps.Join(h.topicStr); err != nil {
+		return fmt.Errorf("netp2p: join: %w", err)
+	}
+	if h.sub, err = h.topic.Subscribe(pubsub.WithBufferSize(q)); err != nil {
+		return fmt.Errorf("netp2p: subscribe: %w", err)
+	}
+	h.wg.Add(1)
+	go h.pumpSubscription()
+	return nil
+}
+
+// validatePubsub runs before pubsub delivers or forwards a message.
+func (h *Host) validatePubsub(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	if from == h.h.ID() {
+		// Our own publish: checked so a bug here cannot spread garbage.
+		if h.cfg.noValidate {
+			return pubsub.ValidationAccept
+		}
+		if len(m.Data) < nonceSize {
+			return pubsub.ValidationReject
+		}
+		if _, _, v := h.check(h.seat, m.Data[nonceSize:], false); v != Accept {
+			return pubsub.ValidationReject
+		}
+		return pubsub.ValidationAccept
+	}
+	seat := h.seatOfPeer(from)
+	if len(m.Data) < nonceSize {
+		h.reportInvalid(seat, from, ReasonMalformed)
+		return pubsub.ValidationReject
+	}
+	env, v := h.checkDelivered(seat, from, m.Data[nonceSize:])
+	switch v {
+	case Accept:
+		m.ValidatorData = env
+		return pubsub.ValidationAccept
+	case Ignore:
+		return pubsub.ValidationIgnore
+	default:
+		return pubsub.ValidationReject
+	}
+}
+
+// pumpSubscription moves validated pubsub messages to Inbound.
+func (h *Host) pumpSubscription() {
+	defer h.wg.Done()
+	for {
+		m, err := h.sub.Next(h.ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom == h.h.ID() {
+			continue // Broadcast does not deliver to self
+		}
+		env, ok := m.ValidatorData.(*crypto.Envelope)
+		if !ok {
+			continue
+		}
+		select {
+		case h.inbound <- Inbound{From: h.seatOfPeer(m.ReceivedFrom), Env: *env}:
+		case <-h.ctx.Done():
+			return
+		}
+	}
+}
+
+func (h *Host) clearBackoff(p peer.ID) {
+	if sw, ok := h.h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(p)
+	}
+}

@@ -1,0 +1,264 @@
+package netp2p
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/paxsync/paxsync/crypto"
+)
+
+const (
+	// msgProto carries point-to-point envelopes: one long-lived stream per
+	// peer and direction, length-prefixed frames (opening a stream per
+	// message costs about twice the round trip).
+	msgProto protocol.ID = "/paxsync/msg/1"
+	// syncProto is request/response for catch-up: one stream per request,
+	// because requests are rare and responses large.
+	syncProto protocol.ID = "/paxsync/sync/1"
+
+	defaultSendTimeout = 5 * time.Second
+	syncReadTimeout    = 10 * time.Second
+	syncWriteTimeout   = 30 * time.Second
+)
+
+// Errors returned by Send and RequestSync.
+var (
+	ErrBadSeat   = errors.New("netp2p: no such seat (or own seat)")
+	ErrCut       = errors.New("netp2p: peer is cut")
+	ErrNoHandler = errors.New("netp2p: peer has no sync handler")
+)
+
+func writeFrame(w io.Writer, b []byte) error {
+	var hdr [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(b)))
+	if _, err := w.Write(hdr[:n]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readFrame reads one frame of at most max bytes; a longer announced length
+// fails before anything is allocated.
+func readFrame(r *bufio.Reader, max int) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > uint64(max) {
+		return nil, fmt.Errorf("frame of %d bytes exceeds %d: %w", n, max, errOversize)
+	}
+	b := make([]byte, n)
+	_, err = io.ReadFull(r, b)
+	return b, err
+}
+
+var errOversize = errors.New("oversize")
+
+type outStream struct {
+	mu sync.Mutex
+	s  network.Stream
+	w  *bufio.Writer
+}
+
+// outStreams holds the long-lived outbound message stream to each seat.
+type outStreams struct {
+	h  *Host
+	mu sync.Mutex
+	m  map[int]*outStream
+}
+
+func newOutStreams(h *Host) *outStreams { return &outStreams{h: h, m: map[int]*outStream{}} }
+
+func (o *outStreams) get(seat int) *outStream {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	st := o.m[seat]
+	if st == nil {
+		st = &outStream{}
+		o.m[seat] = st
+	}
+	return st
+}
+
+// drop forgets the stream to seat without waiting for a writer: the
+// connection is gone (or being cut), so the stream is dead anyway and the
+// next Send opens a new one.
+func (o *outStreams) drop(seat int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.m, seat)
+}
+
+// Send delivers env to seat's Inbound over the direct stream. It returns
+// when the frame is written (not when it is processed); on a broken stream
+// it reopens once.
+func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
+	if seat < 0 || seat >= len(h.ids) || seat == h.seat {
+		return ErrBadSeat
+	}
+	if h.gater.isCut(seat) {
+		return ErrCut
+	}
+	frame := env.Encode(nil)
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(defaultSendTimeout)
+	}
+	st := h.out.get(seat)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		if st.s == nil {
+			s, oerr := h.h.NewStream(ctx, h.ids[seat], msgProto)
+			if oerr != nil {
+				return fmt.Errorf("netp2p: send to seat %d: %w", seat, oerr)
+			}
+			st.s, st.w = s, bufio.NewWriter(s)
+		}
+		_ = st.s.SetWriteDeadline(deadline)
+		if err = writeFrame(st.w, frame); err == nil {
+			if err = st.w.Flush(); err == nil {
+				return nil
+			}
+		}
+		_ = st.s.Reset()
+		st.s, st.w = nil, nil
+	}
+	return fmt.Errorf("netp2p: send to seat %d: %w", seat, err)
+}
+
+// handleMsgStream reads envelopes from one peer's long-lived stream until
+// it breaks or the host closes.
+func (h *Host) handleMsgStream(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	seat := h.seatOfPeer(p)
+	if seat < 0 || h.gater.isCut(seat) {
+		_ = s.Reset()
+		return
+	}
+	r := bufio.NewReader(s)
+	for {
+		data, err := readFrame(r, maxEnvelope)
+		if err != nil {
+			if errors.Is(err, errOversize) {
+				h.reportInvalid(seat, p, ReasonOversize)
+			}
+			_ = s.Reset()
+			return
+		}
+		env, v := h.checkDelivered(seat, p, data)
+		if v != Accept {
+			continue
+		}
+		select {
+		case h.inbound <- Inbound{From: seat, Env: *env, Direct: true}:
+		case <-h.ctx.Done():
+			_ = s.Reset()
+			return
+		}
+	}
+}
+
+// HandleSync sets the function that answers RequestSync from peers. It runs
+// on the stream's goroutine; it must be safe for concurrent use.
+func (h *Host) HandleSync(fn func(from int, req []byte) ([]byte, error)) {
+	h.syncMu.Lock()
+	h.syncHandler = fn
+	h.syncMu.Unlock()
+}
+
+// RequestSync sends req (at most MaxSyncRequest bytes) to seat and returns
+// its response (at most Config.MaxSyncResponse bytes). Without a deadline
+// on ctx the exchange is bounded by 30 s.
+func (h *Host) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error) {
+	if seat < 0 || seat >= len(h.ids) || seat == h.seat {
+		return nil, ErrBadSeat
+	}
+	if h.gater.isCut(seat) {
+		return nil, ErrCut
+	}
+	if len(req) > MaxSyncRequest {
+		return nil, fmt.Errorf("netp2p: sync request of %d bytes: %w", len(req), errOversize)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, syncWriteTimeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
+	s, err := h.h.NewStream(ctx, h.ids[seat], syncProto)
+	if err != nil {
+		return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(deadline)
+	// Closing the stream unblocks reads if ctx ends before the deadline.
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	if err := writeFrame(s, req); err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+	}
+	_ = s.CloseWrite()
+	r := bufio.NewReader(s)
+	status, err := r.ReadByte()
+	if err == nil {
+		var body []byte
+		if body, err = readFrame(r, h.cfg.MaxSyncResponse); err == nil {
+			if status != 0 {
+				return nil, fmt.Errorf("netp2p: sync with seat %d: remote error: %s", seat, body)
+			}
+			return body, nil
+		}
+	}
+	_ = s.Reset()
+	return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+}
+
+func (h *Host) handleSyncStream(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	seat := h.seatOfPeer(p)
+	if seat < 0 || h.gater.isCut(seat) || !h.limits.allow(seat) {
+		_ = s.Reset()
+		return
+	}
+	defer s.Close()
+	_ = s.SetReadDeadline(time.Now().Add(syncReadTimeout))
+	req, err := readFrame(bufio.NewReader(s), MaxSyncRequest)
+	if err != nil {
+		if errors.Is(err, errOversize) {
+			h.reportInvalid(seat, p, ReasonOversize)
+		}
+		_ = s.Reset()
+		return
+	}
+	h.syncMu.RLock()
+	fn := h.syncHandler
+	h.syncMu.RUnlock()
+	var resp []byte
+	if fn == nil {
+		err = ErrNoHandler
+	} else if resp, err = fn(seat, req); err == nil && len(resp) > h.cfg.MaxSyncResponse {
+		err = fmt.Errorf("response of %d bytes: %w", len(resp), errOversize)
+	}
+	status := byte(0)
+	if err != nil {
+		status, resp = 1, []byte(err.Error())
+	}
+	_ = s.SetWriteDeadline(time.Now().Add(syncWriteTimeout))
+	w := bufio.NewWriter(s)
+	if w.WriteByte(status) != nil || writeFrame(w, resp) != nil || w.Flush() != nil {
+		_ = s.Reset()
+	}
+}
