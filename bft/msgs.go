@@ -26,6 +26,10 @@ type pair struct {
 type voteBody struct {
 	View  uint64
 	Pairs []pair
+	// Seq numbers the leader's empty heartbeat Verifies (encoded only when
+	// Pairs is empty and Seq > 0), so each heartbeat is a distinct envelope
+	// that duplicate suppression does not swallow.
+	Seq uint64
 }
 
 func (b *voteBody) encode() []byte {
@@ -35,6 +39,9 @@ func (b *voteBody) encode() []byte {
 	for _, p := range b.Pairs {
 		w.Uvarint(p.Slot)
 		w.Bytes32(p.Digest)
+	}
+	if len(b.Pairs) == 0 && b.Seq > 0 {
+		w.Uvarint(b.Seq)
 	}
 	return w.Bytes()
 }
@@ -52,6 +59,11 @@ func decodeVote(body []byte) (voteBody, error) {
 		b.Pairs[i].Digest = r.Bytes32("digest")
 		if i > 0 && b.Pairs[i].Slot <= b.Pairs[i-1].Slot && r.Err() == nil {
 			r.Fail("slot", wire.ErrMalformed)
+		}
+	}
+	if n == 0 && r.Err() == nil && r.Remaining() > 0 {
+		if b.Seq = r.Uvarint("seq"); b.Seq == 0 && r.Err() == nil {
+			r.Fail("seq", wire.ErrMalformed)
 		}
 	}
 	return b, r.Done()

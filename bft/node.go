@@ -114,8 +114,10 @@ type Node struct {
 
 	// timers (in ticks)
 	timer, failed, resendT, hbT, syncT int
+	hbSeq, hbSeen                      uint64 // leader: heartbeats signed; follower: highest heartbeat seen this view
 	peerMax                            []uint64
 
+	retry             bool // the message being stepped may be usable later: do not mark it seen
 	verifyQ, confirmQ []pair
 	acceptQ           acceptBody
 	rd                Ready
@@ -245,6 +247,18 @@ func (nd *Node) Step(env crypto.Envelope) error {
 	if len(nd.seen[0]) > 1<<16 {
 		nd.seen[1], nd.seen[0] = nd.seen[0], map[[32]byte]struct{}{}
 	}
+	nd.retry = false
+	err := nd.dispatch(env)
+	if nd.retry || err == dropErrs[DropFuture] {
+		// Not usable yet (a view this node has not reached): forget it, so
+		// the sender's re-transmission of the same envelope is processed.
+		delete(nd.seen[0], id)
+		delete(nd.seen[1], id)
+	}
+	return err
+}
+
+func (nd *Node) dispatch(env crypto.Envelope) error {
 	switch env.Type {
 	case wire.TypeAccept:
 		return nd.onAccept(env)
@@ -288,7 +302,11 @@ func (nd *Node) Tick() {
 		nd.hbT++
 		if nd.hbT >= max(1, nd.cfg.ViewTimeoutTicks/3) && len(nd.verifyQ) == 0 && len(nd.acceptQ.Slots) == 0 {
 			nd.hbT = 0
-			b := voteBody{View: nd.view}
+			nd.hbSeq++
+			if nd.maxProposed() <= nd.committed {
+				nd.timer = 0 // an idle leader does not time itself out
+			}
+			b := voteBody{View: nd.view, Seq: nd.hbSeq}
 			env := nd.sign(wire.TypeVerify, b.encode())
 			nd.send(Broadcast, env)
 		}

@@ -139,9 +139,14 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 		if len(b.Pairs) > 0 && nd.leaderOf(nd.view) != nd.seat {
 			nd.send(Broadcast, env) // relay, so equivocation is seen by all
 		}
-		if nd.maxProposed() <= nd.committed {
+		fresh := len(b.Pairs) > 0 || b.Seq > nd.hbSeen // a replayed old heartbeat proves nothing
+		nd.hbSeen = max(nd.hbSeen, b.Seq)
+		if fresh && nd.maxProposed() <= nd.committed {
 			nd.timer = 0
 		}
+	}
+	if fromLeader && current && !nd.active && len(b.Pairs) > 0 {
+		nd.retry = true // a proposal that overtook its NewView: take it again when re-sent
 	}
 	used := false
 	for _, p := range b.Pairs {
