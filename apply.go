@@ -1,0 +1,185 @@
+package paxsync
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// apply is the driver's Apply hook: one decided slot, in slot order, on the
+// driver goroutine. Consensus evidence ordered at this slot is recorded
+// first, then the batch is applied; replay records follow the same order,
+// so a replay re-derives exactly what every peer derived.
+func (s *Session) apply(e bft.Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range e.Evidence {
+		kind := gamestate.VoteEquivocation
+		if ev.Kind == bft.ProposalEquivocation {
+			kind = gamestate.ProposalEquivocation
+		} else if ev.Kind != bft.VoteEquivocation {
+			continue // checkpoint equivocation has no game verdict kind
+		}
+		v, fresh, err := s.engine.RecordConsensus(kind, int(ev.Offender),
+			[][]byte{ev.A.Encode(nil), ev.B.Encode(nil)}, fmt.Sprintf("seat %d: %s at slot %d", ev.Offender, ev.Kind, e.Slot))
+		if err != nil || !fresh {
+			continue
+		}
+		s.record(func() error { return s.rec.WriteConsensus(&v) })
+		s.verdict(v)
+	}
+	b, err := gamestate.DecodeBatch(e.Payload)
+	if err != nil {
+		s.log.Warn("decided value is not a batch", "slot", e.Slot, "err", err)
+		return
+	}
+	res, err := s.engine.Apply(b)
+	if errors.Is(err, gamestate.ErrNotContiguous) {
+		// A stale duplicate (e.g. re-proposed across a view change): every
+		// honest peer skips it alike. The leader restarts from the log.
+		s.prop.skipped(s.engine.Next())
+		return
+	}
+	s.record(func() error { return s.rec.WriteBatch(b) })
+	now := time.Now()
+	for i := range res.Ticks {
+		tr := &res.Ticks[i]
+		if at, ok := s.signedAt[tr.Tick]; ok {
+			s.addLatency(now.Sub(at))
+			delete(s.signedAt, tr.Tick)
+		}
+		s.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash})
+		if tr.Checkpoint {
+			s.record(func() error { return s.rec.WriteHash(tr.Tick, tr.Hash) })
+			s.signHash(tr.Tick, tr.Hash)
+		}
+	}
+	for _, v := range res.Verdicts {
+		s.verdict(v)
+	}
+	s.pool.decided(b, s.engine.Next())
+	for t := range s.signedAt {
+		if t < s.engine.Next() {
+			delete(s.signedAt, t)
+		}
+	}
+}
+
+func (s *Session) verdict(v gamestate.Verdict) {
+	s.verdicts = append(s.verdicts, v)
+	s.emit(VerdictEvent{Verdict: v})
+	if v.Kind == gamestate.StateDivergence {
+		s.emit(DesyncEvent{Tick: v.Tick, Seat: v.Offender, Local: v.Offender == s.seat})
+	}
+}
+
+// record writes one replay record; the first failure stops recording.
+func (s *Session) record(f func() error) {
+	if s.rec == nil || s.recErr != nil {
+		return
+	}
+	if err := f(); err != nil {
+		s.recErr = err
+		s.log.Error("replay recording stopped", "err", err)
+	}
+}
+
+// signHash signs and broadcasts this peer's state hash at a checkpoint;
+// the leader orders it and every engine compares it with its own.
+func (s *Session) signHash(tick uint64, h [32]byte) {
+	if s.cheating(CheatStateHashLie, tick) {
+		h[0] ^= 0xff
+	}
+	m := gamestate.StateHash{Seat: uint16(s.seat), Tick: tick, Hash: h}
+	env := s.signer.Sign(wire.TypeStateHash, m.Encode())
+	s.pool.add(env, s.engine.Next())
+	if err := s.host.Broadcast(env); err != nil {
+		s.log.Debug("broadcast state hash", "err", err)
+	}
+}
+
+// snapshot is the driver's Snapshot hook: the engine's canonical state at
+// a bft checkpoint, which lagging peers install to catch up.
+func (s *Session) snapshot(uint64) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.engine.Snapshot()
+}
+
+// restore installs a checkpoint received through catch-up. The replay
+// being recorded would have a hole, so recording stops.
+func (s *Session) restore(snap *bft.Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.engine.Restore(snap.Data); err != nil {
+		s.log.Error("checkpoint restore failed", "slot", snap.Slot, "err", err)
+		return
+	}
+	if s.rec != nil && s.recErr == nil {
+		s.recErr = errors.New("paxsync: replay stopped: state installed from a checkpoint")
+	}
+	s.pool.decided(&gamestate.Batch{}, s.engine.Next())
+	s.emit(PeerEvent{Seat: s.seat, Kind: PeerCaughtUp})
+}
+
+// other is the driver's Other hook: game messages from the network.
+func (s *Session) other(in netp2p.Inbound) {
+	s.msgsIn.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cheat.remember(in.Env)
+	switch s.pool.add(in.Env, s.engine.Next()) {
+	case intakeDup, intakeOld:
+		s.observe(gamestate.ReplayedMessage, in.From, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", in.From, in.Env.Type, in.Env.Sender))
+	}
+}
+
+// observe records a local observation, at most once a second per (kind,
+// seat), so a flood of bad messages does not become a flood of events.
+func (s *Session) observe(kind gamestate.ObservationKind, about int, detail string) {
+	k := obsKey{kind, about}
+	now := time.Now()
+	if last, ok := s.obsLast[k]; ok && now.Sub(last) < time.Second {
+		return
+	}
+	s.obsLast[k] = now
+	o := gamestate.Observation{Kind: kind, About: about, Detail: detail}
+	if len(s.observations) < 4096 {
+		s.observations = append(s.observations, o)
+	}
+	s.emit(ObservationEvent{Observation: o})
+}
+
+// runNetEvents turns the host's events into peer events and observations.
+func (s *Session) runNetEvents(ctx interface{ Done() <-chan struct{} }) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-s.host.Events():
+			switch ev.Kind {
+			case netp2p.EventConnected:
+				s.emit(PeerEvent{Seat: ev.Seat, Kind: PeerConnected})
+			case netp2p.EventDisconnected:
+				s.emit(PeerEvent{Seat: ev.Seat, Kind: PeerDisconnected})
+			case netp2p.EventInvalid, netp2p.EventNonMember:
+				kind := gamestate.MalformedMessage
+				switch ev.Reason {
+				case netp2p.ReasonBadSignature:
+					kind = gamestate.BadSignature
+				case netp2p.ReasonFlooding:
+					kind = gamestate.Flooding
+				}
+				s.mu.Lock()
+				s.observe(kind, ev.Seat, fmt.Sprintf("%s from peer %s", ev.Reason, ev.Peer))
+				s.mu.Unlock()
+			}
+		}
+	}
+}

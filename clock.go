@@ -1,0 +1,218 @@
+package paxsync
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// maxAhead bounds how far the local clock may run ahead of the decided log
+// (beyond input delay and grace), like GGPO's prediction window: when
+// consensus stalls, peers stop sampling inputs instead of piling them up.
+const maxAhead = 8
+
+// startWait bounds how long the clock waits for all peers at start.
+const startWait = 10 * time.Second
+
+// outMsg is an envelope to send after the lock is released.
+type outMsg struct {
+	env    crypto.Envelope
+	direct bool // Send to every other seat instead of Broadcast
+}
+
+// runClock is the session's heartbeat at TickRate: it advances the local
+// clock, signs and broadcasts this player's inputs, and, while this peer
+// leads, proposes the ticks whose deadline passed.
+func (s *Session) runClock(ctx context.Context) {
+	defer s.wg.Done()
+	// Lockstep starts when everyone can hear us: wait (up to startWait)
+	// until every other seat is subscribed to the match topic, so the first
+	// ticks are not all "no input" because a peer was still connecting.
+	for deadline := time.Now().Add(startWait); time.Now().Before(deadline) && len(s.host.TopicPeers()) < s.n-1; {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t := time.NewTicker(s.cfg.interval())
+	defer t.Stop()
+	lastStats, lastMsgs := time.Now(), uint64(0)
+	stalledSince, stalledNext, reportedView := time.Now(), uint64(0), ^uint64(0)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		st, err := s.drv.Status(ctx)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		s.mu.Lock()
+		s.status = st
+		next := s.engine.Next()
+		s.advanceClock(st.IsLeader, next)
+		out := s.sampleInputs(now)
+		silent := s.cheating(CheatSilentLeader, s.clock)
+		first, upto, ok := s.prop.plan(now, st.IsLeader && !silent, st.View, next, s.clock)
+		var payload []byte
+		if ok {
+			b := s.pool.build(first, upto)
+			upto = first + uint64(len(b.Ticks))
+			payload = b.Encode()
+		}
+		if next != stalledNext {
+			stalledNext, stalledSince = next, now
+		} else if !st.IsLeader && now.Sub(stalledSince) > 2*s.prop.stall && reportedView != st.View {
+			reportedView = st.View
+			s.observe(gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
+		}
+		var stats *Stats
+		if dt := now.Sub(lastStats); dt >= time.Second {
+			m := s.msgsIn.Load()
+			s.msgRate = float64(m-lastMsgs) / dt.Seconds()
+			lastStats, lastMsgs = now, m
+			st := s.statsLocked()
+			stats = &st
+		}
+		s.mu.Unlock()
+
+		s.send(ctx, out)
+		if ok {
+			if err := s.drv.Propose(ctx, payload); err == nil {
+				s.mu.Lock()
+				s.prop.proposed(upto)
+				s.proposedN++
+				s.mu.Unlock()
+			}
+		}
+		if stats != nil {
+			s.emit(StatsEvent{Stats: *stats})
+		}
+	}
+}
+
+// advanceClock moves the local clock one tick, kept within reach of the
+// decided log: a non-leader that fell behind (late start, catch-up) jumps
+// forward so its inputs are not all too late, and nobody runs more than
+// InputDelay+grace+maxAhead ticks past what is decided.
+func (s *Session) advanceClock(leader bool, next uint64) {
+	s.clock++
+	g := s.prop.graceTicks
+	if lo := next + g; !leader && s.clock < lo {
+		s.clock = lo
+	}
+	if hi := next + uint64(s.cfg.InputDelay) + g + maxAhead; s.clock > hi {
+		s.clock = hi
+	}
+	if s.nextSample < next {
+		s.nextSample = next
+	}
+}
+
+// sampleInputs signs this player's input for every tick up to clock +
+// InputDelay that has not been sampled yet, and adds them to the pool.
+// Cheats act here, on the same path.
+func (s *Session) sampleInputs(now time.Time) []outMsg {
+	var out []outMsg
+	next := s.engine.Next()
+	for ; s.nextSample <= s.clock+uint64(s.cfg.InputDelay); s.nextSample++ {
+		tick := s.nextSample
+		data, ok := s.pendingIn[tick]
+		delete(s.pendingIn, tick)
+		if !ok {
+			continue // the agreed "no input" for this tick
+		}
+		if s.cheating(CheatInvalidMove, tick) {
+			data = s.cfg.Cheat.Mutate(data)
+		}
+		env := s.signInput(s.seat, tick, data)
+		s.pool.add(env, next)
+		s.signedAt[tick] = now
+		out = append(out, outMsg{env: env})
+		out = append(out, s.cheatInputs(tick, data, env)...)
+	}
+	for t := range s.pendingIn {
+		if t < s.nextSample {
+			delete(s.pendingIn, t)
+		}
+	}
+	if s.cheating(CheatReplayInput, s.clock) {
+		out = append(out, s.cheat.replays()...)
+	}
+	if s.cheating(CheatGarbage, s.clock) {
+		// Type 0 is no message type: receivers fail to decode it.
+		out = append(out, outMsg{env: crypto.Envelope{Type: 0, Sender: uint16(s.seat), Body: []byte("garbage")}, direct: true})
+	}
+	if s.cheating(CheatFlood, s.clock) {
+		if s.cheat.flood == nil {
+			e := s.signer.Sign(wire.TypeHello, []byte("flood"))
+			s.cheat.flood = &e
+		}
+		for i := 0; i < 100; i++ {
+			out = append(out, outMsg{env: *s.cheat.flood})
+		}
+	}
+	return out
+}
+
+func (s *Session) signInput(seat int, tick uint64, data []byte) crypto.Envelope {
+	m := gamestate.Input{Seat: uint16(seat), Tick: tick, Data: data}
+	return s.signer.Sign(wire.TypeInput, m.Encode())
+}
+
+func (s *Session) send(ctx context.Context, out []outMsg) {
+	for _, m := range out {
+		if !m.direct {
+			if err := s.host.Broadcast(m.env); err != nil {
+				s.log.Debug("broadcast", "err", err)
+			}
+			continue
+		}
+		for seat := 0; seat < s.n; seat++ {
+			if seat == s.seat {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			_ = s.host.Send(sctx, seat, m.env)
+			cancel()
+		}
+	}
+}
+
+// addLatency records one commit latency (input signed → its tick applied).
+func (s *Session) addLatency(d time.Duration) {
+	const ring = 1024
+	if len(s.lat) < ring {
+		s.lat = append(s.lat, d)
+		return
+	}
+	s.lat[s.latPos] = d
+	s.latPos = (s.latPos + 1) % ring
+}
+
+func (s *Session) statsLocked() Stats {
+	next := s.engine.Next()
+	st := Stats{
+		Seat: s.seat, View: s.status.View, Leader: int(s.status.Leader), IsLeader: s.status.IsLeader,
+		InViewChange: s.status.InViewChange, Tick: s.clock, DecidedTicks: next, Slots: s.status.Committed,
+		MsgsPerSec: s.msgRate, Verdicts: len(s.verdicts), Observations: len(s.observations),
+		DroppedEvents: s.dropped.Load(), Proposed: s.proposedN, Connected: s.host.Connected(),
+	}
+	if s.clock > next {
+		st.TicksBehind = s.clock - next
+	}
+	if len(s.lat) > 0 {
+		l := slices.Clone(s.lat)
+		slices.Sort(l)
+		st.CommitP50 = l[len(l)/2]
+		st.CommitP99 = l[min(len(l)-1, len(l)*99/100)]
+	}
+	return st
+}

@@ -1,0 +1,196 @@
+package paxsync
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+)
+
+// Config is everything Join needs. Zero values get the defaults noted.
+type Config struct {
+	// Key is this player's identity; its public key must be in Roster.
+	Key *crypto.PrivateKey
+	// MatchName and Roster define the match (its ID is derived from both).
+	// Seat i is played by Roster[i]; every peer must use the same order.
+	MatchName string
+	Roster    []crypto.PublicKey
+	// NewGame returns the game in its initial state. It is called once per
+	// Join; the game must be deterministic (see gamestate.Game).
+	NewGame func() (gamestate.Game, error)
+	// GameParams are recorded in the replay header so a verifier can rebuild
+	// the initial game (arena: arena.Params(seats, seed)).
+	GameParams []byte
+
+	TickRate     int    // ticks per second (default 30, at most 60)
+	InputDelay   int    // ticks between submitting an input and its tick (default 2)
+	HashInterval uint64 // state hashes every this many ticks (default 30)
+	// Sealed selects commit-reveal inputs. Not implemented by the session
+	// yet: Join rejects it with ErrBadConfig.
+	Sealed bool
+	// Grace is how long after a tick's scheduled time the leader waits for
+	// inputs before ordering the tick; later inputs are too late and the
+	// seat gets the agreed "no input". Default: one tick interval.
+	Grace time.Duration
+	// ConsensusTick is the bft clock (default 10 ms); view timeouts are
+	// multiples of it.
+	ConsensusTick time.Duration
+	Policy        gamestate.Policy
+	Network       NetworkConfig
+	// WALDir holds the bft write-ahead log; "" keeps it in memory (a
+	// restarted process then cannot rejoin with the same key safely).
+	WALDir string
+	// Record, if set, receives a replay of the match (gamestate replay
+	// format; `paxsync replay verify` checks it).
+	Record io.Writer
+	// Cheat makes THIS peer misbehave, for tests and demos only.
+	Cheat *Cheat
+	// EventBuffer is the capacity of Events() (default 4096).
+	EventBuffer int
+	Logger      *slog.Logger
+}
+
+// NetworkConfig is the libp2p part of Config.
+type NetworkConfig struct {
+	// ListenAddrs default to all interfaces, OS-chosen TCP and QUIC ports.
+	// Tests use "/ip4/127.0.0.1/tcp/0".
+	ListenAddrs []string
+	// Peers are multiaddrs ending in /p2p/<peer ID> (another session's
+	// Addrs()). One reachable peer is enough: the others are found through
+	// it; every peer keeps redialling.
+	Peers []string
+	// MDNS discovers the match's peers on the LAN.
+	MDNS bool
+}
+
+// CheatKind names a misbehaviour (the match runner's scenario kinds).
+type CheatKind string
+
+// Cheat kinds the session can play.
+const (
+	CheatInvalidMove     CheatKind = "invalid-move"     // Cheat.Mutate rewrites own inputs (e.g. arena.SpeedHackInput)
+	CheatForgeInput      CheatKind = "forge-input"      // signs an input for seat Cheat.Target
+	CheatEquivocateInput CheatKind = "equivocate-input" // two different signed inputs for one tick
+	CheatStateHashLie    CheatKind = "state-hash-lie"   // signs a wrong state hash at checkpoints
+	CheatReplayInput     CheatKind = "replay-input"     // re-broadcasts old signed inputs
+	CheatGarbage         CheatKind = "garbage"          // broadcasts malformed bytes
+	CheatFlood           CheatKind = "flood"            // 100× the normal message rate
+	CheatSilentLeader    CheatKind = "silent-leader"    // stops proposing while leader
+)
+
+// Cheat configures this peer to misbehave from FromTick on, through the
+// same code path honest peers use, so tests exercise real detection.
+type Cheat struct {
+	Kind     CheatKind
+	FromTick uint64
+	// Target is the victim seat of forge-input (default: the next seat).
+	Target int
+	// Mutate turns an honest input into the cheating one (invalid-move).
+	Mutate func(input []byte) []byte
+}
+
+// Errors. Config problems wrap ErrBadConfig and name the field.
+var (
+	ErrBadConfig  = errors.New("paxsync: bad config")
+	ErrClosed     = errors.New("paxsync: session closed")
+	ErrTooLate    = errors.New("paxsync: input is for a tick already sampled")
+	ErrTooEarly   = errors.New("paxsync: input is for a tick too far ahead")
+	ErrInputLarge = errors.New("paxsync: input larger than gamestate.MaxInputSize")
+)
+
+func badConfig(field, format string, a ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrBadConfig, field, fmt.Sprintf(format, a...))
+}
+
+// withDefaults validates cfg and fills defaults; it returns this key's seat.
+func (c Config) withDefaults() (Config, int, error) {
+	if c.Key == nil {
+		return c, 0, badConfig("Key", "required")
+	}
+	if c.MatchName == "" {
+		return c, 0, badConfig("MatchName", "required")
+	}
+	if len(c.Roster) < 1 || len(c.Roster) > gamestate.MaxSeats {
+		return c, 0, badConfig("Roster", "%d players, want 1..%d", len(c.Roster), gamestate.MaxSeats)
+	}
+	seat := -1
+	for i, k := range c.Roster {
+		for j := 0; j < i; j++ {
+			if c.Roster[j] == k {
+				return c, 0, badConfig("Roster", "seats %d and %d have the same key", j, i)
+			}
+		}
+		if k == c.Key.Public() {
+			seat = i
+		}
+	}
+	if seat < 0 {
+		return c, 0, badConfig("Key", "public key %s is not in Roster", c.Key.Public())
+	}
+	if c.NewGame == nil {
+		return c, 0, badConfig("NewGame", "required")
+	}
+	if c.TickRate == 0 {
+		c.TickRate = gamestate.DefaultTickRate
+	}
+	if c.TickRate < 1 || c.TickRate > gamestate.MaxTickRate {
+		return c, 0, badConfig("TickRate", "%d, want 1..%d", c.TickRate, gamestate.MaxTickRate)
+	}
+	if c.InputDelay == 0 {
+		c.InputDelay = gamestate.DefaultInputDelay
+	}
+	if c.InputDelay < 1 || c.InputDelay > 30 {
+		return c, 0, badConfig("InputDelay", "%d, want 1..30", c.InputDelay)
+	}
+	if c.HashInterval == 0 {
+		c.HashInterval = gamestate.DefaultHashInterval
+	}
+	if c.Sealed {
+		return c, 0, badConfig("Sealed", "commit-reveal inputs are not supported by the session yet")
+	}
+	if c.Grace == 0 {
+		c.Grace = c.interval()
+	}
+	if c.Grace < 0 || c.Grace > 10*time.Second {
+		return c, 0, badConfig("Grace", "%v, want 0..10s", c.Grace)
+	}
+	if c.ConsensusTick == 0 {
+		c.ConsensusTick = 10 * time.Millisecond
+	}
+	if c.ConsensusTick < time.Millisecond {
+		return c, 0, badConfig("ConsensusTick", "%v, want at least 1ms", c.ConsensusTick)
+	}
+	if c.EventBuffer == 0 {
+		c.EventBuffer = 4096
+	}
+	if c.EventBuffer < 0 {
+		return c, 0, badConfig("EventBuffer", "%d", c.EventBuffer)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if ch := c.Cheat; ch != nil {
+		switch ch.Kind {
+		case CheatInvalidMove:
+			if ch.Mutate == nil {
+				return c, 0, badConfig("Cheat.Mutate", "required for %s", ch.Kind)
+			}
+		case CheatForgeInput:
+			if ch.Target == seat || ch.Target < 0 || ch.Target >= len(c.Roster) {
+				ch2 := *ch
+				ch2.Target = (seat + 1) % len(c.Roster)
+				c.Cheat = &ch2
+			}
+		case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader:
+		default:
+			return c, 0, badConfig("Cheat.Kind", "unknown kind %q", ch.Kind)
+		}
+	}
+	return c, seat, nil
+}
+
+func (c *Config) interval() time.Duration { return time.Second / time.Duration(c.TickRate) }

@@ -1,0 +1,118 @@
+package paxsync
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+)
+
+// Event is one thing a Session reports on its Events channel. The concrete
+// types are TickEvent, VerdictEvent, ObservationEvent, DesyncEvent,
+// PeerEvent and StatsEvent. Events of one session arrive in the order the
+// session produced them; TickEvents and VerdictEvents follow the agreed log
+// order, so every honest peer sees the same sequence of them.
+type Event interface{ isEvent() }
+
+// TickEvent reports one decided and applied tick. Inputs has one entry per
+// seat, exactly as the game received it: Present=false is the agreed "no
+// input" (missed deadline, ignored cheater, rejected move). Every honest
+// peer gets the same TickEvents in the same order.
+type TickEvent struct {
+	Tick       uint64
+	Inputs     []gamestate.SeatInput
+	Checkpoint bool          // Tick is a multiple of HashInterval
+	Hash       crypto.Digest // the game's state hash after Tick; set at checkpoints only
+}
+
+// VerdictEvent is a proven cheat, agreed through the log: every honest peer
+// gets the same verdict at the same log position. Verdict.Evidence holds
+// the signed messages, checkable offline (gamestate.Verdict.Verify).
+type VerdictEvent struct {
+	Verdict gamestate.Verdict
+}
+
+// ObservationEvent is something only this peer saw and cannot prove to the
+// others (a bad signature delivered by a peer, malformed bytes, a flood, a
+// replayed old input, an unresponsive leader). It is a hint, never a
+// verdict, and it does not flag anyone.
+type ObservationEvent struct {
+	Observation gamestate.Observation
+}
+
+// DesyncEvent reports a state-divergence verdict: the signed state hash of
+// Seat at Tick differs from the state this peer (and every honest peer)
+// computed from the agreed log. Local is true when Seat is this peer, which
+// means this process's game is not deterministic (or was tampered with).
+type DesyncEvent struct {
+	Tick  uint64
+	Seat  int
+	Local bool
+}
+
+// PeerEventKind says what happened to a peer.
+type PeerEventKind int
+
+// Peer event kinds.
+const (
+	PeerConnected    PeerEventKind = iota + 1 // first connection to the seat's peer
+	PeerDisconnected                          // last connection to it closed
+	PeerCaughtUp                              // this session installed a snapshot and caught up with the log
+	PeerSilent                                // no input from the seat for a while
+)
+
+func (k PeerEventKind) String() string {
+	switch k {
+	case PeerConnected:
+		return "connected"
+	case PeerDisconnected:
+		return "disconnected"
+	case PeerCaughtUp:
+		return "caught-up"
+	case PeerSilent:
+		return "silent"
+	}
+	return fmt.Sprintf("peer-event-%d", int(k))
+}
+
+// PeerEvent reports a change in a peer's connection or progress.
+type PeerEvent struct {
+	Seat int
+	Kind PeerEventKind
+}
+
+// StatsEvent carries a periodic copy of Stats (about once per second), so
+// a HUD needs no polling.
+type StatsEvent struct {
+	Stats Stats
+}
+
+// Stats are the session's network and progress figures.
+type Stats struct {
+	Seat         int
+	View         uint64 // current bft view
+	Leader       int    // seat leading the current view
+	IsLeader     bool
+	InViewChange bool
+	Tick         uint64 // local clock tick
+	DecidedTicks uint64 // ticks decided and applied (the next tick to apply)
+	TicksBehind  uint64 // local clock minus decided ticks
+	Slots        uint64 // bft slots decided
+	// CommitP50/P99: from signing a local input to applying its tick,
+	// over the last 1024 inputs.
+	CommitP50, CommitP99 time.Duration
+	MsgsPerSec           float64 // inbound messages per second (last interval)
+	Verdicts             int
+	Observations         int
+	Connected            []int  // seats with a live connection
+	DroppedEvents        uint64 // events dropped because Events() was not drained
+	Proposed             uint64 // batches this peer proposed as leader
+}
+
+func (TickEvent) isEvent()        {}
+func (VerdictEvent) isEvent()     {}
+func (ObservationEvent) isEvent() {}
+func (DesyncEvent) isEvent()      {}
+func (PeerEvent) isEvent()        {}
+func (StatsEvent) isEvent()       {}

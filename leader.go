@@ -1,0 +1,72 @@
+package paxsync
+
+import "time"
+
+// maxInFlight bounds the ticks a leader has proposed but not yet seen
+// decided, so a leader that lost its proposals (view change, partition)
+// does not run ahead of the log.
+const maxInFlight = 4 * batchTickLimit
+
+// proposer decides which ticks the leader orders next. It keeps batches
+// contiguous across view changes: a leader starts from the first undecided
+// tick when it takes over; a decided batch that does not start at the
+// engine's next tick (a stale duplicate from an older view) is skipped by
+// every peer alike and makes the leader restart from the log; and proposals
+// that are not decided within stall are proposed again. Duplicate batches
+// are harmless because a batch must start exactly at the next tick to be
+// applied, and every honest peer judges that identically.
+type proposer struct {
+	leading      bool
+	view         uint64
+	proposedNext uint64 // first tick not yet proposed
+	lastNext     uint64 // engine's next tick when last seen
+	lastMove     time.Time
+	stall        time.Duration
+	graceTicks   uint64
+}
+
+// plan returns the ticks [first, upto) to propose now, given the bft view
+// and leadership, the engine's next tick, the local clock tick. Hashes and evidence ride along
+// with the ticks. ok=false: nothing to propose.
+func (p *proposer) plan(now time.Time, isLeader bool, view, next, clock uint64) (first, upto uint64, ok bool) {
+	if next != p.lastNext {
+		p.lastNext, p.lastMove = next, now
+	}
+	if !isLeader {
+		p.leading = false
+		return 0, 0, false
+	}
+	if !p.leading || view != p.view {
+		p.leading, p.view, p.proposedNext, p.lastMove = true, view, next, now
+	}
+	if p.proposedNext < next {
+		p.proposedNext = next
+	}
+	if p.proposedNext > next && now.Sub(p.lastMove) >= p.stall {
+		p.proposedNext, p.lastMove = next, now // lost: propose again from the log
+	}
+	if p.proposedNext-next >= maxInFlight {
+		return 0, 0, false
+	}
+	due := uint64(0) // ticks [0, due) are past their deadline
+	if clock >= p.graceTicks {
+		due = clock - p.graceTicks + 1
+	}
+	first = p.proposedNext
+	upto = min(due, first+batchTickLimit, next+maxInFlight)
+	if upto <= first {
+		return 0, 0, false
+	}
+	return first, upto, true
+}
+
+// proposed records that [first, upto) went to the driver.
+func (p *proposer) proposed(upto uint64) {
+	if upto > p.proposedNext {
+		p.proposedNext = upto
+	}
+}
+
+// skipped is called when a decided batch was not contiguous: the leader's
+// plan is off, so it restarts from the log.
+func (p *proposer) skipped(next uint64) { p.proposedNext = next }

@@ -1,0 +1,330 @@
+// Package paxsync is the embedding API: a game joins a match with Join,
+// submits its local input every tick with SubmitInput, and receives, through
+// Events, every tick's agreed inputs of all players, proven cheat verdicts,
+// local observations, desync reports and network stats. Underneath, every
+// peer runs a libp2p host (netp2p), a Byzantine Paxos node (bft, through
+// driver) and a lockstep engine (gamestate); docs/EMBEDDING.md describes the
+// design. The API is modelled on GGPO/GGRS sessions.
+package paxsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/driver"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/wal"
+)
+
+// Session is one player's seat in a running match. All methods are safe for
+// concurrent use. Close it when done.
+type Session struct {
+	cfg      Config
+	seat, n  int
+	match    crypto.MatchID
+	verifier *crypto.Verifier
+	signer   *crypto.Signer // game messages; used under mu only
+	host     *netp2p.Host
+	drv      *driver.Driver
+	closeWAL func() error
+	log      *slog.Logger
+	events   chan Event
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+	closed    chan struct{}
+	msgsIn    atomic.Uint64
+	dropped   atomic.Uint64
+
+	// mu guards everything below: the engine (and the game inside it), the
+	// pool, the clock and input state, stats and the recorder. The driver's
+	// hooks and the clock goroutine take it; so does View, which is how a
+	// renderer reads the game without racing the simulation.
+	mu           sync.Mutex
+	engine       *gamestate.Engine
+	pool         *pool
+	prop         proposer
+	status       bft.Status
+	clock        uint64            // local clock tick
+	nextSample   uint64            // first tick whose own input is not yet signed
+	pendingIn    map[uint64][]byte // submitted inputs by tick
+	signedAt     map[uint64]time.Time
+	lat          []time.Duration // ring of commit latencies
+	latPos       int
+	verdicts     []gamestate.Verdict
+	observations []gamestate.Observation
+	obsLast      map[obsKey]time.Time
+	rec          *gamestate.ReplayWriter
+	recErr       error
+	proposedN    uint64
+	cheat        cheatState
+	msgRate      float64
+}
+
+type obsKey struct {
+	kind  gamestate.ObservationKind
+	about int
+}
+
+// Join validates cfg, starts the network, consensus and clock, and returns
+// the running session. ctx bounds only the start-up; the session runs until
+// Close. A bad config returns an error wrapping ErrBadConfig that names the
+// field.
+func Join(ctx context.Context, cfg Config) (*Session, error) {
+	cfg, seat, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	game, err := cfg.NewGame()
+	if err != nil {
+		return nil, badConfig("NewGame", "%v", err)
+	}
+	n := len(cfg.Roster)
+	if game.NumSeats() != n {
+		return nil, badConfig("NewGame", "game has %d seats, roster %d", game.NumSeats(), n)
+	}
+	match := crypto.NewMatchID(cfg.MatchName, cfg.Roster)
+	s := &Session{
+		cfg: cfg, seat: seat, n: n, match: match, log: cfg.Logger.With("seat", seat),
+		verifier: crypto.NewVerifier(match, cfg.Roster), signer: crypto.NewSigner(cfg.Key, match, uint16(seat)),
+		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}),
+		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
+	}
+	s.prop = proposer{stall: max(500*time.Millisecond, 10*cfg.interval()), graceTicks: s.graceTicks()}
+	s.engine, err = gamestate.NewEngine(game, gamestate.Config{Verifier: s.verifier, TickRate: cfg.TickRate,
+		InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed, Policy: cfg.Policy})
+	if err != nil {
+		return nil, badConfig("NewGame", "%v", err)
+	}
+	s.pool = newPool(s.verifier, cfg.HashInterval)
+	if cfg.Record != nil {
+		s.rec, err = gamestate.NewReplayWriter(cfg.Record, &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
+			TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
+			Policy: cfg.Policy, Game: cfg.GameParams})
+		if err != nil {
+			return nil, fmt.Errorf("paxsync: Record: %w", err)
+		}
+	}
+	var wl driver.WAL
+	var restored []bft.Record
+	s.closeWAL = func() error { return nil }
+	if cfg.WALDir != "" {
+		if err := os.MkdirAll(cfg.WALDir, 0o700); err != nil {
+			return nil, fmt.Errorf("paxsync: WALDir: %w", err)
+		}
+		fw, recs, err := driver.OpenFileWAL(filepath.Join(cfg.WALDir, "bft.wal"), wal.SyncProcess)
+		if err != nil {
+			return nil, fmt.Errorf("paxsync: WALDir: %w", err)
+		}
+		wl, restored, s.closeWAL = fw, recs, fw.Close
+	} else {
+		wl = &driver.MemWAL{}
+	}
+	rules := gamestate.Rules{Seats: n, Sealed: cfg.Sealed, HashInterval: cfg.HashInterval}
+	node, err := bft.NewNode(bft.Config{
+		Seat: uint16(seat), N: n, F: (n - 1) / 3, Verifier: s.verifier,
+		// Its own signer: crypto.Signer is not safe for concurrent use, and
+		// the node signs on the driver goroutine while the clock signs inputs.
+		Signer:       crypto.NewSigner(cfg.Key, match, uint16(seat)),
+		MaxValueSize: 64 << 10,
+		ValidateValue: func(_ uint64, payload []byte) error {
+			b, err := gamestate.DecodeBatch(payload)
+			if err != nil {
+				return err
+			}
+			return gamestate.ValidateBatch(b, s.verifier, rules)
+		},
+	}, restored)
+	if err != nil {
+		s.closeWAL()
+		return nil, fmt.Errorf("paxsync: consensus: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName,
+		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
+	if err != nil {
+		cancel()
+		s.closeWAL()
+		return nil, fmt.Errorf("paxsync: network: %w", err)
+	}
+	s.drv, err = driver.New(driver.Config{
+		Node: node, Seat: seat, N: n, Transport: s.host, WAL: wl, TickInterval: cfg.ConsensusTick,
+		Apply: s.apply, Snapshot: s.snapshot, Restore: s.restore, Other: s.other,
+		SyncOnStart: len(restored) > 0, Logger: s.log,
+	})
+	if err != nil {
+		cancel()
+		s.host.Close()
+		s.closeWAL()
+		return nil, fmt.Errorf("paxsync: driver: %w", err)
+	}
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		if err := s.drv.Run(runCtx); err != nil {
+			s.log.Error("consensus driver stopped", "err", err)
+		}
+	}()
+	go s.runClock(runCtx)
+	go s.runNetEvents(runCtx)
+	return s, nil
+}
+
+// Seat is this player's seat (its index in Config.Roster).
+func (s *Session) Seat() int { return s.seat }
+
+// MatchID identifies the match (derived from MatchName and Roster).
+func (s *Session) MatchID() crypto.MatchID { return s.match }
+
+// Addrs are this peer's listen addresses in the form NetworkConfig.Peers
+// takes: give them to the other peers so they can connect.
+func (s *Session) Addrs() []string { return s.host.Addrs() }
+
+// PeerID is this peer's libp2p ID (derived from Config.Key).
+func (s *Session) PeerID() string { return s.host.PeerID() }
+
+// Events delivers the session's events. Drain it: when its buffer is full,
+// new events are dropped (counted in Stats.DroppedEvents) rather than
+// stalling consensus. Verdicts(), Flags() and View remain authoritative.
+// It is closed by Close.
+func (s *Session) Events() <-chan Event { return s.events }
+
+// View calls fn with the game under the session's lock, so a renderer on
+// another goroutine reads a consistent state (tick = the next tick to be
+// applied). fn must not keep g, block, or call other Session methods (the
+// lock is not reentrant): consensus waits while it runs.
+func (s *Session) View(fn func(g gamestate.Game, tick uint64)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.engine.Game(), s.engine.Next())
+}
+
+// Snapshot returns a copy of the game state (Game.Snapshot) and the next
+// tick, for renderers that prefer to decode state on their own goroutine.
+func (s *Session) Snapshot() (state []byte, tick uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.engine.Game().Snapshot(), s.engine.Next()
+}
+
+// Verdicts returns every proven verdict so far, in log order.
+func (s *Session) Verdicts() []gamestate.Verdict {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]gamestate.Verdict(nil), s.verdicts...)
+}
+
+// Observations returns this peer's local observations so far.
+func (s *Session) Observations() []gamestate.Observation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]gamestate.Observation(nil), s.observations...)
+}
+
+// Flags returns, per seat, whether it is a proven cheater and since when.
+func (s *Session) Flags() []gamestate.Flag {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]gamestate.Flag, s.n)
+	for i := range out {
+		out[i] = s.engine.Flag(i)
+	}
+	return out
+}
+
+// InputTick is the tick the next SubmitInput will be applied at.
+func (s *Session) InputTick() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nextSample
+}
+
+// SubmitInput sets this player's input for the next tick that still needs
+// one (InputTick: about the current tick + InputDelay). Calling it again
+// before that tick is sampled replaces the input (the latest wins, like
+// polling a keyboard). A tick with no submitted input gets the agreed "no
+// input".
+func (s *Session) SubmitInput(data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.submitLocked(s.nextSample, data)
+}
+
+// SubmitInputAt sets the input for a given tick. It fails with ErrTooLate
+// if that tick's input was already signed and sent, and ErrTooEarly if the
+// tick is too far ahead for the others to keep it.
+func (s *Session) SubmitInputAt(tick uint64, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.submitLocked(tick, data)
+}
+
+func (s *Session) submitLocked(tick uint64, data []byte) error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	switch {
+	case len(data) > gamestate.MaxInputSize:
+		return ErrInputLarge
+	case tick < s.nextSample:
+		return fmt.Errorf("%w: tick %d, next open tick %d", ErrTooLate, tick, s.nextSample)
+	case tick > s.nextSample+poolAhead/2:
+		return fmt.Errorf("%w: tick %d, next open tick %d", ErrTooEarly, tick, s.nextSample)
+	}
+	s.pendingIn[tick] = append([]byte(nil), data...)
+	return nil
+}
+
+// Stats returns the current figures.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.statsLocked()
+}
+
+// Close leaves the match: it stops the clock, consensus and network, waits
+// for every goroutine, and closes Events. Safe to call more than once.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.cancel()
+		s.wg.Wait()
+		s.closeErr = errors.Join(s.host.Close(), s.closeWAL())
+		close(s.events)
+	})
+	return s.closeErr
+}
+
+func (s *Session) graceTicks() uint64 {
+	iv := s.cfg.interval()
+	return uint64((s.cfg.Grace + iv - 1) / iv)
+}
+
+// emit queues an event without ever blocking the caller.
+func (s *Session) emit(ev Event) {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	select {
+	case s.events <- ev:
+	default:
+		s.dropped.Add(1)
+	}
+}

@@ -1,0 +1,293 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/paxsync/paxsync"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+)
+
+// sessionPeer is one in-process player: a Session driven by an arena bot,
+// exactly as a game embeds the API.
+type sessionPeer struct {
+	s       *paxsync.Session
+	rec     bytes.Buffer // replay (written only on the driver goroutine; read after Close)
+	hashes  map[uint64]crypto.Digest
+	last    uint64
+	present int // seat inputs that were present in applied ticks
+	done    chan struct{}
+}
+
+type matchOpts struct {
+	peers, ticks, rate int
+	seed               uint64
+	consensusTick      time.Duration
+	cheat              map[int]*paxsync.Cheat
+}
+
+// runSessionMatch starts opts.peers sessions on 127.0.0.1 (each later one
+// bootstraps from the earlier ones' addresses), lets bots play until every
+// peer applied opts.ticks ticks, and closes them.
+func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
+	t.Helper()
+	keys := make([]*crypto.PrivateKey, o.peers)
+	roster := make([]crypto.PublicKey, o.peers)
+	for i := range keys {
+		k, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i], roster[i] = k, k.Public()
+	}
+	params := arena.Params(o.peers, o.seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	peers := make([]*sessionPeer, o.peers)
+	var addrs []string
+	for i := range peers {
+		p := &sessionPeer{hashes: map[uint64]crypto.Digest{}, done: make(chan struct{})}
+		s, err := paxsync.Join(ctx, paxsync.Config{
+			Key: keys[i], MatchName: "session-test", Roster: roster,
+			NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
+			GameParams: params, TickRate: o.rate, ConsensusTick: o.consensusTick, Record: &p.rec, Cheat: o.cheat[i],
+			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
+		})
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+		p.s = s
+		addrs = append(addrs, s.Addrs()...)
+		peers[i] = p
+	}
+	var wg sync.WaitGroup
+	for i, p := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bot := arena.NewBot(i, o.seed)
+			for ev := range p.s.Events() {
+				te, ok := ev.(paxsync.TickEvent)
+				if !ok {
+					continue
+				}
+				if te.Checkpoint {
+					p.hashes[te.Tick] = te.Hash
+				}
+				p.last = te.Tick
+				for _, in := range te.Inputs {
+					if in.Present {
+						p.present++
+					}
+				}
+				var in []byte
+				at := p.s.InputTick()
+				p.s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
+				_ = p.s.SubmitInput(in)
+				if te.Tick+1 == uint64(o.ticks) {
+					close(p.done)
+				}
+			}
+		}()
+	}
+	for i, p := range peers {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			st := p.s.Stats()
+			t.Errorf("peer %d: reached tick %d of %d before timeout; stats %+v", i, p.last, o.ticks, st)
+		}
+	}
+	for i, p := range peers {
+		st := p.s.Stats()
+		t.Logf("peer %d: decided %d ticks, view %d leader %d, commit p50 %v p99 %v, %.0f msgs/s, proposed %d, dropped events %d",
+			i, st.DecidedTicks, st.View, st.Leader, st.CommitP50, st.CommitP99, st.MsgsPerSec, st.Proposed, st.DroppedEvents)
+	}
+	for _, p := range peers {
+		if err := p.s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	}
+	wg.Wait()
+	return peers
+}
+
+// replayPrefix re-encodes a replay up to and including the batch that
+// applies tick `upto`, so peers stopped at slightly different ticks can be
+// compared record for record.
+func replayPrefix(t *testing.T, data []byte, upto uint64) []byte {
+	t.Helper()
+	rr, err := gamestate.NewReplayReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	w, err := gamestate.NewReplayWriter(&out, rr.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rec, err := rr.Next()
+		if err != nil {
+			break
+		}
+		switch rec.Kind {
+		case "batch":
+			if rec.Batch.First > upto {
+				return out.Bytes()
+			}
+			_ = w.WriteBatch(rec.Batch)
+		case "consensus":
+			_ = w.WriteConsensus(rec.Consensus)
+		case "hash":
+			if rec.Tick > upto {
+				return out.Bytes()
+			}
+			_ = w.WriteHash(rec.Tick, rec.Hash)
+		}
+	}
+	return out.Bytes()
+}
+
+func checkAgreement(t *testing.T, peers []*sessionPeer, honest func(int) bool, ticks uint64) {
+	t.Helper()
+	ref := -1
+	for i := range peers {
+		if honest(i) {
+			ref = i
+			break
+		}
+	}
+	for i, p := range peers {
+		if !honest(i) {
+			continue
+		}
+		for tick := uint64(0); tick < ticks; tick += gamestate.DefaultHashInterval {
+			h, ok := p.hashes[tick]
+			if !ok {
+				t.Errorf("peer %d: no checkpoint hash at tick %d", i, tick)
+				continue
+			}
+			if h != peers[ref].hashes[tick] {
+				t.Errorf("peer %d: hash at tick %d differs from peer %d", i, tick, ref)
+			}
+		}
+		rep, err := gamestate.VerifyReplay(bytes.NewReader(p.rec.Bytes()), arena.NewGame)
+		if err != nil {
+			t.Errorf("peer %d: replay does not verify: %v", i, err)
+		} else if rep.Ticks < ticks || rep.HashesChecked == 0 {
+			t.Errorf("peer %d: replay has %d ticks, %d hashes checked", i, rep.Ticks, rep.HashesChecked)
+		}
+		if !bytes.Equal(replayPrefix(t, p.rec.Bytes(), ticks-1), replayPrefix(t, peers[ref].rec.Bytes(), ticks-1)) {
+			t.Errorf("peer %d: replay differs from peer %d's", i, ref)
+		}
+	}
+}
+
+// TestSessionMatch: four sessions over real libp2p on loopback play 600
+// arena ticks at 60 Hz with bots; every checkpoint hash agrees, replays are
+// identical and verify.
+func TestSessionMatch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := matchOpts{peers: 4, ticks: 600, rate: 60, seed: 7}
+	if sessionRace {
+		// The race detector slows signing and libp2p ~5-10×: a shorter,
+		// slower match with longer view timeouts keeps the leader stable.
+		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 7, consensusTick: 50 * time.Millisecond}
+	}
+	ticks := o.ticks
+	start := time.Now()
+	peers := runSessionMatch(t, o)
+	t.Logf("%d ticks in %v", ticks, time.Since(start))
+	checkAgreement(t, peers, func(int) bool { return true }, uint64(ticks))
+	for i, p := range peers {
+		// Bots submit every tick; only the first ticks (before peers
+		// connect) and rare late inputs may be NoInput.
+		if p.present < 4*ticks*6/10 {
+			t.Errorf("peer %d: only %d of %d seat inputs present", i, p.present, 4*ticks)
+		}
+	}
+	for i, p := range peers {
+		for _, v := range p.s.Verdicts() {
+			t.Errorf("peer %d: unexpected verdict %s against seat %d: %s", i, v.Kind, v.Offender, v.Detail)
+		}
+	}
+}
+
+// TestSessionCheaters: seat 3 speed-hacks from tick 60 and seat 2 forges
+// seat 0's inputs from tick 90. Every honest peer reaches the same verdicts
+// at the same ticks, and no honest peer is flagged.
+func TestSessionCheaters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := matchOpts{peers: 4, ticks: 240, rate: 60, seed: 11}
+	if sessionRace {
+		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 11, consensusTick: 50 * time.Millisecond}
+	}
+	ticks := uint64(o.ticks)
+	cheats := map[int]*paxsync.Cheat{
+		3: {Kind: paxsync.CheatInvalidMove, FromTick: 60, Mutate: func(in []byte) []byte {
+			c, err := arena.DecodeInput(in)
+			if err != nil {
+				return in
+			}
+			return arena.SpeedHackInput(c)
+		}},
+		2: {Kind: paxsync.CheatForgeInput, FromTick: 90, Target: 0},
+	}
+	o.cheat = cheats
+	peers := runSessionMatch(t, o)
+	honest := func(i int) bool { return cheats[i] == nil }
+	checkAgreement(t, peers, honest, ticks)
+	want := map[int]gamestate.VerdictKind{3: gamestate.InvalidMove, 2: gamestate.ForgedInput}
+	var ref []string
+	for i, p := range peers {
+		if !honest(i) {
+			continue
+		}
+		var got []string
+		first := map[int]gamestate.VerdictKind{}
+		for _, v := range p.s.Verdicts() {
+			if v.Tick >= ticks-10 {
+				continue // near the end peers may have stopped at different ticks
+			}
+			got = append(got, fmt.Sprintf("%s/%d/%d", v.Kind, v.Offender, v.Tick))
+			if honest(v.Offender) {
+				t.Errorf("peer %d: honest seat %d flagged: %s", i, v.Offender, v.Detail)
+			}
+			if _, ok := first[v.Offender]; !ok {
+				first[v.Offender] = v.Kind
+			}
+		}
+		for seat, kind := range want {
+			if first[seat] != kind {
+				t.Errorf("peer %d: first verdict against seat %d is %v, want %v", i, seat, first[seat], kind)
+			}
+		}
+		for seat, f := range p.s.Flags() {
+			if f.Flagged != !honest(seat) {
+				t.Errorf("peer %d: seat %d flagged=%v", i, seat, f.Flagged)
+			}
+		}
+		if ref == nil {
+			ref = got
+			t.Logf("verdicts: %v", got[:min(len(got), 6)])
+		} else if fmt.Sprint(got) != fmt.Sprint(ref) {
+			t.Errorf("peer %d: verdicts differ:\n got %v\nwant %v", i, got, ref)
+		}
+	}
+}
