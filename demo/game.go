@@ -1,0 +1,172 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/inpututil"
+
+	"github.com/paxsync/paxsync/gamestate/arena"
+)
+
+// Options configures the Ebiten game.
+type Options struct {
+	World *World
+	// Input receives the keyboard's controls and the cheat keys' state on
+	// every frame; the live source submits the latest once per tick. nil
+	// for a replay.
+	Input func(c arena.Controls, cheats []CheatKey)
+	// Cheats are the cheat keys offered to the local player.
+	Cheats []CheatKey
+	// ExitAfterTicks > 0 ends the game once that many agreed ticks have
+	// been drawn (after writing Screenshot, if set).
+	ExitAfterTicks uint64
+	// Screenshot is a PNG path for the final frame.
+	Screenshot string
+	// ShowNet starts with the network panel visible.
+	ShowNet bool
+}
+
+// Game implements ebiten.Game. Update samples the keyboard, Draw renders
+// a snapshot of the World; neither touches game state directly.
+type Game struct {
+	opt     Options
+	cheats  []CheatKey
+	showNet bool
+	shoot   bool  // the next Draw writes the screenshot
+	shotErr error // set once the screenshot was attempted
+	shot    bool
+}
+
+// NewGame returns the Ebiten game for opt.
+func NewGame(opt Options) *Game {
+	return &Game{opt: opt, cheats: append([]CheatKey(nil), opt.Cheats...), showNet: opt.ShowNet}
+}
+
+// Run opens the window and runs g until it exits; ebiten.Termination (the
+// normal end of a headless run) is reported as nil.
+func Run(g *Game, title string) error {
+	ebiten.SetWindowSize(ScreenWidth, ScreenHeight)
+	ebiten.SetWindowTitle(title)
+	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
+	ebiten.SetRunnableOnUnfocused(true)
+	err := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{})
+	if errors.Is(err, ebiten.Termination) {
+		err = nil
+	}
+	return err
+}
+
+// Layout keeps a fixed logical screen; Ebiten scales it to the window.
+func (g *Game) Layout(int, int) (int, int) { return ScreenWidth, ScreenHeight }
+
+// Update samples input, toggles panels and cheats, and ends the game when
+// the source fails or the headless run is complete.
+func (g *Game) Update() error {
+	w := g.opt.World
+	if g.shot {
+		if g.shotErr != nil {
+			return g.shotErr
+		}
+		return ebiten.Termination
+	}
+	w.mu.Lock()
+	err := w.err
+	w.mu.Unlock()
+	if err != nil && g.opt.ExitAfterTicks > 0 {
+		return err // a headless run must not hide a failure behind a screenshot
+	}
+	if inpututil.IsKeyJustPressed(ebiten.KeyTab) {
+		g.showNet = !g.showNet
+	}
+	if g.opt.Input != nil {
+		var labels []string
+		for i := range g.cheats {
+			if inpututil.IsKeyJustPressed(g.cheats[i].Key) {
+				g.cheats[i].Active = !g.cheats[i].Active
+			}
+			if g.cheats[i].Active {
+				labels = append(labels, g.cheats[i].Label)
+			}
+		}
+		w.SetCheats(labels)
+		g.opt.Input(readControls(), g.cheats)
+	}
+	if n := g.opt.ExitAfterTicks; n > 0 && w.Ticks() >= n {
+		if g.opt.Screenshot == "" {
+			return ebiten.Termination
+		}
+		g.shoot = true
+	}
+	return nil
+}
+
+// readControls maps the keyboard to arena controls: left/right (A/D)
+// turn at the maximum legal rate, up (W) thrusts at full legal power,
+// space fires. The rules' limits are never exceeded here; that is what
+// the cheat keys are for.
+func readControls() arena.Controls {
+	var c arena.Controls
+	if ebiten.IsKeyPressed(ebiten.KeyArrowLeft) || ebiten.IsKeyPressed(ebiten.KeyA) {
+		c.Turn -= arena.MaxTurn
+	}
+	if ebiten.IsKeyPressed(ebiten.KeyArrowRight) || ebiten.IsKeyPressed(ebiten.KeyD) {
+		c.Turn += arena.MaxTurn
+	}
+	if ebiten.IsKeyPressed(ebiten.KeyArrowUp) || ebiten.IsKeyPressed(ebiten.KeyW) {
+		c.Thrust = arena.MaxThrust
+	}
+	if ebiten.IsKeyPressed(ebiten.KeyArrowDown) || ebiten.IsKeyPressed(ebiten.KeyS) {
+		c.Thrust = 0 // brake: no thrust, drag slows the ship
+	}
+	c.Fire = ebiten.IsKeyPressed(ebiten.KeySpace)
+	return c
+}
+
+// Draw renders one frame from a snapshot of the world, and writes the
+// screenshot when a headless run asked for it.
+func (g *Game) Draw(screen *ebiten.Image) {
+	v := g.opt.World.snapshot(time.Now())
+	if g.shoot {
+		v.alpha = 1 // the screenshot shows exactly the last agreed tick
+	}
+	screen.Fill(colBackground)
+	drawTopBar(screen, &v)
+	if v.lobby != "" {
+		drawLobby(screen, v.lobby)
+	} else {
+		drawArena(screen, &v)
+		drawCheatBanner(screen, &v)
+		if g.showNet {
+			drawNetPanel(screen, &v)
+		}
+	}
+	drawPanel(screen, &v, g.cheats)
+	drawFooter(screen, &v)
+	if g.shoot && !g.shot {
+		g.shot = true
+		g.shotErr = writePNG(screen, g.opt.Screenshot)
+	}
+}
+
+// writePNG reads the screen back and encodes it; called from Draw, where
+// the screen holds the finished frame.
+func writePNG(screen *ebiten.Image, path string) error {
+	b := screen.Bounds()
+	img := image.NewRGBA(b)
+	screen.ReadPixels(img.Pix)
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,158 @@
+package demo
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/paxsync/paxsync"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+)
+
+// recorder is the replay file a session writes through Config.Record.
+type recorder struct {
+	f  *os.File
+	mu sync.Mutex
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.f.Write(b)
+}
+
+func (r *recorder) Close() error { return r.f.Close() }
+
+func openRecorder(path string) (*recorder, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--record: %w", err)
+	}
+	return &recorder{f: f}, nil
+}
+
+// StartLocal starts "one machine, one command": seat 0 is the local
+// player, seats 1..Bots are bots. Every seat is a real paxsync session with
+// a fresh key and its own libp2p host on 127.0.0.1, and the bots are dialled
+// to the local peer's address, so everything on screen went through the
+// real protocol.
+func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
+	n := lc.Bots + 1
+	seed := lc.Seed
+	if seed == 0 {
+		var b [8]byte
+		if _, err := crand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	keys := make([]*crypto.PrivateKey, n)
+	roster := make([]crypto.PublicKey, n)
+	for i := range keys {
+		k, err := crypto.GenerateKey(crand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		keys[i], roster[i] = k, k.Public()
+	}
+	name := fmt.Sprintf("local-%x", seed&0xffffff)
+	players := make([]Player, n)
+	players[0] = Player{Name: "P0", Note: "you", Connected: true}
+	for i := 1; i < n; i++ {
+		players[i] = Player{Name: "P" + itoa(i), Note: "bot"}
+	}
+	fromTick := lc.CheatAfterTicks
+	if lc.CheatAfter > 0 {
+		fromTick = uint64(lc.CheatAfter.Seconds() * float64(max(lc.TickRate, 1)))
+	}
+	if lc.Cheater > 0 {
+		players[lc.Cheater].Note = "bot · cheats: " + lc.Cheat
+	}
+	base := newMatchConfig(lc, name, roster, seed)
+	w := NewWorld(fmt.Sprintf("paxsync arena — you + %d bot peers", lc.Bots), players, 0, lc.TickRate,
+		crypto.NewVerifier(crypto.NewMatchID(name, roster), roster))
+	rec, err := openRecorder(lc.Record)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(ctx)
+	l := &Live{World: w, title: "paxsync arena", rec: rec, stop: stop}
+	fail := func(err error) (*Live, error) {
+		l.Close()
+		return nil, err
+	}
+	for i := 0; i < n; i++ {
+		cfg := base
+		cfg.Key = keys[i]
+		cfg.Network.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		if i == 0 && rec != nil {
+			cfg.Record = rec
+		}
+		if i > 0 {
+			cfg.Network.Peers = l.local.sess.Addrs()
+		}
+		if i == lc.Cheater {
+			ch, err := botCheat(lc.Cheat, fromTick)
+			if err != nil {
+				return fail(err)
+			}
+			cfg.Cheat = ch
+		}
+		s, err := paxsync.Join(ctx, cfg)
+		if err != nil {
+			return fail(fmt.Errorf("seat %d: %w", i, err))
+		}
+		g, _ := arena.New(n, seed)
+		p := &peer{seat: i, sess: s, mirror: g, delay: uint64(delayOf(cfg))}
+		if i == 0 {
+			l.local = p
+		} else {
+			p.bot = arena.NewBot(i, seed)
+			l.bots = append(l.bots, p)
+		}
+	}
+	for _, p := range append([]*peer{l.local}, l.bots...) {
+		l.wg.Add(1)
+		go l.run(ctx, p, p == l.local)
+		l.submit(p, p == l.local) // inputs for the first ticks
+	}
+	return l, nil
+}
+
+// delayOf is the input delay the session will use (its default when 0).
+func delayOf(cfg paxsync.Config) int {
+	if cfg.InputDelay > 0 {
+		return cfg.InputDelay
+	}
+	return gamestate.DefaultInputDelay
+}
+
+// botCheat turns --cheat into the session's Cheat config. invalid-move
+// rewrites every input into arena.SpeedHackInput, which the arena's rules
+// reject as a speed violation.
+func botCheat(kind string, from uint64) (*paxsync.Cheat, error) {
+	ch := &paxsync.Cheat{Kind: paxsync.CheatKind(kind), FromTick: from}
+	switch ch.Kind {
+	case paxsync.CheatInvalidMove:
+		ch.Mutate = func(in []byte) []byte {
+			c, err := arena.DecodeInput(in)
+			if err != nil {
+				return in
+			}
+			return arena.SpeedHackInput(c)
+		}
+	case paxsync.CheatForgeInput, paxsync.CheatEquivocateInput, paxsync.CheatStateHashLie,
+		paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood, paxsync.CheatSilentLeader:
+	default:
+		return nil, fmt.Errorf("--cheat %q: want one of %v", kind, CheatKinds())
+	}
+	return ch, nil
+}

@@ -1,0 +1,248 @@
+package demo
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+)
+
+// Player describes one seat for the HUD.
+type Player struct {
+	Name      string
+	Connected bool   // a live connection to this peer (always true for the local seat)
+	Note      string // e.g. "bot", "you", "bot · cheats at 10s"
+}
+
+// NetStats is what the network panel shows; the live source fills it from
+// the session's statistics.
+type NetStats struct {
+	CommitP50, CommitP99 time.Duration
+	View                 uint64
+	Leader               int
+	TicksBehind          int
+	MsgsPerSec           float64
+	Peers                int
+	Valid                bool // false until the first statistics arrive
+}
+
+// Flag is a proven verdict against a seat, with the HUD's line about it.
+type Flag struct {
+	Verdict gamestate.Verdict
+	Text    string
+}
+
+// note is a quiet, local, unprovable observation.
+type note struct {
+	at   time.Time
+	text string
+}
+
+// World is the state shared between a Source's goroutines (which receive
+// agreed ticks, verdicts and statistics) and Ebiten's Update/Draw. Every
+// field is guarded by mu; the render side only takes copies.
+type World struct {
+	mu        sync.Mutex
+	players   []Player
+	local     int // the local player's seat, -1 when watching a replay
+	tickDur   time.Duration
+	prev, cur *Frame
+	curAt     time.Time
+	ticks     uint64 // agreed ticks received
+	flags     []*Flag
+	verdicts  []Flag // every verdict, in arrival order
+	notes     []note
+	stats     NetStats
+	cheats    []string // labels of the local player's active cheats
+	lobby     string   // non-empty while waiting for players
+	title     string
+	done      bool  // the source has nothing more to show (end of a replay)
+	err       error // fatal: the game stops with it
+	verifier  *crypto.Verifier
+}
+
+// NewWorld makes a world for the given players. local is the seat of this
+// client (-1 for a replay); tickRate is ticks per second, used to pace
+// interpolation; verifier (optional) re-checks verdict evidence for the HUD.
+func NewWorld(title string, players []Player, local, tickRate int, verifier *crypto.Verifier) *World {
+	if tickRate <= 0 {
+		tickRate = gamestate.DefaultTickRate
+	}
+	return &World{title: title, players: players, local: local, flags: make([]*Flag, len(players)),
+		tickDur: time.Second / time.Duration(tickRate), verifier: verifier}
+}
+
+// PushFrame records a newly agreed state.
+func (w *World) PushFrame(f Frame) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.prev, w.cur, w.curAt = w.cur, &f, time.Now()
+	w.ticks++
+}
+
+// Ticks is the number of agreed ticks received so far.
+func (w *World) Ticks() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.ticks
+}
+
+// AddVerdict flags the offender (the first verdict against a seat is the
+// one shown) and records the verdict for the exit report. It re-checks the
+// evidence's signatures when a verifier is known, so "proof verified" on
+// screen is a statement this client checked, not one it was told.
+func (w *World) AddVerdict(v gamestate.Verdict) {
+	f := Flag{Verdict: v, Text: VerdictText(v, w.verifier)}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range w.verdicts {
+		if o.Verdict.Kind == v.Kind && o.Verdict.Offender == v.Offender && o.Verdict.Tick == v.Tick {
+			return // the same proven fact, delivered twice
+		}
+	}
+	w.verdicts = append(w.verdicts, f)
+	if v.Offender >= 0 && v.Offender < len(w.flags) && w.flags[v.Offender] == nil {
+		w.flags[v.Offender] = &f
+	}
+}
+
+// VerdictText is the one-line human description of a verdict, e.g.
+// "invalid move (speed) at tick 812 — proof verified".
+func VerdictText(v gamestate.Verdict, verifier *crypto.Verifier) string {
+	what := v.Kind.String()
+	switch v.Kind {
+	case gamestate.InvalidMove:
+		what = fmt.Sprintf("invalid move (%s)", v.Violation)
+	case gamestate.InputEquivocation:
+		what = "equivocated input"
+	case gamestate.StateDivergence:
+		what = "lied about state hash"
+	case gamestate.ForgedInput:
+		what = "forged another seat's input"
+	case gamestate.RevealMismatch:
+		what = "reveal does not open sealed input"
+	case gamestate.ProposalEquivocation:
+		what = "equivocated proposal"
+	case gamestate.VoteEquivocation:
+		what = "equivocated vote"
+	}
+	s := fmt.Sprintf("%s at tick %d", what, v.Tick)
+	if verifier == nil {
+		return s
+	}
+	switch err := v.Verify(verifier); {
+	case err == nil, errors.Is(err, gamestate.ErrNeedsReplay):
+		// ErrNeedsReplay: the signed input is the offender's own, and the
+		// rule it broke was re-checked by this client's engine on the
+		// agreed state, which is the replay the proof needs.
+		return s + " — proof verified"
+	case errors.Is(err, gamestate.ErrNeedsConsensusCheck):
+		return s + " — signatures verified"
+	default:
+		return s + " — PROOF REJECTED"
+	}
+}
+
+// AddNote records a local observation; only the most recent few are kept.
+func (w *World) AddNote(text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.notes = append(w.notes, note{at: time.Now(), text: text})
+	if len(w.notes) > 4 {
+		w.notes = w.notes[len(w.notes)-4:]
+	}
+}
+
+// SetConnected updates a seat's connection state.
+func (w *World) SetConnected(seat int, up bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if seat >= 0 && seat < len(w.players) {
+		w.players[seat].Connected = up
+	}
+}
+
+// SetStats replaces the network statistics.
+func (w *World) SetStats(s NetStats) {
+	s.Valid = true
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stats = s
+}
+
+// SetCheats sets the labels of the local player's active cheats.
+func (w *World) SetCheats(labels []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.cheats = append(w.cheats[:0], labels...)
+}
+
+// SetLobby shows a lobby message instead of the arena ("" hides it).
+func (w *World) SetLobby(msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lobby = msg
+}
+
+// Finish marks the source as exhausted (err nil) or failed.
+func (w *World) Finish(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// Verdicts returns every verdict seen, in arrival order.
+func (w *World) Verdicts() []Flag {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Flag(nil), w.verdicts...)
+}
+
+// Names returns the players' names by seat.
+func (w *World) Names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, len(w.players))
+	for i, p := range w.players {
+		out[i] = p.Name
+	}
+	return out
+}
+
+// view is a consistent copy of the world for one Draw call.
+type view struct {
+	title    string
+	players  []Player
+	local    int
+	prev     *Frame
+	cur      *Frame
+	alpha    float64
+	ticks    uint64
+	flags    []*Flag
+	notes    []note
+	stats    NetStats
+	cheats   []string
+	lobby    string
+	done     bool
+	err      error
+	tickRate float64
+}
+
+func (w *World) snapshot(now time.Time) view {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	v := view{title: w.title, players: append([]Player(nil), w.players...), local: w.local,
+		prev: w.prev, cur: w.cur, ticks: w.ticks, flags: append([]*Flag(nil), w.flags...),
+		notes: append([]note(nil), w.notes...), stats: w.stats, cheats: append([]string(nil), w.cheats...),
+		lobby: w.lobby, done: w.done, err: w.err, tickRate: float64(time.Second) / float64(w.tickDur), alpha: 1}
+	if w.cur != nil && w.tickDur > 0 {
+		v.alpha = min(1, max(0, float64(now.Sub(w.curAt))/float64(w.tickDur)))
+	}
+	return v
+}
