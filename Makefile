@@ -11,6 +11,9 @@ DEMO_ARGS ?=
 .PHONY: demo test deps-demo deps-test vet staticcheck unit sim fuzz build
 
 demo: deps-demo
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  echo "make demo: no display (DISPLAY is unset). Run it on a desktop, or headless:"; \
+	  echo "  xvfb-run -a go run ./cmd/paxsync-demo --ticks 900 --screenshot out.png"; exit 1; fi
 	$(GO) run ./cmd/paxsync-demo $(DEMO_ARGS)
 
 test: deps-test vet staticcheck build unit sim fuzz

@@ -34,9 +34,7 @@ func commands() map[string]command {
 		"keygen": {"write a new player key file (Ed25519, mode 0600)", runKeygen},
 		"node":   {"run one consensus node on the network (libp2p)", runNode},
 		"replay": {"verify a recorded match: paxsync replay verify FILE", runReplay},
-		"match": {"run a scripted cheat-injection match and report who was caught", func([]string) error {
-			return errNotYet("match", "the cheat-injection match issue")
-		}},
+		"match":  {"run a scripted cheat-injection match and report who was caught", runMatch},
 		"bench": {"run the protocol benchmarks and print a table", func([]string) error {
 			return errNotYet("bench", "the benchmarks issue; use `go test -bench . ./bft ./crypto ./netp2p` meanwhile")
 		}},

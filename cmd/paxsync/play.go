@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/paxsync/paxsync/match"
+)
+
+// runPlay is `paxsync match play --config FILE`: one game peer process of a
+// scripted match (spawned by the runner, not meant to be typed). It plays
+// until its stdin closes (the runner's stop signal, which also fires if the
+// runner dies, so no peer outlives it) or SIGTERM/SIGINT, then writes its
+// report.
+func runPlay(args []string) error {
+	fs := flag.NewFlagSet("match play", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "peer config written by `paxsync match`")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if *cfgPath == "" {
+		return fmt.Errorf("%w: --config is required", errUsage)
+	}
+	data, err := os.ReadFile(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var cfg match.PeerConfig
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, *cfgPath, err)
+	}
+	stop := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	merged := make(chan struct{})
+	go func() {
+		select {
+		case <-stop:
+		case <-sigs:
+		}
+		close(merged)
+	}()
+	// os.Stdout is unbuffered: the runner sees each progress line at once
+	// (crash faults are timed by them).
+	return match.RunPeer(cfg, os.Stdout, merged)
+}

@@ -1,0 +1,252 @@
+package match
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/paxsync/paxsync"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+)
+
+// PeerConfig is what the runner writes for one peer process (`paxsync
+// match play --config FILE`). It is a file rather than flags so a restart
+// after a crash reuses exactly the same identity, WAL and roster.
+type PeerConfig struct {
+	Seat       int        `json:"seat"`
+	KeyFile    string     `json:"key_file"`
+	MatchName  string     `json:"match_name"`
+	Roster     []string   `json:"roster"` // hex public keys, seat order
+	Peers      []string   `json:"peers"`  // multiaddrs of already running peers
+	TickHz     int        `json:"tick_hz"`
+	Ticks      uint64     `json:"ticks"`
+	Seed       uint64     `json:"seed"`
+	Cheat      *CheatSpec `json:"cheat,omitempty"`
+	WALDir     string     `json:"wal_dir"`
+	ReportFile string     `json:"report_file"`
+	ReplayFile string     `json:"replay_file,omitempty"`
+	LogFile    string     `json:"log_file,omitempty"`
+}
+
+// PeerReport is what one peer process writes on exit.
+type PeerReport struct {
+	Seat         int               `json:"seat"`
+	PeerID       string            `json:"peer_id"`
+	DecidedTicks uint64            `json:"decided_ticks"`
+	FinalHash    string            `json:"final_hash"`
+	Checkpoints  map[uint64]string `json:"checkpoints"`
+	Verdicts     []VerdictInfo     `json:"verdicts"`
+	Observations []ObsInfo         `json:"observations"`
+	CommitP50Ms  float64           `json:"commit_p50_ms"`
+	CommitP99Ms  float64           `json:"commit_p99_ms"`
+	View         uint64            `json:"view"`
+	CaughtUp     bool              `json:"caught_up,omitempty"`
+	ReplayError  string            `json:"replay_error,omitempty"`
+}
+
+// VerdictInfo is one verdict as a report shows it.
+type VerdictInfo struct {
+	Kind    string `json:"kind"`
+	Against int    `json:"against"`
+	Tick    uint64 `json:"tick"`
+	Class   string `json:"class"`
+	// DecidedAt is the last tick this peer had applied when the verdict
+	// arrived: detection latency is DecidedAt minus the cheat's from_tick.
+	DecidedAt uint64 `json:"decided_at"`
+	Evidence  string `json:"evidence"`
+	Detail    string `json:"detail"`
+}
+
+// ObsInfo is one local observation.
+type ObsInfo struct {
+	Kind   string `json:"kind"`
+	About  int    `json:"about"`
+	Class  string `json:"class"`
+	Detail string `json:"detail"`
+}
+
+// cheatConfig turns a scenario cheat into the session's Cheat.
+func cheatConfig(c *CheatSpec) *paxsync.Cheat {
+	if c == nil {
+		return nil
+	}
+	ch := &paxsync.Cheat{Kind: supportedCheats[c.Kind], FromTick: c.FromTick, Target: -1}
+	if c.Target != nil {
+		ch.Target = *c.Target
+	}
+	if ch.Kind == paxsync.CheatInvalidMove {
+		ch.Mutate = func(in []byte) []byte {
+			ctl, err := arena.DecodeInput(in)
+			if err != nil {
+				return in
+			}
+			return arena.SpeedHackInput(ctl)
+		}
+	}
+	return ch
+}
+
+// evidenceSummary re-checks a verdict's evidence offline and says how far
+// the check got, so a report shows proof, not just a claim.
+func evidenceSummary(v *gamestate.Verdict, ver *crypto.Verifier) string {
+	n := 0
+	for _, e := range v.Evidence {
+		n += len(e)
+	}
+	res := "verified"
+	if err := v.Verify(ver); err != nil {
+		switch {
+		case errors.Is(err, gamestate.ErrNeedsReplay):
+			res = "signatures ok, claim checked by replay"
+		case errors.Is(err, gamestate.ErrNeedsConsensusCheck):
+			res = "signatures ok, conflict checked by bft"
+		default:
+			res = "INVALID: " + err.Error()
+		}
+	}
+	return fmt.Sprintf("%d signed msgs, %d bytes, %s", len(v.Evidence), n, res)
+}
+
+// RunPeer plays one seat until stop is closed (the runner closes the
+// peer's stdin), printing progress lines to progress, then writes the
+// report. Progress lines: "addr A", "ready", "tick T verdicts V",
+// "checkpoint T HASH", "done".
+func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
+	key, err := crypto.LoadKeyFile(cfg.KeyFile)
+	if err != nil {
+		return err
+	}
+	roster := make([]crypto.PublicKey, len(cfg.Roster))
+	for i, h := range cfg.Roster {
+		if roster[i], err = crypto.ParsePublicKey(h); err != nil {
+			return fmt.Errorf("roster[%d]: %w", i, err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if cfg.LogFile != "" {
+		lf, err := os.OpenFile(cfg.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		logger = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	var rec *bufio.Writer
+	if cfg.ReplayFile != "" {
+		// A restarted peer gets a fresh replay (a replay with a hole would
+		// not verify); the earlier incarnation's file died with SIGKILL.
+		rf, err := os.Create(cfg.ReplayFile)
+		if err != nil {
+			return err
+		}
+		defer rf.Close()
+		rec = bufio.NewWriter(rf)
+	}
+	params := arena.Params(len(roster), cfg.Seed)
+	scfg := paxsync.Config{
+		Key: key, MatchName: cfg.MatchName, Roster: roster,
+		NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
+		GameParams: params, TickRate: cfg.TickHz, Cheat: cheatConfig(cfg.Cheat), WALDir: cfg.WALDir,
+		Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
+		Logger:  logger,
+	}
+	if rec != nil {
+		scfg.Record = rec
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	s, err := paxsync.Join(ctx, scfg)
+	cancel()
+	if err != nil {
+		return err
+	}
+	for _, a := range s.Addrs() {
+		fmt.Fprintf(progress, "addr %s\n", a)
+	}
+	fmt.Fprintln(progress, "ready")
+	rep := PeerReport{Seat: s.Seat(), PeerID: s.PeerID(), Checkpoints: map[uint64]string{}}
+	ver := crypto.NewVerifier(s.MatchID(), roster)
+	bot := arena.NewBot(s.Seat(), cfg.Seed)
+	var last uint64
+	done := false
+	events := s.Events()
+loop:
+	for {
+		select {
+		case <-stop:
+			break loop
+		case ev, ok := <-events:
+			if !ok {
+				break loop
+			}
+			switch e := ev.(type) {
+			case paxsync.TickEvent:
+				last = e.Tick
+				if e.Checkpoint {
+					rep.Checkpoints[e.Tick] = e.Hash.Hex()
+					fmt.Fprintf(progress, "checkpoint %d %s\n", e.Tick, e.Hash.Hex())
+				}
+				var in []byte
+				// InputTick takes the session lock, which View holds: ask first.
+				at := s.InputTick()
+				s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
+				_ = s.SubmitInput(in)
+				if e.Tick%15 == 0 {
+					fmt.Fprintf(progress, "tick %d verdicts %d\n", e.Tick, len(rep.Verdicts))
+				}
+				if !done && e.Tick+1 >= cfg.Ticks {
+					done = true
+					fmt.Fprintf(progress, "tick %d verdicts %d\ndone\n", e.Tick, len(rep.Verdicts))
+				}
+			case paxsync.VerdictEvent:
+				v := e.Verdict
+				rep.Verdicts = append(rep.Verdicts, VerdictInfo{Kind: v.Kind.String(), Against: v.Offender, Tick: v.Tick,
+					Class: "proof", DecidedAt: last, Evidence: evidenceSummary(&v, ver), Detail: v.Detail})
+				fmt.Fprintf(progress, "verdict %s %d %d\n", v.Kind, v.Offender, last)
+			case paxsync.ObservationEvent:
+				o := e.Observation
+				rep.Observations = append(rep.Observations, ObsInfo{Kind: o.Kind.String(), About: o.About, Class: "local", Detail: o.Detail})
+			case paxsync.PeerEvent:
+				if e.Kind == paxsync.PeerCaughtUp {
+					rep.CaughtUp = true
+				}
+			}
+		}
+	}
+	st := s.Stats()
+	rep.DecidedTicks, rep.View = st.DecidedTicks, st.View
+	rep.CommitP50Ms = float64(st.CommitP50.Microseconds()) / 1000
+	rep.CommitP99Ms = float64(st.CommitP99.Microseconds()) / 1000
+	s.View(func(g gamestate.Game, _ uint64) { rep.FinalHash = g.Hash().Hex() })
+	cerr := s.Close()
+	if rec != nil {
+		if err := rec.Flush(); err != nil {
+			rep.ReplayError = err.Error()
+		}
+	}
+	if err := writeJSON(cfg.ReportFile, rep); err != nil {
+		return err
+	}
+	return cerr
+}
+
+// writeJSON writes v atomically (temp file + rename), so the runner never
+// reads half a report from a peer killed mid-write.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

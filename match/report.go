@@ -1,0 +1,355 @@
+package match
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the outcome of one scenario: what every peer saw, and which
+// expectations failed. `paxsync match --json` prints it.
+type Report struct {
+	Scenario          string       `json:"scenario"`
+	Peers             []PeerResult `json:"peers"`
+	HonestAgree       bool         `json:"honest_agree"`
+	CommonCheckpoints int          `json:"common_checkpoints"`
+	Detection         []Detection  `json:"detection"`
+	ExpectOK          bool         `json:"expect_ok"`
+	Failed            []string     `json:"failed"`
+	Notes             []string     `json:"notes,omitempty"`
+	DurationS         float64      `json:"duration_s"`
+}
+
+// PeerResult is one peer's row of the report.
+type PeerResult struct {
+	Index        int           `json:"index"`
+	PeerID       string        `json:"peer_id"`
+	Role         string        `json:"role"` // "honest" or "cheater"
+	Cheat        string        `json:"cheat,omitempty"`
+	Crashes      int           `json:"crashes,omitempty"`
+	Restarts     int           `json:"restarts,omitempty"`
+	DownAtEnd    bool          `json:"down_at_end,omitempty"`
+	CaughtUp     bool          `json:"caught_up,omitempty"`
+	DecidedTicks uint64        `json:"decided_ticks"`
+	FinalHash    string        `json:"final_hash"`
+	Checkpoints  int           `json:"checkpoints"`
+	CommitP50Ms  float64       `json:"commit_p50_ms"`
+	CommitP99Ms  float64       `json:"commit_p99_ms"`
+	Verdicts     []VerdictInfo `json:"verdicts"`
+	Observations []ObsInfo     `json:"observations"`
+	hashes       map[uint64]string
+}
+
+// Detection is how long an honest peer took to reach a verdict against a
+// cheater: ticks from the cheat's from_tick to the last tick the peer had
+// applied when the verdict arrived.
+type Detection struct {
+	Observer     int    `json:"observer"`
+	Against      int    `json:"against"`
+	Kind         string `json:"kind"`
+	LatencyTicks int64  `json:"latency_ticks"`
+}
+
+// runState is the runner's view of the match while it runs.
+type runState struct {
+	sc                *Scenario
+	procs             []*proc
+	killed, restarted []bool
+	notes             []string
+}
+
+func newRunState(sc *Scenario, procs []*proc) *runState {
+	return &runState{sc: sc, procs: procs, killed: make([]bool, len(sc.Faults)), restarted: make([]bool, len(sc.Faults))}
+}
+
+func (r *runState) handle(l line) { r.procs[l.seat].parseLine(l.text, l.gen) }
+
+func (r *runState) note(format string, a ...any) {
+	r.notes = append(r.notes, fmt.Sprintf(format, a...))
+}
+
+func (r *runState) honest(i int) bool { return r.sc.cheatOf(i) == nil }
+
+// allDone: every fault has fired, and every honest peer that is up (or
+// due to restart) has reached the last tick. Cheaters need not finish.
+func (r *runState) allDone() bool {
+	for i, f := range r.sc.Faults {
+		if !r.killed[i] || (f.RestartAtTick != 0 && !r.restarted[i]) {
+			return false
+		}
+	}
+	for i, p := range r.procs {
+		if r.honest(i) && !p.crashed && !p.done {
+			return false
+		}
+	}
+	return true
+}
+
+// maxTick is the furthest tick any live honest peer reported.
+func (r *runState) maxTick() uint64 {
+	var m uint64
+	for i, p := range r.procs {
+		if r.honest(i) && !p.crashed && p.tick > m {
+			m = p.tick
+		}
+	}
+	return m
+}
+
+func (r *runState) status(elapsed time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.0fs tick %d/%d verdicts", elapsed.Seconds(), r.maxTick(), r.sc.Ticks)
+	for _, p := range r.procs {
+		fmt.Fprintf(&b, " %d", p.verdicts)
+		if p.crashed {
+			b.WriteString("(down)")
+		}
+	}
+	return b.String()
+}
+
+// build reads the peers' reports and evaluates the expectations.
+func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
+	sc := r.sc
+	rep := &Report{Scenario: sc.Name, Notes: r.notes, DurationS: elapsed.Round(10 * time.Millisecond).Seconds(), Failed: []string{}}
+	fail := func(format string, a ...any) { rep.Failed = append(rep.Failed, fmt.Sprintf(format, a...)) }
+	if timedOut {
+		fail("timeout: the honest peers did not all reach tick %d (furthest: %d)", sc.Ticks, r.maxTick())
+	}
+	crashes := map[int]int{}
+	for i, f := range sc.Faults {
+		if r.killed[i] {
+			crashes[*f.Peer]++
+		}
+	}
+	for i, p := range r.procs {
+		pr := PeerResult{Index: i, Role: "honest", Crashes: crashes[i], Restarts: p.restarts, DownAtEnd: p.crashed,
+			hashes: map[uint64]string{}, Verdicts: []VerdictInfo{}, Observations: []ObsInfo{}}
+		if c := sc.cheatOf(i); c != nil {
+			pr.Role, pr.Cheat = "cheater", fmt.Sprintf("%s from tick %d", c.Kind, c.FromTick)
+		}
+		for t, h := range p.checkpoints {
+			pr.hashes[t] = h
+		}
+		if p.crashed {
+			pr.DecidedTicks = p.tick // from progress lines: its report died with it
+		} else if pp, err := readReport(p.cfg.ReportFile); err != nil {
+			fail("peer %d wrote no report: %v", i, err)
+		} else {
+			pr.PeerID, pr.DecidedTicks, pr.FinalHash = pp.PeerID, pp.DecidedTicks, pp.FinalHash
+			pr.CommitP50Ms, pr.CommitP99Ms, pr.CaughtUp = pp.CommitP50Ms, pp.CommitP99Ms, pp.CaughtUp
+			if pp.Verdicts != nil {
+				pr.Verdicts = pp.Verdicts
+			}
+			if pp.Observations != nil {
+				pr.Observations = pp.Observations
+			}
+			for t, h := range pp.Checkpoints {
+				pr.hashes[t] = h
+			}
+			if pp.ReplayError != "" {
+				fail("peer %d: replay: %s", i, pp.ReplayError)
+			}
+		}
+		pr.Checkpoints = len(pr.hashes)
+		rep.Peers = append(rep.Peers, pr)
+	}
+	r.checkAgreement(rep, fail)
+	r.checkFlagged(rep, fail)
+	for i, pr := range rep.Peers {
+		if r.honest(i) && !pr.DownAtEnd && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
+			fail("min_decided_ticks: honest peer %d decided %d ticks, want at least %d", i, pr.DecidedTicks, sc.Expect.MinDecidedTicks)
+		}
+	}
+	rep.ExpectOK = len(rep.Failed) == 0
+	return rep
+}
+
+// checkAgreement compares every pair of honest peers at each checkpoint
+// both reached; a pair with no common checkpoint cannot be said to agree.
+func (r *runState) checkAgreement(rep *Report, fail func(string, ...any)) {
+	rep.HonestAgree = true
+	var why string
+	common := -1
+	for i := range rep.Peers {
+		for j := i + 1; j < len(rep.Peers); j++ {
+			if !r.honest(i) || !r.honest(j) {
+				continue
+			}
+			n := 0
+			for t, h := range rep.Peers[i].hashes {
+				h2, ok := rep.Peers[j].hashes[t]
+				if !ok {
+					continue
+				}
+				n++
+				if h != h2 && rep.HonestAgree {
+					rep.HonestAgree = false
+					why = fmt.Sprintf("peers %d and %d differ at checkpoint %d (%.16s vs %.16s)", i, j, t, h, h2)
+				}
+			}
+			if n == 0 && rep.HonestAgree {
+				rep.HonestAgree = false
+				why = fmt.Sprintf("peers %d and %d have no checkpoint in common", i, j)
+			}
+			if common < 0 || n < common {
+				common = n
+			}
+		}
+	}
+	rep.CommonCheckpoints = max(common, 0)
+	if r.sc.Expect.HonestAgree && !rep.HonestAgree {
+		fail("honest_agree: %s", why)
+	}
+}
+
+// checkFlagged: every listed verdict reached by every honest peer that ran
+// the whole match (a crashed peer's earlier verdicts died with it), and no
+// proof-class verdict from any honest peer against a peer not listed.
+func (r *runState) checkFlagged(rep *Report, fail func(string, ...any)) {
+	sc := r.sc
+	for _, target := range sc.flaggedPeers() {
+		for _, kind := range sc.Expect.Flagged[strconv.Itoa(target)] {
+			for i, pr := range rep.Peers {
+				if !r.honest(i) || pr.Crashes > 0 {
+					continue
+				}
+				if !reached(&pr, kind, target) {
+					fail("flagged: honest peer %d did not reach %q about peer %d", i, kind, target)
+				}
+			}
+		}
+	}
+	for i, pr := range rep.Peers {
+		if !r.honest(i) {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, v := range pr.Verdicts {
+			if _, listed := sc.Expect.Flagged[strconv.Itoa(v.Against)]; !listed && !seen[v.Kind+strconv.Itoa(v.Against)] {
+				seen[v.Kind+strconv.Itoa(v.Against)] = true
+				fail("unexpected proof-class verdict: honest peer %d reached %q against peer %d (not in expect.flagged)", i, v.Kind, v.Against)
+			}
+			if c := sc.cheatOf(v.Against); c != nil && !seen["det"+v.Kind+strconv.Itoa(v.Against)] {
+				seen["det"+v.Kind+strconv.Itoa(v.Against)] = true
+				rep.Detection = append(rep.Detection, Detection{Observer: i, Against: v.Against, Kind: v.Kind,
+					LatencyTicks: int64(v.DecidedAt) - int64(c.FromTick)})
+			}
+		}
+	}
+}
+
+func reached(pr *PeerResult, kind string, target int) bool {
+	for _, v := range pr.Verdicts {
+		if v.Kind == kind && v.Against == target {
+			return true
+		}
+	}
+	for _, o := range pr.Observations {
+		if o.Kind == kind && o.About == target {
+			return true
+		}
+	}
+	return false
+}
+
+func readReport(path string) (*PeerReport, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var p PeerReport
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// PrintJSON writes the report as exactly one JSON object.
+func (rep *Report) PrintJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
+}
+
+// PrintTable writes the human-readable report.
+func (rep *Report) PrintTable(w io.Writer) {
+	fmt.Fprintf(w, "scenario %s: %.1fs\n", rep.Scenario, rep.DurationS)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "peer\trole\tdecided\tfinal hash\tp50 ms\tp99 ms\tverdicts reached\tobservations")
+	for _, p := range rep.Peers {
+		role := p.Role
+		if p.Cheat != "" {
+			role += " (" + p.Cheat + ")"
+		}
+		if p.Crashes > 0 {
+			role += fmt.Sprintf(" crashed×%d restarted×%d", p.Crashes, p.Restarts)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.16s\t%.1f\t%.1f\t%s\t%s\n", p.Index, role, p.DecidedTicks, p.FinalHash,
+			p.CommitP50Ms, p.CommitP99Ms, summarizeVerdicts(p.Verdicts), summarizeObs(p.Observations))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "honest_agree: %v (%d checkpoints in common, least over honest pairs)\n", rep.HonestAgree, rep.CommonCheckpoints)
+	for _, d := range rep.Detection {
+		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %d ticks after the cheat began\n", d.Observer, d.Kind, d.Against, d.LatencyTicks)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if rep.ExpectOK {
+		fmt.Fprintln(w, "expect: OK")
+		return
+	}
+	fmt.Fprintln(w, "expect: FAILED")
+	for _, f := range rep.Failed {
+		fmt.Fprintf(w, "  - %s\n", f)
+	}
+}
+
+// summarizeVerdicts groups verdicts as kind→seat×count (first tick).
+func summarizeVerdicts(vs []VerdictInfo) string {
+	type key struct {
+		kind    string
+		against int
+	}
+	count, first := map[key]int{}, map[key]uint64{}
+	for _, v := range vs {
+		k := key{v.Kind, v.Against}
+		if count[k] == 0 {
+			first[k] = v.Tick
+		}
+		count[k]++
+	}
+	var out []string
+	for k, n := range count {
+		out = append(out, fmt.Sprintf("%s→%d×%d(@%d)", k.kind, k.against, n, first[k]))
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
+}
+
+func summarizeObs(os []ObsInfo) string {
+	count := map[string]int{}
+	for _, o := range os {
+		count[fmt.Sprintf("%s→%d", o.Kind, o.About)]++
+	}
+	var out []string
+	for k, n := range count {
+		out = append(out, fmt.Sprintf("%s×%d", k, n))
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, " ")
+}

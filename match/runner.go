@@ -1,0 +1,302 @@
+package match
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+)
+
+// Options configure Run.
+type Options struct {
+	// Exe and Args start one peer process; the runner appends
+	// "--config FILE". cmd/paxsync passes os.Executable() and
+	// ["match", "play"].
+	Exe  string
+	Args []string
+	// Dir holds keys, WALs, peer configs and reports. If OutDir is set it
+	// is used (and kept), so every peer's log and replay are there.
+	OutDir string
+	// Progress gets a status line about once a second (nil: none).
+	Progress io.Writer
+}
+
+// proc is one peer: its current OS process and what the runner learned
+// from its progress lines (which survive a SIGKILL, unlike its report).
+type proc struct {
+	seat        int
+	cfgPath     string
+	cfg         PeerConfig
+	cmd         *exec.Cmd
+	stdin       io.WriteCloser
+	exited      chan struct{}
+	addrs       []string
+	tick        uint64
+	verdicts    int
+	done        bool
+	crashed     bool // SIGKILLed and (so far) not restarted
+	restarts    int
+	gen         int // incarnation whose tick/done lines count
+	checkpoints map[uint64]string
+}
+
+type line struct {
+	seat, gen int
+	text      string
+}
+
+// Run plays the scenario and returns its report. Errors are about running
+// the match at all (cannot start a process); unmet expectations are in the
+// report.
+func Run(sc *Scenario, opt Options) (*Report, error) {
+	start := time.Now()
+	dir := opt.OutDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "paxsync-match-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	roster := make([]string, sc.Peers)
+	procs := make([]*proc, sc.Peers)
+	for i := range procs {
+		k, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		kf := filepath.Join(dir, fmt.Sprintf("peer%d.key", i))
+		if err := crypto.WriteKeyFile(kf, k, true); err != nil {
+			return nil, err
+		}
+		roster[i] = k.Public().Hex()
+		p := &proc{seat: i, cfgPath: filepath.Join(dir, fmt.Sprintf("peer%d.json", i)), checkpoints: map[uint64]string{}}
+		p.cfg = PeerConfig{Seat: i, KeyFile: kf, MatchName: "match-" + sc.Name, TickHz: sc.TickHz, Ticks: sc.Ticks,
+			Seed: sc.Seed, Cheat: sc.cheatOf(i), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
+			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i))}
+		if opt.OutDir != "" {
+			p.cfg.ReplayFile = filepath.Join(dir, fmt.Sprintf("peer%d.replay", i))
+			p.cfg.LogFile = filepath.Join(dir, fmt.Sprintf("peer%d.log", i))
+		}
+		procs[i] = p
+	}
+	for _, p := range procs {
+		p.cfg.Roster = roster
+	}
+	lines := make(chan line, 1024)
+	gen := 0
+	killAll := func() {
+		for _, p := range procs {
+			if p.cmd != nil && !p.crashed {
+				_ = p.cmd.Process.Kill()
+			}
+		}
+	}
+	// Start peers one by one: each later peer bootstraps from the earlier
+	// ones' addresses (ports are chosen by the OS).
+	for _, p := range procs {
+		gen++
+		if err := startPeer(opt, p, procs, lines, gen); err != nil {
+			killAll()
+			return nil, err
+		}
+	}
+	r := newRunState(sc, procs)
+	deadline := time.After(time.Duration(sc.Ticks)*time.Second/time.Duration(sc.TickHz)*3 + 60*time.Second)
+	progress := time.NewTicker(time.Second)
+	defer progress.Stop()
+	timedOut := false
+wait:
+	for !r.allDone() {
+		select {
+		case l := <-lines:
+			r.handle(l)
+		case <-progress.C:
+			if opt.Progress != nil {
+				fmt.Fprintf(opt.Progress, "%s: %s\n", sc.Name, r.status(time.Since(start)))
+			}
+		case <-deadline:
+			timedOut = true
+			break wait
+		}
+		// Faults driven by progress: crash at a peer's own tick, restart
+		// when the honest peers reached restart_at_tick.
+		for i := range sc.Faults {
+			f := &sc.Faults[i]
+			p := procs[*f.Peer]
+			if !r.killed[i] && p.tick >= f.AtTick {
+				r.killed[i] = true
+				_ = p.cmd.Process.Signal(syscall.SIGKILL)
+				<-p.exited
+				p.crashed, p.done = true, false
+				r.note("t+%.1fs: SIGKILL peer %d at tick %d", time.Since(start).Seconds(), p.seat, p.tick)
+			}
+			if r.killed[i] && !r.restarted[i] && f.RestartAtTick != 0 && r.maxTick() >= f.RestartAtTick {
+				r.restarted[i] = true
+				gen++
+				if err := startPeer(opt, p, procs, lines, gen); err != nil {
+					killAll()
+					return nil, fmt.Errorf("restart peer %d: %w", p.seat, err)
+				}
+				p.crashed = false
+				p.restarts++
+				r.note("t+%.1fs: restarted peer %d (same key and WAL) at tick %d", time.Since(start).Seconds(), p.seat, r.maxTick())
+			}
+		}
+	}
+	// Stop: closing stdin tells each peer to write its report and exit.
+	for _, p := range procs {
+		if !p.crashed {
+			_ = p.stdin.Close()
+		}
+	}
+	// Keep reading progress lines meanwhile: a peer blocked writing to a
+	// full pipe could not exit.
+	grace := time.After(20 * time.Second)
+	for _, p := range procs {
+		if p.crashed {
+			continue
+		}
+	drain:
+		for {
+			select {
+			case l := <-lines:
+				r.handle(l)
+			case <-p.exited:
+				break drain
+			case <-grace:
+				_ = p.cmd.Process.Kill()
+				r.note("peer %d did not exit within 20s of stop; killed", p.seat)
+				grace = time.After(5 * time.Second)
+			}
+		}
+	}
+	rep := r.build(time.Since(start), timedOut)
+	return rep, nil
+}
+
+// startPeer writes p's config (with the addresses of every live peer) and
+// starts its process, waiting for its "ready" line.
+func startPeer(opt Options, p *proc, procs []*proc, lines chan<- line, gen int) error {
+	p.cfg.Peers = nil
+	for _, q := range procs {
+		if q != p && q.cmd != nil && !q.crashed {
+			p.cfg.Peers = append(p.cfg.Peers, q.addrs...)
+		}
+	}
+	_ = os.Remove(p.cfg.ReportFile)
+	data, err := json.Marshal(p.cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(p.cfgPath, data, 0o600); err != nil {
+		return err
+	}
+	cmd := exec.Command(opt.Exe, append(append([]string(nil), opt.Args...), "--config", p.cfgPath)...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p.cmd, p.stdin, p.exited, p.addrs, p.gen = cmd, stdin, make(chan struct{}), nil, gen
+	exited := p.exited
+	ready := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		var addrs []string
+		sent := false
+		for sc.Scan() {
+			t := sc.Text()
+			if !sent {
+				if a, ok := strings.CutPrefix(t, "addr "); ok {
+					addrs = append(addrs, a)
+				} else if t == "ready" {
+					ready <- addrs
+					sent = true
+				}
+				continue
+			}
+			lines <- line{seat: p.seat, gen: gen, text: t}
+		}
+		if !sent {
+			close(ready)
+		}
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	select {
+	case a, ok := <-ready:
+		if !ok {
+			<-exited
+			return fmt.Errorf("peer %d exited before it was ready: %s", p.seat, strings.TrimSpace(stderr.String()))
+		}
+		p.addrs = a
+		return nil
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("peer %d not ready after 30s", p.seat)
+	}
+}
+
+// limitedWriter keeps the first n bytes of a peer's stderr for error
+// messages without growing without bound.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(b), l.n)
+		l.n -= k
+		_, _ = l.w.Write(b[:k])
+	}
+	return len(b), nil
+}
+
+// parseLine applies one progress line to p. Checkpoint hashes count from
+// any incarnation (a crashed peer's hashes are still what it computed);
+// progress and "done" only from the current one.
+func (p *proc) parseLine(t string, gen int) {
+	f := strings.Fields(t)
+	if len(f) > 0 && f[0] != "checkpoint" && gen != p.gen {
+		return
+	}
+	switch {
+	case len(f) == 4 && f[0] == "tick":
+		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil && v > p.tick {
+			p.tick = v
+		}
+		if v, err := strconv.Atoi(f[3]); err == nil {
+			p.verdicts = v
+		}
+	case len(f) == 3 && f[0] == "checkpoint":
+		if v, err := strconv.ParseUint(f[1], 10, 64); err == nil {
+			p.checkpoints[v] = f[2]
+		}
+	case len(f) == 1 && f[0] == "done":
+		p.done = true
+	}
+}
