@@ -30,7 +30,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -369,16 +368,4 @@ func (h *Host) seatOfPeer(p peer.ID) int {
 		return s
 	}
 	return -1
-}
-
-// sleepCtx waits d or until the host closes; false means closed.
-func (h *Host) sleepCtx(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-h.ctx.Done():
-		return false
-	}
 }
