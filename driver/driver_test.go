@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,6 +104,10 @@ func (r *rig) start(i int, restart bool) {
 		Signer:             crypto.NewSigner(r.keys[i], r.match, uint16(i)),
 		Verifier:           crypto.NewVerifier(r.match, r.roster),
 		CheckpointInterval: 16, Window: 8,
+		// A generous view timeout (1 s at 10 ms ticks): these tests are
+		// about the driver, and a view change caused by a slow -race run
+		// on a busy machine would only make them wait.
+		ViewTimeoutTicks: 100,
 	}, r.wals[i].Records())
 	if err != nil {
 		r.t.Fatal(err)
@@ -136,8 +141,21 @@ func (r *rig) stop(i int) {
 func (r *rig) propose(from, to int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	leader := 0
 	for k := from; k < to; k++ {
-		if err := r.drv[0].Propose(ctx, []byte(fmt.Sprintf("value-%d", k))); err != nil {
+		err := r.drv[leader].Propose(ctx, []byte(fmt.Sprintf("value-%d", k)))
+		if errors.Is(err, bft.ErrNotLeader) {
+			// The view changed anyway: follow the new leader.
+			st, serr := r.drv[leader].Status(ctx)
+			if serr != nil {
+				r.t.Fatalf("status: %v", serr)
+			}
+			leader = int(st.Leader)
+			time.Sleep(10 * time.Millisecond) // a view change may still be in progress
+			k--
+			continue
+		}
+		if err != nil {
 			r.t.Fatalf("propose %d: %v", k, err)
 		}
 	}
