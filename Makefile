@@ -2,13 +2,14 @@
 #   make demo   installs missing system packages (as root), then starts the
 #               Ebiten demo: you plus 3 bot peers on this machine.
 #   make test   installs missing system packages (as root), then runs vet,
-#               staticcheck, the race-enabled test suite, the 2,000-seed
-#               Byzantine simulation and a short fuzz pass.
+#               staticcheck, the race-enabled test suite, the scripted
+#               cheat-match scenarios, the 2,000-seed Byzantine simulation
+#               and a short fuzz pass.
 GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_ARGS ?=
 
-.PHONY: demo test deps-demo deps-test vet staticcheck unit sim fuzz build
+.PHONY: demo test deps-demo deps-test vet staticcheck unit e2e sim fuzz build
 
 demo: deps-demo
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
@@ -16,7 +17,7 @@ demo: deps-demo
 	  echo "  xvfb-run -a go run ./cmd/paxsync-demo --ticks 900 --screenshot out.png"; exit 1; fi
 	$(GO) run ./cmd/paxsync-demo $(DEMO_ARGS)
 
-test: deps-test vet staticcheck build unit sim fuzz
+test: deps-test vet staticcheck build unit e2e sim fuzz
 	@echo "make test: all checks passed"
 
 deps-demo:
@@ -37,6 +38,11 @@ build:
 
 unit:
 	$(GO) test -race -timeout 20m ./...
+
+# The scenario suite runs many OS processes in real time; under -race it
+# would only measure the race detector, so it runs here without it.
+e2e:
+	$(GO) test -count=1 -timeout 20m ./tests -run 'TestMatch'
 
 sim:
 	$(GO) test -timeout 15m ./bft -run 'TestSim' -seeds=92
