@@ -18,6 +18,11 @@ const maxAhead = 8
 // startWait bounds how long the clock waits for all peers at start.
 const startWait = 10 * time.Second
 
+// suspectStalls is how many proposer stall bounds (max(500 ms, 10 ticks))
+// a follower waits with due ticks and no progress before it votes to
+// replace the leader (see suspicion).
+const suspectStalls = 4
+
 // outMsg is an envelope to send after the lock is released.
 type outMsg struct {
 	env    crypto.Envelope
@@ -42,7 +47,7 @@ func (s *Session) runClock(ctx context.Context) {
 	t := time.NewTicker(s.cfg.interval())
 	defer t.Stop()
 	lastStats, lastMsgs := time.Now(), uint64(0)
-	stalledSince, stalledNext, reportedView := time.Now(), uint64(0), ^uint64(0)
+	stalledSince, stalledNext, stalledView, reportedView := time.Now(), uint64(0), uint64(0), ^uint64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -67,12 +72,14 @@ func (s *Session) runClock(ctx context.Context) {
 			upto = first + uint64(len(b.Ticks))
 			payload = b.Encode()
 		}
-		if next != stalledNext {
-			stalledNext, stalledSince = next, now
+		if next != stalledNext || st.View != stalledView || st.InViewChange {
+			// A new leader gets its own full bound before it is reported.
+			stalledNext, stalledView, stalledSince = next, st.View, now
 		} else if !st.IsLeader && now.Sub(stalledSince) > 2*s.prop.stall && reportedView != st.View {
 			reportedView = st.View
 			s.observe(gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
 		}
+		suspect := s.susp.check(now, st.IsLeader, st.InViewChange, st.View, next, s.clock)
 		var stats *Stats
 		if dt := now.Sub(lastStats); dt >= time.Second {
 			m := s.msgsIn.Load()
@@ -84,6 +91,15 @@ func (s *Session) runClock(ctx context.Context) {
 		s.mu.Unlock()
 
 		s.send(ctx, out)
+		if suspect {
+			// The leader keeps its view alive but orders nothing: vote to
+			// replace it. The next leader proposes from the first
+			// undecided tick (proposer.plan).
+			s.log.Info("suspecting leader", "view", st.View, "leader", st.Leader, "next", next)
+			if err := s.drv.Suspect(ctx); err != nil {
+				return
+			}
+		}
 		if ok {
 			if err := s.drv.Propose(ctx, payload); err == nil {
 				s.mu.Lock()

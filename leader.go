@@ -70,3 +70,37 @@ func (p *proposer) proposed(upto uint64) {
 // skipped is called when a decided batch was not contiguous: the leader's
 // plan is off, so it restarts from the log.
 func (p *proposer) skipped(next uint64) { p.proposedNext = next }
+
+// suspicion decides when a follower votes (bft.Node.Suspect) to replace a
+// leader that keeps its view alive with heartbeats but orders no ticks: bft
+// times out only a leader whose proposals stall, so a leader that proposes
+// nothing is invisible to it. A follower suspects once per view, when ticks
+// are due (the clock is past the first undecided tick's deadline) and the
+// decided log has not moved for `after`. after is several times the
+// proposer's stall bound and far above bft's own view timeout, so a healthy
+// (or merely slow) leader is timed out by bft long before, and one slow
+// follower alone changes nothing: a view change needs f+1 suspicions.
+type suspicion struct {
+	after      time.Duration
+	graceTicks uint64
+	view, next uint64
+	since      time.Time
+	done       bool // already suspected in this view
+}
+
+// check reports whether to suspect the leader now, given the node's status,
+// the engine's next tick and the local clock tick.
+func (u *suspicion) check(now time.Time, isLeader, inViewChange bool, view, next, clock uint64) bool {
+	if isLeader || inViewChange || view != u.view || next != u.next || u.since.IsZero() {
+		if view != u.view {
+			u.done = false
+		}
+		u.view, u.next, u.since = view, next, now
+		return false
+	}
+	if u.done || clock < next+u.graceTicks || now.Sub(u.since) < u.after {
+		return false
+	}
+	u.done = true
+	return true
+}

@@ -210,9 +210,6 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 	}
 }
 
-// pending reports whether anything but ticks waits to be ordered.
-func (p *pool) pending() bool { return len(p.evidence) > 0 || len(p.hashes) > 0 }
-
 func evidenceID(ev gamestate.Evidence) crypto.Digest {
 	w := wire.NewWriter(nil)
 	w.U8(uint8(ev.Kind))

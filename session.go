@@ -56,6 +56,7 @@ type Session struct {
 	engine       *gamestate.Engine
 	pool         *pool
 	prop         proposer
+	susp         suspicion
 	status       bft.Status
 	clock        uint64            // local clock tick
 	nextSample   uint64            // first tick whose own input is not yet signed
@@ -103,6 +104,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
 	}
 	s.prop = proposer{stall: max(500*time.Millisecond, 10*cfg.interval()), graceTicks: s.graceTicks()}
+	s.susp = suspicion{after: suspectStalls * s.prop.stall, graceTicks: s.graceTicks()}
 	s.engine, err = gamestate.NewEngine(game, gamestate.Config{Verifier: s.verifier, TickRate: cfg.TickRate,
 		InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed, Policy: cfg.Policy})
 	if err != nil {
@@ -289,6 +291,15 @@ func (s *Session) submitLocked(tick uint64, data []byte) error {
 	s.pendingIn[tick] = append([]byte(nil), data...)
 	return nil
 }
+
+// Cut cuts this peer off from seats: the network refuses every connection
+// to or from them and closes the open ones (netp2p.Host.Cut), a real
+// partition rather than filtered delivery. For tests and the match runner.
+func (s *Session) Cut(seats ...int) { s.host.Cut(seats...) }
+
+// Heal undoes Cut for seats and redials them at once. For tests and the
+// match runner.
+func (s *Session) Heal(seats ...int) { s.host.Heal(seats...) }
 
 // Stats returns the current figures.
 func (s *Session) Stats() Stats {

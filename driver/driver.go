@@ -100,6 +100,7 @@ type Driver struct {
 	syncIn    chan syncReq
 	synced    chan *bft.SyncState
 	statusReq chan chan bft.Status
+	suspect   chan chan struct{}
 	stopped   chan struct{}
 
 	queue    [][]byte // proposals waiting for window space
@@ -133,7 +134,7 @@ func New(cfg Config) (*Driver, error) {
 	return &Driver{
 		cfg: cfg, node: cfg.Node, log: cfg.Logger.With("seat", cfg.Seat),
 		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan *bft.SyncState, 1),
-		statusReq: make(chan chan bft.Status), stopped: make(chan struct{}),
+		statusReq: make(chan chan bft.Status), suspect: make(chan chan struct{}), stopped: make(chan struct{}),
 		syncPeer: (cfg.Seat + 1) % cfg.N,
 	}, nil
 }
@@ -177,6 +178,30 @@ func (d *Driver) Status(ctx context.Context) (bft.Status, error) {
 		return bft.Status{}, ctx.Err()
 	case <-d.stopped:
 		return bft.Status{}, ErrStopped
+	}
+}
+
+// Suspect asks the node, on the driver goroutine, to vote for replacing the
+// current leader (bft.Node.Suspect): for an application that sees its
+// leader keep the view alive with heartbeats but order nothing. It returns
+// once the node has been told; the view changes only when f+1 seats
+// suspect.
+func (d *Driver) Suspect(ctx context.Context) error {
+	c := make(chan struct{})
+	select {
+	case d.suspect <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stopped:
+		return ErrStopped
+	}
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stopped:
+		return ErrStopped
 	}
 }
 
@@ -253,6 +278,9 @@ func (d *Driver) Run(ctx context.Context) error {
 			}
 		case c := <-d.statusReq:
 			c <- d.node.Status()
+		case c := <-d.suspect:
+			d.node.Suspect()
+			close(c)
 		}
 	}
 }

@@ -30,6 +30,7 @@ type PeerConfig struct {
 	Ticks      uint64     `json:"ticks"`
 	Seed       uint64     `json:"seed"`
 	Cheat      *CheatSpec `json:"cheat,omitempty"`
+	NetFaults  []NetFault `json:"net_faults,omitempty"`
 	WALDir     string     `json:"wal_dir"`
 	ReportFile string     `json:"report_file"`
 	ReplayFile string     `json:"replay_file,omitempty"`
@@ -177,11 +178,17 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	var last uint64
 	done := false
 	events := s.Events()
+	nf := netFaults{todo: cfg.NetFaults}
+	say := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
+	healT := time.NewTicker(20 * time.Millisecond)
+	defer healT.Stop()
 loop:
 	for {
 		select {
 		case <-stop:
 			break loop
+		case now := <-healT.C:
+			nf.onClock(s, now, last, say)
 		case ev, ok := <-events:
 			if !ok {
 				break loop
@@ -189,6 +196,7 @@ loop:
 			switch e := ev.(type) {
 			case paxsync.TickEvent:
 				last = e.Tick
+				nf.onTick(s, e.Tick, time.Now(), say)
 				if e.Checkpoint {
 					rep.Checkpoints[e.Tick] = e.Hash.Hex()
 					fmt.Fprintf(progress, "checkpoint %d %s\n", e.Tick, e.Hash.Hex())

@@ -68,7 +68,12 @@ func newRunState(sc *Scenario, procs []*proc) *runState {
 	return &runState{sc: sc, procs: procs, killed: make([]bool, len(sc.Faults)), restarted: make([]bool, len(sc.Faults))}
 }
 
-func (r *runState) handle(l line) { r.procs[l.seat].parseLine(l.text, l.gen) }
+func (r *runState) handle(l line) {
+	if strings.HasPrefix(l.text, "net ") {
+		r.note("peer %d: %s", l.seat, l.text)
+	}
+	r.procs[l.seat].parseLine(l.text, l.gen)
+}
 
 func (r *runState) note(format string, a ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, a...))
@@ -76,16 +81,17 @@ func (r *runState) note(format string, a ...any) {
 
 func (r *runState) honest(i int) bool { return r.sc.cheatOf(i) == nil }
 
-// allDone: every fault has fired, and every honest peer that is up (or
-// due to restart) has reached the last tick. Cheaters need not finish.
+// allDone: every crash fault has fired, and every honest peer that is up
+// (or due to restart) and not disconnected for good has reached the last
+// tick. Cheaters need not finish.
 func (r *runState) allDone() bool {
 	for i, f := range r.sc.Faults {
-		if !r.killed[i] || (f.RestartAtTick != 0 && !r.restarted[i]) {
+		if f.Kind == "crash" && (!r.killed[i] || (f.RestartAtTick != 0 && !r.restarted[i])) {
 			return false
 		}
 	}
 	for i, p := range r.procs {
-		if r.honest(i) && !p.crashed && !p.done {
+		if r.honest(i) && !p.crashed && !p.done && !r.sc.isolated(i) {
 			return false
 		}
 	}
@@ -164,7 +170,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	r.checkAgreement(rep, fail)
 	r.checkFlagged(rep, fail)
 	for i, pr := range rep.Peers {
-		if r.honest(i) && !pr.DownAtEnd && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
+		if r.honest(i) && !pr.DownAtEnd && !sc.isolated(i) && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
 			fail("min_decided_ticks: honest peer %d decided %d ticks, want at least %d", i, pr.DecidedTicks, sc.Expect.MinDecidedTicks)
 		}
 	}

@@ -86,7 +86,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		roster[i] = k.Public().Hex()
 		p := &proc{seat: i, cfgPath: filepath.Join(dir, fmt.Sprintf("peer%d.json", i)), checkpoints: map[uint64]string{}}
 		p.cfg = PeerConfig{Seat: i, KeyFile: kf, MatchName: "match-" + sc.Name, TickHz: sc.TickHz, Ticks: sc.Ticks,
-			Seed: sc.Seed, Cheat: sc.cheatOf(i), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
+			Seed: sc.Seed, Cheat: sc.cheatOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
 			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i))}
 		if opt.OutDir != "" {
 			p.cfg.ReplayFile = filepath.Join(dir, fmt.Sprintf("peer%d.replay", i))
@@ -137,6 +137,9 @@ wait:
 		// when the honest peers reached restart_at_tick.
 		for i := range sc.Faults {
 			f := &sc.Faults[i]
+			if f.Kind != "crash" {
+				continue // partition and disconnect: each peer applies its own part
+			}
 			p := procs[*f.Peer]
 			if !r.killed[i] && p.tick >= f.AtTick {
 				r.killed[i] = true
@@ -148,6 +151,7 @@ wait:
 			if r.killed[i] && !r.restarted[i] && f.RestartAtTick != 0 && r.maxTick() >= f.RestartAtTick {
 				r.restarted[i] = true
 				gen++
+				p.cfg.NetFaults = sc.netFaultsOf(p.seat, r.maxTick())
 				if err := startPeer(opt, p, procs, lines, gen); err != nil {
 					killAll()
 					return nil, fmt.Errorf("restart peer %d: %w", p.seat, err)

@@ -221,10 +221,7 @@ func (sc *Scenario) validateFault(f string, ft FaultSpec, faulty map[int]bool) e
 		faulty[*ft.Peer] = true
 		return nil
 	case "partition", "disconnect":
-		// netp2p.Host has Cut/Heal, but paxsync.Session does not expose its
-		// host, so a peer process has no real way to cut its connections.
-		// Refuse instead of faking a partition.
-		return bad(f+".kind", "%q needs a Cut/Heal hook on paxsync.Session, which it does not expose yet", ft.Kind)
+		return sc.validateNetFault(f, ft, faulty)
 	}
 	return bad(f+".kind", "unknown fault kind %q (want crash, partition or disconnect)", ft.Kind)
 }
