@@ -37,7 +37,7 @@ build:
 	$(GO) build -o /dev/null ./cmd/paxsync-demo
 
 unit:
-	$(GO) test -race -timeout 20m ./...
+	$(GO) test -race -p 1 -timeout 25m ./...
 
 # The scenario suite runs many OS processes in real time; under -race it
 # would only measure the race detector, so it runs here without it.

@@ -212,10 +212,16 @@ func TestSessionMatch(t *testing.T) {
 	peers := runSessionMatch(t, o)
 	t.Logf("%d ticks in %v", ticks, time.Since(start))
 	checkAgreement(t, peers, func(int) bool { return true }, uint64(ticks))
+	// Bots submit every tick; only the first ticks (before peers connect)
+	// and late inputs may be NoInput. Under the race detector on a loaded
+	// 2-core machine many inputs miss their deadline: there the check is
+	// only that inputs flow at all (correctness is checked above).
+	minPresent := 4 * ticks * 6 / 10
+	if sessionRace {
+		minPresent = 4 * ticks / 10
+	}
 	for i, p := range peers {
-		// Bots submit every tick; only the first ticks (before peers
-		// connect) and rare late inputs may be NoInput.
-		if p.present < 4*ticks*6/10 {
+		if p.present < minPresent {
 			t.Errorf("peer %d: only %d of %d seat inputs present", i, p.present, 4*ticks)
 		}
 	}
