@@ -63,6 +63,7 @@ func (s *Session) apply(e bft.Entry) {
 		s.verdict(v)
 	}
 	s.pool.decided(b, s.engine.Next())
+	s.skipDecided()
 	for t := range s.signedAt {
 		if t < s.engine.Next() {
 			delete(s.signedAt, t)
@@ -124,6 +125,7 @@ func (s *Session) restore(snap *bft.Snapshot) {
 		s.recErr = errors.New("paxsync: replay stopped: state installed from a checkpoint")
 	}
 	s.pool.decided(&gamestate.Batch{}, s.engine.Next())
+	s.skipDecided()
 	s.emit(PeerEvent{Seat: s.seat, Kind: PeerCaughtUp})
 }
 

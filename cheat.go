@@ -13,9 +13,28 @@ type cheatState struct {
 	flood   *crypto.Envelope
 }
 
-// cheating reports whether this peer plays kind at tick.
+// SetCheat replaces the cheat this peer plays (Config.Cheat), for demos
+// and tests: nil turns cheating off. It takes effect from the next sampled
+// tick (inputs already signed and sent stay as they were); FromTick keeps
+// its meaning, so a cheat with FromTick 0 starts at once. c is copied and
+// validated like Config.Cheat (forge-input's Target defaults to the next
+// seat); an invalid cheat (unknown Kind, invalid-move without Mutate) is
+// refused with an error wrapping ErrBadConfig and the old cheat stays.
+func (s *Session) SetCheat(c *Cheat) error {
+	ch, err := checkCheat(c, s.seat, s.n)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cheatCfg = ch
+	return nil
+}
+
+// cheating reports whether this peer plays kind at tick. Called with mu
+// held, like every reader of cheatCfg.
 func (s *Session) cheating(kind CheatKind, tick uint64) bool {
-	c := s.cfg.Cheat
+	c := s.cheatCfg
 	return c != nil && c.Kind == kind && tick >= c.FromTick
 }
 
@@ -48,7 +67,7 @@ func (s *Session) cheatInputs(tick uint64, data []byte, honest crypto.Envelope) 
 	var out []outMsg
 	if s.cheating(CheatForgeInput, tick) {
 		// Signed by this seat for the victim's seat: proof of forgery.
-		out = append(out, outMsg{env: s.signInput(s.cfg.Cheat.Target, tick, data)})
+		out = append(out, outMsg{env: s.signInput(s.cheatCfg.Target, tick, data)})
 	}
 	if s.cheating(CheatEquivocateInput, tick) {
 		// A second, different input for the same tick, sent directly to

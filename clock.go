@@ -36,8 +36,12 @@ func (s *Session) runClock(ctx context.Context) {
 	defer s.wg.Done()
 	// Lockstep starts when everyone can hear us: wait (up to startWait)
 	// until every other seat is subscribed to the match topic, so the first
-	// ticks are not all "no input" because a peer was still connecting.
-	for deadline := time.Now().Add(startWait); time.Now().Before(deadline) && len(s.host.TopicPeers()) < s.n-1; {
+	// ticks are not all "no input" because a peer was still connecting. Stop
+	// waiting as soon as ticks are being decided: the match has started
+	// without us (e.g. every peer bootstrapped from one hub, so the others
+	// are reachable through it but never become direct topic peers), and
+	// every tick we wait costs this player its input.
+	for deadline := time.Now().Add(startWait); time.Now().Before(deadline) && len(s.host.TopicPeers()) < s.n-1 && !s.logStarted(); {
 		select {
 		case <-ctx.Done():
 			return
@@ -127,8 +131,24 @@ func (s *Session) advanceClock(leader bool, next uint64) {
 	if hi := next + uint64(s.cfg.InputDelay) + g + maxAhead; s.clock > hi {
 		s.clock = hi
 	}
-	if s.nextSample < next {
-		s.nextSample = next
+	s.skipDecided()
+}
+
+// skipDecided moves input sampling past the decided log: a tick already
+// applied can no longer take this player's input, so InputTick and
+// SubmitInput move on and SubmitInputAt reports ErrTooLate for it, even
+// before the clock has started (waiting for peers) or after a catch-up.
+// Inputs submitted for such ticks are dropped. Called with mu held.
+func (s *Session) skipDecided() {
+	next := s.engine.Next()
+	if s.nextSample >= next {
+		return
+	}
+	s.nextSample = next
+	for t := range s.pendingIn {
+		if t < next {
+			delete(s.pendingIn, t)
+		}
 	}
 }
 
@@ -146,7 +166,7 @@ func (s *Session) sampleInputs(now time.Time) []outMsg {
 			continue // the agreed "no input" for this tick
 		}
 		if s.cheating(CheatInvalidMove, tick) {
-			data = s.cfg.Cheat.Mutate(data)
+			data = s.cheatCfg.Mutate(data)
 		}
 		env := s.signInput(s.seat, tick, data)
 		s.pool.add(env, next)
@@ -176,6 +196,14 @@ func (s *Session) sampleInputs(now time.Time) []outMsg {
 		}
 	}
 	return out
+}
+
+// logStarted reports whether the decided log has moved: some peer's clock
+// is running and its ticks are being agreed.
+func (s *Session) logStarted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.engine.Next() > 0
 }
 
 func (s *Session) signInput(seat int, tick uint64, data []byte) crypto.Envelope {

@@ -173,24 +173,35 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if ch := c.Cheat; ch != nil {
-		switch ch.Kind {
-		case CheatInvalidMove:
-			if ch.Mutate == nil {
-				return c, 0, badConfig("Cheat.Mutate", "required for %s", ch.Kind)
-			}
-		case CheatForgeInput:
-			if ch.Target == seat || ch.Target < 0 || ch.Target >= len(c.Roster) {
-				ch2 := *ch
-				ch2.Target = (seat + 1) % len(c.Roster)
-				c.Cheat = &ch2
-			}
-		case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader:
-		default:
-			return c, 0, badConfig("Cheat.Kind", "unknown kind %q", ch.Kind)
-		}
+	ch, err := checkCheat(c.Cheat, seat, len(c.Roster))
+	if err != nil {
+		return c, 0, err
 	}
+	c.Cheat = ch
 	return c, seat, nil
+}
+
+// checkCheat validates a cheat for seat of n and returns a copy with its
+// defaults filled (forge-input's Target); nil stays nil.
+func checkCheat(ch *Cheat, seat, n int) (*Cheat, error) {
+	if ch == nil {
+		return nil, nil
+	}
+	c := *ch
+	switch c.Kind {
+	case CheatInvalidMove:
+		if c.Mutate == nil {
+			return nil, badConfig("Cheat.Mutate", "required for %s", c.Kind)
+		}
+	case CheatForgeInput:
+		if c.Target == seat || c.Target < 0 || c.Target >= n {
+			c.Target = (seat + 1) % n
+		}
+	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader:
+	default:
+		return nil, badConfig("Cheat.Kind", "unknown kind %q", c.Kind)
+	}
+	return &c, nil
 }
 
 func (c *Config) interval() time.Duration { return time.Second / time.Duration(c.TickRate) }

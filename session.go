@@ -71,6 +71,7 @@ type Session struct {
 	recErr       error
 	proposedN    uint64
 	cheat        cheatState
+	cheatCfg     *Cheat // Config.Cheat, replaced by SetCheat
 	msgRate      float64
 }
 
@@ -102,6 +103,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		verifier: crypto.NewVerifier(match, cfg.Roster), signer: crypto.NewSigner(cfg.Key, match, uint16(seat)),
 		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}),
 		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
+		cheatCfg: cfg.Cheat,
 	}
 	s.prop = proposer{stall: max(500*time.Millisecond, 10*cfg.interval()), graceTicks: s.graceTicks()}
 	s.susp = suspicion{after: suspectStalls * s.prop.stall, graceTicks: s.graceTicks()}

@@ -88,10 +88,12 @@ func (g *Game) Update() error {
 		var labels []string
 		for i := range g.cheats {
 			if inpututil.IsKeyJustPressed(g.cheats[i].Key) {
-				g.cheats[i].Active = !g.cheats[i].Active
+				toggleCheat(g.cheats, i)
 			}
-			if g.cheats[i].Active {
-				labels = append(labels, g.cheats[i].Label)
+		}
+		for _, k := range g.cheats {
+			if k.Active {
+				labels = append(labels, k.Label)
 			}
 		}
 		w.SetCheats(labels)
@@ -104,6 +106,20 @@ func (g *Game) Update() error {
 		g.shoot = true
 	}
 	return nil
+}
+
+// toggleCheat flips key i; turning an Exclusive key on turns the other
+// Exclusive keys off.
+func toggleCheat(keys []CheatKey, i int) {
+	keys[i].Active = !keys[i].Active
+	if !keys[i].Active || !keys[i].Exclusive {
+		return
+	}
+	for j := range keys {
+		if j != i && keys[j].Exclusive {
+			keys[j].Active = false
+		}
+	}
 }
 
 // readControls maps the keyboard to arena controls: left/right (A/D)

@@ -18,6 +18,10 @@ type CheatKey struct {
 	Name   string // e.g. "F1"
 	Label  string // e.g. "speed hack"
 	Active bool
+	// Exclusive keys are alternatives: at most one of them is on at a
+	// time (the session plays one cheat), so turning one on turns the
+	// others off.
+	Exclusive bool
 }
 
 // drawTopBar draws the title, tick counter and key hints above the arena.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"sync"
 	"time"
 
@@ -58,8 +59,9 @@ type Live struct {
 
 	mu       sync.Mutex
 	controls arena.Controls
-	speed    bool // F1: the local player sends speed-hacked inputs
-	lobby    bool // LAN: the lobby is shown (touched only by the local run goroutine after start)
+	speed    bool              // F1: the local player sends speed-hacked inputs
+	cheat    paxsync.CheatKind // F2/F3: the local session's cheat ("" = none)
+	lobby    bool              // LAN: the lobby is shown (touched only by the local run goroutine after start)
 }
 
 // peer is one session plus the arena mirror it keeps from its own
@@ -80,24 +82,54 @@ type peer struct {
 // Title is the window title.
 func (l *Live) Title() string { return l.title }
 
-// CheatKeys are the local player's cheat keys. Only the speed hack can be
-// toggled at run time: the session's other cheats (equivocation, lying
-// about state) are fixed when a session joins, so they are offered to
-// bots through --cheat rather than as keys.
+// CheatKeys are the local player's cheat keys. F1 makes the demo send
+// speed-hacked inputs (an invalid move, caught by every engine); F2 and F3
+// switch the local session's own cheat at run time (Session.SetCheat):
+// F2 signs two different inputs per tick (input equivocation, caught by
+// every pool), F3 signs a wrong state hash at checkpoints (state
+// divergence). A session plays one cheat at a time, so F2 and F3 are
+// exclusive: turning one on turns the other off.
 func (l *Live) CheatKeys() []CheatKey {
-	return []CheatKey{{Key: ebiten.KeyF1, Name: "F1", Label: "speed hack"}}
+	return []CheatKey{
+		{Key: ebiten.KeyF1, Name: "F1", Label: "speed hack"},
+		{Key: ebiten.KeyF2, Name: "F2", Label: "equivocate inputs", Exclusive: true},
+		{Key: ebiten.KeyF3, Name: "F3", Label: "lie about state", Exclusive: true},
+	}
+}
+
+// sessionCheats maps the cheat keys played by the session itself to its
+// cheat kinds.
+var sessionCheats = map[ebiten.Key]paxsync.CheatKind{
+	ebiten.KeyF2: paxsync.CheatEquivocateInput,
+	ebiten.KeyF3: paxsync.CheatStateHashLie,
 }
 
 // Input is called by the game every frame with the keyboard's state; the
-// local peer submits the latest controls once per tick.
+// local peer submits the latest controls once per tick, and the session's
+// cheat follows F2/F3 (changed only when a key was toggled).
 func (l *Live) Input(c arena.Controls, cheats []CheatKey) {
+	var kind paxsync.CheatKind
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.controls = c
 	l.speed = false
 	for _, k := range cheats {
 		if k.Key == ebiten.KeyF1 && k.Active {
 			l.speed = true
+		}
+		if sk, ok := sessionCheats[k.Key]; ok && k.Active && kind == "" {
+			kind = sk
+		}
+	}
+	changed := kind != l.cheat
+	l.cheat = kind
+	l.mu.Unlock()
+	if changed && l.local != nil && l.local.sess != nil {
+		var ch *paxsync.Cheat // nil: honest again
+		if kind != "" {
+			ch = &paxsync.Cheat{Kind: kind}
+		}
+		if err := l.local.sess.SetCheat(ch); err != nil {
+			log.Printf("demo: cheat key: %v", err)
 		}
 	}
 }

@@ -68,7 +68,9 @@ func main() {
 				at := s.InputTick() // the tick our next input will be applied at
 				var in []byte
 				s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
-				_ = s.SubmitInput(in)
+				if err := s.SubmitInput(in); err != nil {
+					log.Printf("input for tick %d: %v", at, err)
+				}
 				if ev.Checkpoint {
 					st := s.Stats()
 					log.Printf("tick %d hash %s | commit p50 %v p99 %v | leader %d", ev.Tick, ev.Hash, st.CommitP50, st.CommitP99, st.Leader)

@@ -1,0 +1,152 @@
+package tests
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/paxsync/paxsync"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+)
+
+// TestSessionSetCheat: all four peers join honest; at tick switchAt seat 2
+// turns on equivocate-input and seat 3 state-hash-lie with
+// Session.SetCheat (FromTick 0: at once). The honest peers must reach
+// input-equivocation against seat 2 and state-divergence against seat 3,
+// both at or after the switch and none before it, and agree on them. If
+// SetCheat had no effect the match would stay clean and the test fails.
+func TestSessionSetCheat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	const n, switchAt, ticks, seed = 4, 30, 100, 5
+	rate, consensusTick := 30, time.Duration(0)
+	if sessionRace {
+		rate, consensusTick = 20, 50*time.Millisecond
+	}
+	cheats := map[int]paxsync.CheatKind{2: paxsync.CheatEquivocateInput, 3: paxsync.CheatStateHashLie}
+	want := map[int]gamestate.VerdictKind{2: gamestate.InputEquivocation, 3: gamestate.StateDivergence}
+
+	roster := make([]crypto.PublicKey, n)
+	keys := make([]*crypto.PrivateKey, n)
+	for i := range keys {
+		k, err := crypto.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[i], roster[i] = k, k.Public()
+	}
+	params := arena.Params(n, seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	sess := make([]*paxsync.Session, n)
+	var addrs []string
+	for i := range sess {
+		s, err := paxsync.Join(ctx, paxsync.Config{
+			Key: keys[i], MatchName: "setcheat-test", Roster: roster,
+			NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
+			GameParams: params, TickRate: rate, ConsensusTick: consensusTick, HashInterval: 10,
+			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
+		})
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+		defer s.Close()
+		sess[i] = s
+		addrs = append(addrs, s.Addrs()...)
+	}
+	var wg sync.WaitGroup
+	done := make([]chan struct{}, n)
+	for i, s := range sess {
+		done[i] = make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bot := arena.NewBot(i, seed)
+			switched := false
+			for ev := range s.Events() {
+				te, ok := ev.(paxsync.TickEvent)
+				if !ok {
+					continue
+				}
+				if kind, ok := cheats[i]; ok && !switched && te.Tick >= switchAt {
+					switched = true
+					if err := s.SetCheat(&paxsync.Cheat{Kind: kind}); err != nil {
+						t.Error(err)
+					}
+				}
+				var in []byte
+				at := s.InputTick()
+				s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
+				if err := s.SubmitInput(in); err != nil && !errors.Is(err, paxsync.ErrClosed) {
+					t.Errorf("seat %d: submit: %v", i, err)
+				}
+				if te.Tick+1 == ticks {
+					close(done[i])
+				}
+			}
+		}()
+	}
+	for i := range sess {
+		select {
+		case <-done[i]:
+		case <-ctx.Done():
+			t.Fatalf("seat %d did not reach tick %d: %+v", i, ticks, sess[i].Stats())
+		}
+	}
+	var ref []gamestate.Verdict
+	for i := 0; i < 2; i++ { // the honest peers
+		first := map[int]gamestate.Verdict{}
+		var got []gamestate.Verdict
+		for _, v := range sess[i].Verdicts() {
+			if v.Tick >= ticks-10 {
+				continue // peers may stop at slightly different ticks
+			}
+			got = append(got, v)
+			if v.Tick < switchAt {
+				t.Errorf("peer %d: verdict %s against seat %d at tick %d, before SetCheat", i, v.Kind, v.Offender, v.Tick)
+			}
+			if _, ok := first[v.Offender]; !ok {
+				first[v.Offender] = v
+			}
+		}
+		for seat, kind := range want {
+			if v, ok := first[seat]; !ok {
+				t.Errorf("peer %d: no verdict against seat %d, want %s (SetCheat had no effect?)", i, seat, kind)
+			} else if v.Kind != kind {
+				t.Errorf("peer %d: first verdict against seat %d is %s, want %s", i, seat, v.Kind, kind)
+			}
+		}
+		for seat := range 2 {
+			if _, ok := first[seat]; ok {
+				t.Errorf("peer %d: honest seat %d flagged", i, seat)
+			}
+		}
+		if i == 0 {
+			ref = got
+			continue
+		}
+		if len(got) != len(ref) {
+			t.Errorf("peer %d: %d verdicts, peer 0 has %d", i, len(got), len(ref))
+			continue
+		}
+		for j := range got {
+			if got[j].Kind != ref[j].Kind || got[j].Offender != ref[j].Offender || got[j].Tick != ref[j].Tick {
+				t.Errorf("peer %d: verdict %d is %s/%d/%d, peer 0 has %s/%d/%d", i, j,
+					got[j].Kind, got[j].Offender, got[j].Tick, ref[j].Kind, ref[j].Offender, ref[j].Tick)
+			}
+		}
+	}
+	for _, s := range sess {
+		s.Close()
+	}
+	wg.Wait()
+}
