@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"sync"
 	"testing"
@@ -40,34 +39,17 @@ type matchOpts struct {
 // peer applied opts.ticks ticks, and closes them.
 func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
 	t.Helper()
-	keys := make([]*crypto.PrivateKey, o.peers)
-	roster := make([]crypto.PublicKey, o.peers)
-	for i := range keys {
-		k, err := crypto.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i], roster[i] = k, k.Public()
-	}
-	params := arena.Params(o.peers, o.seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	peers := make([]*sessionPeer, o.peers)
-	var addrs []string
 	for i := range peers {
-		p := &sessionPeer{hashes: map[uint64]crypto.Digest{}, done: make(chan struct{})}
-		s, err := paxsync.Join(ctx, paxsync.Config{
-			Key: keys[i], MatchName: "session-test", Roster: roster,
-			NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
-			GameParams: params, TickRate: o.rate, ConsensusTick: o.consensusTick, Record: &p.rec, Cheat: o.cheat[i],
-			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
-		})
-		if err != nil {
-			t.Fatalf("join %d: %v", i, err)
-		}
-		p.s = s
-		addrs = append(addrs, s.Addrs()...)
-		peers[i] = p
+		peers[i] = &sessionPeer{hashes: map[uint64]crypto.Digest{}, done: make(chan struct{})}
+	}
+	sess := joinArena(t, ctx, "session-test", o.peers, o.seed, false, func(i int, c *paxsync.Config) {
+		c.TickRate, c.ConsensusTick, c.Record, c.Cheat = o.rate, o.consensusTick, &peers[i].rec, o.cheat[i]
+	})
+	for i, s := range sess {
+		peers[i].s = s
 	}
 	var wg sync.WaitGroup
 	for i, p := range peers {

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/paxsync/paxsync"
-	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
@@ -35,33 +33,13 @@ func TestSessionSetCheat(t *testing.T) {
 	cheats := map[int]paxsync.CheatKind{2: paxsync.CheatEquivocateInput, 3: paxsync.CheatStateHashLie}
 	want := map[int]gamestate.VerdictKind{2: gamestate.InputEquivocation, 3: gamestate.StateDivergence}
 
-	roster := make([]crypto.PublicKey, n)
-	keys := make([]*crypto.PrivateKey, n)
-	for i := range keys {
-		k, err := crypto.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i], roster[i] = k, k.Public()
-	}
-	params := arena.Params(n, seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	sess := make([]*paxsync.Session, n)
-	var addrs []string
-	for i := range sess {
-		s, err := paxsync.Join(ctx, paxsync.Config{
-			Key: keys[i], MatchName: "setcheat-test", Roster: roster,
-			NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
-			GameParams: params, TickRate: rate, ConsensusTick: consensusTick, HashInterval: 10,
-			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
-		})
-		if err != nil {
-			t.Fatalf("join %d: %v", i, err)
-		}
+	sess := joinArena(t, ctx, "setcheat-test", n, seed, false, func(_ int, c *paxsync.Config) {
+		c.TickRate, c.ConsensusTick, c.HashInterval = rate, consensusTick, 10
+	})
+	for _, s := range sess {
 		defer s.Close()
-		sess[i] = s
-		addrs = append(addrs, s.Addrs()...)
 	}
 	var wg sync.WaitGroup
 	done := make([]chan struct{}, n)

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/paxsync/paxsync"
-	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
@@ -33,35 +31,13 @@ func TestSessionStarBootstrap(t *testing.T) {
 	if sessionRace {
 		rate, consensusTick = 20, 50*time.Millisecond
 	}
-	roster := make([]crypto.PublicKey, n)
-	keys := make([]*crypto.PrivateKey, n)
-	for i := range keys {
-		k, err := crypto.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[i], roster[i] = k, k.Public()
-	}
-	params := arena.Params(n, seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	sess := make([]*paxsync.Session, n)
-	var hub []string
-	for i := range sess {
-		s, err := paxsync.Join(ctx, paxsync.Config{
-			Key: keys[i], MatchName: "star-test", Roster: roster,
-			NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
-			GameParams: params, TickRate: rate, ConsensusTick: consensusTick,
-			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: hub},
-		})
-		if err != nil {
-			t.Fatalf("join %d: %v", i, err)
-		}
+	sess := joinArena(t, ctx, "star-test", n, seed, true, func(_ int, c *paxsync.Config) {
+		c.TickRate, c.ConsensusTick = rate, consensusTick
+	})
+	for _, s := range sess {
 		defer s.Close()
-		sess[i] = s
-		if i == 0 {
-			hub = s.Addrs() // everyone else knows only seat 0
-		}
 	}
 	var wg sync.WaitGroup
 	present := make([]int, n) // own inputs present in applied ticks
