@@ -1,6 +1,7 @@
 package paxsync
 
 import (
+	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
 )
@@ -28,6 +29,7 @@ func (s *Session) SetCheat(c *Cheat) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cheatCfg = ch
+	s.consCheat.Store(isConsensusCheat(ch))
 	return nil
 }
 
@@ -76,5 +78,50 @@ func (s *Session) cheatInputs(tick uint64, data []byte, honest crypto.Envelope) 
 		out = append(out, outMsg{env: s.signInput(s.seat, tick, alt), direct: true})
 	}
 	s.cheat.remember(honest)
+	return out
+}
+
+// isConsensusCheat reports whether c is played by outbound (on bft's own
+// messages) rather than on inputs.
+func isConsensusCheat(c *Cheat) bool {
+	return c != nil && (c.Kind == CheatEquivocateProposal || c.Kind == CheatDoubleVote)
+}
+
+// outbound is the driver's Outbound hook: every consensus message this
+// node sends passes through it, after the WAL write and before sending.
+// Honest (no consensus cheat set) it returns m unchanged. It runs on the
+// driver goroutine, which is the only user of nodeSigner.
+//
+// equivocate-proposal: a proposal (own Verify naming slots, in a view this
+// seat leads) goes out as usual, and a conflicting version for the same
+// view and slots goes directly to every other seat, so every honest peer
+// holds both (honest acceptors also relay each proposal once).
+// double-vote: every own Verify or Confirm that is not a proposal is
+// followed by a conflicting version sent the same way.
+func (s *Session) outbound(m bft.Message) []bft.Message {
+	out := []bft.Message{m}
+	if !s.consCheat.Load() || (m.Env.Type != wire.TypeVerify && m.Env.Type != wire.TypeConfirm) {
+		return out
+	}
+	s.mu.Lock()
+	prop := s.cheating(CheatEquivocateProposal, s.clock)
+	vote := s.cheating(CheatDoubleVote, s.clock)
+	s.mu.Unlock()
+	isProp := bft.IsProposal(m.Env, s.n)
+	if !(prop && isProp) && !(vote && !isProp) {
+		return out
+	}
+	alt, ok := bft.Conflicting(m.Env, s.nodeSigner)
+	if !ok {
+		return out
+	}
+	if m.To != bft.Broadcast || !isProp {
+		return append(out, bft.Message{To: m.To, Env: alt})
+	}
+	for seat := 0; seat < s.n; seat++ {
+		if seat != s.seat {
+			out = append(out, bft.Message{To: seat, Env: alt})
+		}
+	}
 	return out
 }

@@ -80,6 +80,13 @@ const (
 	CheatGarbage         CheatKind = "garbage"          // broadcasts malformed bytes
 	CheatFlood           CheatKind = "flood"            // 100× the normal message rate
 	CheatSilentLeader    CheatKind = "silent-leader"    // stops proposing while leader
+	// CheatEquivocateProposal: as leader, every proposal (the leader's own
+	// Verify) also goes out in a conflicting, validly signed version sent
+	// directly to every other seat.
+	CheatEquivocateProposal CheatKind = "equivocate-proposal"
+	// CheatDoubleVote: as acceptor, every own Verify and Confirm also goes
+	// out in a conflicting, validly signed version.
+	CheatDoubleVote CheatKind = "double-vote"
 )
 
 // Cheat configures this peer to misbehave from FromTick on, through the
@@ -197,7 +204,8 @@ func checkCheat(ch *Cheat, seat, n int) (*Cheat, error) {
 		if c.Target == seat || c.Target < 0 || c.Target >= n {
 			c.Target = (seat + 1) % n
 		}
-	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader:
+	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader,
+		CheatEquivocateProposal, CheatDoubleVote:
 	default:
 		return nil, badConfig("Cheat.Kind", "unknown kind %q", c.Kind)
 	}

@@ -71,7 +71,9 @@ type Session struct {
 	recErr       error
 	proposedN    uint64
 	cheat        cheatState
-	cheatCfg     *Cheat // Config.Cheat, replaced by SetCheat
+	cheatCfg     *Cheat         // Config.Cheat, replaced by SetCheat
+	consCheat    atomic.Bool    // cheatCfg is a consensus cheat (read without mu by outbound)
+	nodeSigner   *crypto.Signer // the bft node's signer; driver goroutine only
 	msgRate      float64
 }
 
@@ -105,6 +107,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
 		cheatCfg: cfg.Cheat,
 	}
+	s.consCheat.Store(isConsensusCheat(cfg.Cheat))
 	s.prop = proposer{stall: max(500*time.Millisecond, 10*cfg.interval()), graceTicks: s.graceTicks()}
 	s.susp = suspicion{after: suspectStalls * s.prop.stall, graceTicks: s.graceTicks()}
 	s.engine, err = gamestate.NewEngine(game, gamestate.Config{Verifier: s.verifier, TickRate: cfg.TickRate,
@@ -137,11 +140,14 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		wl = &driver.MemWAL{}
 	}
 	rules := gamestate.Rules{Seats: n, Sealed: cfg.Sealed, HashInterval: cfg.HashInterval}
+	// The node's own signer: crypto.Signer is not safe for concurrent use,
+	// and the node signs on the driver goroutine while the clock signs
+	// inputs. The consensus cheats (outbound) sign with it on the driver
+	// goroutine too.
+	s.nodeSigner = crypto.NewSigner(cfg.Key, match, uint16(seat))
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(seat), N: n, F: (n - 1) / 3, Verifier: s.verifier,
-		// Its own signer: crypto.Signer is not safe for concurrent use, and
-		// the node signs on the driver goroutine while the clock signs inputs.
-		Signer:       crypto.NewSigner(cfg.Key, match, uint16(seat)),
+		Signer:       s.nodeSigner,
 		MaxValueSize: 64 << 10,
 		ValidateValue: func(_ uint64, payload []byte) error {
 			b, err := gamestate.DecodeBatch(payload)
@@ -167,6 +173,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	s.drv, err = driver.New(driver.Config{
 		Node: node, Seat: seat, N: n, Transport: s.host, WAL: wl, TickInterval: cfg.ConsensusTick,
 		Apply: s.apply, Snapshot: s.snapshot, Restore: s.restore, Other: s.other,
+		Outbound:    s.outbound, // a pass-through unless a consensus cheat is set
 		SyncOnStart: len(restored) > 0, Logger: s.log,
 	})
 	if err != nil {

@@ -58,6 +58,14 @@ type Config struct {
 	// Other receives non-consensus envelopes (game messages) from the
 	// transport, on the driver goroutine.
 	Other func(in netp2p.Inbound)
+	// Outbound is for adversarial tests only; nil = honest (m is sent as
+	// is). It rewrites every message the node sends: it is called on the
+	// driver goroutine after Ready.Persist is durable and before sending,
+	// and the messages it returns are sent instead of m. An honest node has
+	// no use for it (paxsync.Session installs one that returns []{m}
+	// unchanged unless a consensus cheat is configured, so SetCheat can
+	// turn one on mid-match).
+	Outbound func(m bft.Message) []bft.Message
 	// SyncOnStart asks peers for their decided log at start (after a
 	// restart) instead of waiting to notice it is behind.
 	SyncOnStart bool
@@ -348,7 +356,13 @@ func (d *Driver) process(ctx context.Context) error {
 			}
 		}
 		for _, m := range rd.Messages {
-			d.send(m)
+			if d.cfg.Outbound == nil {
+				d.send(m)
+				continue
+			}
+			for _, o := range d.cfg.Outbound(m) {
+				d.send(o)
+			}
 		}
 		if rd.InstallSnapshot != nil && d.cfg.Restore != nil {
 			d.cfg.Restore(rd.InstallSnapshot)

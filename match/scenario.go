@@ -74,22 +74,24 @@ type Expect struct {
 }
 
 // supportedCheats are the kinds paxsync.Cheat implements today. The issue
-// lists more (tamper-relay, equivocate-proposal, double-vote, lookahead);
+// lists more (tamper-relay, lookahead);
 // a scenario naming one of those is refused rather than run as a no-op.
 var supportedCheats = map[string]paxsync.CheatKind{
-	"invalid-move":     paxsync.CheatInvalidMove,
-	"forge-input":      paxsync.CheatForgeInput,
-	"equivocate-input": paxsync.CheatEquivocateInput,
-	"state-hash-lie":   paxsync.CheatStateHashLie,
-	"replay-input":     paxsync.CheatReplayInput,
-	"garbage":          paxsync.CheatGarbage,
-	"flood":            paxsync.CheatFlood,
-	"silent-leader":    paxsync.CheatSilentLeader,
+	"invalid-move":        paxsync.CheatInvalidMove,
+	"forge-input":         paxsync.CheatForgeInput,
+	"equivocate-input":    paxsync.CheatEquivocateInput,
+	"state-hash-lie":      paxsync.CheatStateHashLie,
+	"replay-input":        paxsync.CheatReplayInput,
+	"garbage":             paxsync.CheatGarbage,
+	"flood":               paxsync.CheatFlood,
+	"silent-leader":       paxsync.CheatSilentLeader,
+	"equivocate-proposal": paxsync.CheatEquivocateProposal,
+	"double-vote":         paxsync.CheatDoubleVote,
 }
 
 // unsupportedCheats are documented kinds the session cannot play yet.
 var unsupportedCheats = map[string]bool{
-	"tamper-relay": true, "equivocate-proposal": true, "double-vote": true, "lookahead": true,
+	"tamper-relay": true, "lookahead": true,
 }
 
 // Load reads and validates a scenario file.
