@@ -1,7 +1,6 @@
 package bft
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"syscall"
@@ -19,14 +18,7 @@ type benchCluster struct {
 }
 
 func newBenchCluster(tb testing.TB, n int, window int) *benchCluster {
-	var roster []crypto.PublicKey
-	var keys []*crypto.PrivateKey
-	for i := 0; i < n; i++ {
-		k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
-		keys = append(keys, k)
-		roster = append(roster, k.Public())
-	}
-	m := crypto.NewMatchID("bench", roster)
+	keys, roster, m := seededRoster(n, "bench")
 	c := &benchCluster{inbox: make([][]crypto.Envelope, n)}
 	for i := 0; i < n; i++ {
 		nd, err := NewNode(Config{Seat: uint16(i), N: n, F: (n - 1) / 3, Signer: crypto.NewSigner(keys[i], m, uint16(i)),

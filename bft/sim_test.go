@@ -61,6 +61,21 @@ func (v simVerifier) Verify(e *crypto.Envelope) error {
 	return nil
 }
 
+// seededRoster makes n reproducible Ed25519 identities (seat i from seed
+// byte i+1) and the match ID of their roster, for simulations and benchmarks.
+func seededRoster(n int, match string) ([]*crypto.PrivateKey, []crypto.PublicKey, crypto.MatchID) {
+	keys := make([]*crypto.PrivateKey, n)
+	roster := make([]crypto.PublicKey, n)
+	for i := range keys {
+		k, err := crypto.KeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
+		if err != nil {
+			panic(err) // a 32-byte seed cannot fail
+		}
+		keys[i], roster[i] = k, k.Public()
+	}
+	return keys, roster, crypto.NewMatchID(match, roster)
+}
+
 func keysFor(n int) ([]Signer, Verifier) {
 	signers := make([]Signer, n)
 	if !*flagReal {
@@ -69,14 +84,7 @@ func keysFor(n int) ([]Signer, Verifier) {
 		}
 		return signers, simVerifier{n}
 	}
-	var roster []crypto.PublicKey
-	var keys []*crypto.PrivateKey
-	for i := 0; i < n; i++ {
-		k, _ := crypto.KeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, 32))
-		keys = append(keys, k)
-		roster = append(roster, k.Public())
-	}
-	m := crypto.NewMatchID("sim", roster)
+	keys, roster, m := seededRoster(n, "sim")
 	for i := range signers {
 		signers[i] = crypto.NewSigner(keys[i], m, uint16(i))
 	}
