@@ -38,6 +38,13 @@ func (s *Session) apply(e bft.Entry) {
 		s.log.Warn("decided value is not a batch", "slot", e.Slot, "err", err)
 		return
 	}
+	s.applyBatchLocked(b)
+}
+
+// applyBatchLocked applies one agreed batch to the engine (mu held): the
+// replay record, tick events with commit latencies, checkpoint hashes,
+// verdicts, and the pool's clean-up.
+func (s *Session) applyBatchLocked(b *gamestate.Batch) {
 	res, err := s.engine.Apply(b)
 	if errors.Is(err, gamestate.ErrNotContiguous) {
 		// A stale duplicate (e.g. re-proposed across a view change): every
@@ -49,14 +56,18 @@ func (s *Session) apply(e bft.Entry) {
 	now := time.Now()
 	for i := range res.Ticks {
 		tr := &res.Ticks[i]
+		var commit time.Duration
 		if at, ok := s.signedAt[tr.Tick]; ok {
-			s.addLatency(now.Sub(at))
+			commit = now.Sub(at)
+			s.addLatency(commit)
 			delete(s.signedAt, tr.Tick)
 		}
-		s.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash})
+		s.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash, Commit: commit})
 		if tr.Checkpoint {
 			s.record(func() error { return s.rec.WriteHash(tr.Tick, tr.Hash) })
-			s.signHash(tr.Tick, tr.Hash)
+			if s.cfg.Consensus != ConsensusBroadcast {
+				s.signHash(tr.Tick, tr.Hash) // nothing would order it
+			}
 		}
 	}
 	for _, v := range res.Verdicts {
@@ -68,6 +79,33 @@ func (s *Session) apply(e bft.Entry) {
 		if t < s.engine.Next() {
 			delete(s.signedAt, t)
 		}
+	}
+	if s.cfg.Unpaced || s.status.IsLeader {
+		s.poke() // the clock moves (Unpaced) or more ticks may be ready to order
+	}
+}
+
+// applyCompleteLocked is broadcast mode's whole "consensus": apply every
+// tick from the next one on for which this peer holds every seat's input.
+// Nothing is agreed: each peer applies what it received, so one
+// equivocating player splits the match (that is the point of the baseline).
+func (s *Session) applyCompleteLocked() {
+	for {
+		next := s.engine.Next()
+		upto := s.pool.completeUpto(next, batchTickLimit)
+		if upto == next {
+			return
+		}
+		b := s.pool.build(next, upto)
+		b.Hashes, b.Evidence = nil, nil
+		for i := range b.Ticks {
+			for seat, env := range b.Ticks[i].Seats {
+				if m, err := gamestate.DecodeInput(env.Body); err == nil && len(m.Data) == 0 {
+					b.Ticks[i].Seats[seat] = nil // the player's signed "no input"
+				}
+			}
+		}
+		s.applyBatchLocked(b)
 	}
 }
 
@@ -133,11 +171,32 @@ func (s *Session) restore(snap *bft.Snapshot) {
 func (s *Session) other(in netp2p.Inbound) {
 	s.msgsIn.Add(1)
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	tampered, tamper := s.tampered(in.Env)
+	s.intake(in)
+	s.mu.Unlock()
+	if tamper {
+		if err := s.host.Broadcast(tampered); err != nil {
+			s.log.Debug("broadcast", "err", err)
+		}
+	}
+}
+
+// intake adds one game message to the pool and reacts to what it found
+// (mu held).
+func (s *Session) intake(in netp2p.Inbound) {
 	s.cheat.remember(in.Env)
 	switch s.pool.add(in.Env, s.engine.Next()) {
 	case intakeDup, intakeOld:
 		s.observe(gamestate.ReplayedMessage, in.From, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", in.From, in.Env.Type, in.Env.Sender))
+	case intakeOK:
+		if in.Env.Type != wire.TypeInput {
+			return
+		}
+		if s.cfg.Consensus == ConsensusBroadcast {
+			s.applyCompleteLocked()
+		} else if s.status.IsLeader && s.pool.completeUpto(s.prop.proposedNext, 1) > s.prop.proposedNext {
+			s.poke() // the next tick to order holds every input: order it now
+		}
 	}
 }
 

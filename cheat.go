@@ -125,3 +125,17 @@ func (s *Session) outbound(m bft.Message) []bft.Message {
 	}
 	return out
 }
+
+// tampered is the tamper-relay cheat (mu held): another player's input,
+// re-published with the last byte of its body flipped, so its signature no
+// longer holds. ok=false when this peer does not play it or env is not
+// someone else's input.
+func (s *Session) tampered(env crypto.Envelope) (crypto.Envelope, bool) {
+	if env.Type != wire.TypeInput || int(env.Sender) == s.seat || len(env.Body) == 0 || !s.cheating(CheatTamperRelay, s.clock) {
+		return env, false
+	}
+	body := append([]byte(nil), env.Body...)
+	body[len(body)-1] ^= 0x01
+	env.Body = body
+	return env, true
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wire"
@@ -31,7 +32,9 @@ type outMsg struct {
 
 // runClock is the session's heartbeat at TickRate: it advances the local
 // clock, signs and broadcasts this player's inputs, and, while this peer
-// leads, proposes the ticks whose deadline passed.
+// leads, proposes the ticks whose deadline passed. Between beats it wakes
+// on pokes: a tick whose inputs are all in is proposed at once, and in
+// Unpaced mode every decision moves the clock.
 func (s *Session) runClock(ctx context.Context) {
 	defer s.wg.Done()
 	// Lockstep starts when everyone can hear us: wait (up to startWait)
@@ -48,89 +51,184 @@ func (s *Session) runClock(ctx context.Context) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t := time.NewTicker(s.cfg.interval())
-	defer t.Stop()
-	lastStats, lastMsgs := time.Now(), uint64(0)
-	stalledSince, stalledNext, stalledView, reportedView := time.Now(), uint64(0), uint64(0), ^uint64(0)
+	// With an Epoch the clock beats on the shared grid, never before it.
+	if !s.cfg.Epoch.IsZero() {
+		if d := time.Until(s.cfg.Epoch); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+	}
+	beat := time.NewTimer(s.untilBeat(time.Now()))
+	defer beat.Stop()
+	c := clockLoop{lastStats: time.Now(), stalledSince: time.Now(), reportedView: ^uint64(0)}
 	for {
+		advance := false
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-beat.C:
+			advance = true
+			beat.Reset(s.untilBeat(time.Now()))
+		case <-s.pokes:
 		}
-		st, err := s.drv.Status(ctx)
-		if err != nil {
+		if !s.step(ctx, &c, advance) {
 			return
-		}
-		now := time.Now()
-		s.mu.Lock()
-		s.status = st
-		next := s.engine.Next()
-		s.advanceClock(st.IsLeader, next)
-		out := s.sampleInputs(now)
-		silent := s.cheating(CheatSilentLeader, s.clock)
-		first, upto, ok := s.prop.plan(now, st.IsLeader && !silent, st.View, next, s.clock)
-		var payload []byte
-		if ok {
-			b := s.pool.build(first, upto)
-			upto = first + uint64(len(b.Ticks))
-			payload = b.Encode()
-		}
-		if next != stalledNext || st.View != stalledView || st.InViewChange {
-			// A new leader gets its own full bound before it is reported.
-			stalledNext, stalledView, stalledSince = next, st.View, now
-		} else if !st.IsLeader && now.Sub(stalledSince) > 2*s.prop.stall && reportedView != st.View {
-			reportedView = st.View
-			s.observe(gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
-		}
-		suspect := s.susp.check(now, st.IsLeader, st.InViewChange, st.View, next, s.clock)
-		var stats *Stats
-		if dt := now.Sub(lastStats); dt >= time.Second {
-			m := s.msgsIn.Load()
-			s.msgRate = float64(m-lastMsgs) / dt.Seconds()
-			lastStats, lastMsgs = now, m
-			st := s.statsLocked()
-			stats = &st
-		}
-		s.mu.Unlock()
-
-		s.send(ctx, out)
-		if suspect {
-			// The leader keeps its view alive but orders nothing: vote to
-			// replace it. The next leader proposes from the first
-			// undecided tick (proposer.plan).
-			s.log.Info("suspecting leader", "view", st.View, "leader", st.Leader, "next", next)
-			if err := s.drv.Suspect(ctx); err != nil {
-				return
-			}
-		}
-		if ok {
-			if err := s.drv.Propose(ctx, payload); err == nil {
-				s.mu.Lock()
-				s.prop.proposed(upto)
-				s.proposedN++
-				s.mu.Unlock()
-			}
-		}
-		if stats != nil {
-			s.emit(StatsEvent{Stats: *stats})
 		}
 	}
 }
 
-// advanceClock moves the local clock one tick, kept within reach of the
+// untilBeat is the time from now to the clock's next beat: one interval,
+// or the next point of the Epoch grid.
+func (s *Session) untilBeat(now time.Time) time.Duration {
+	iv := s.cfg.interval()
+	if s.cfg.Epoch.IsZero() {
+		return iv
+	}
+	since := now.Sub(s.cfg.Epoch)
+	if since < 0 {
+		return -since
+	}
+	return iv - since%iv
+}
+
+// wallTick is the Epoch grid's tick at now (Epoch mode only).
+func (s *Session) wallTick(now time.Time) uint64 {
+	since := now.Sub(s.cfg.Epoch)
+	if since < 0 {
+		return 0
+	}
+	return uint64(since / s.cfg.interval())
+}
+
+// poke wakes the clock goroutine between beats (never blocks).
+func (s *Session) poke() {
+	select {
+	case s.pokes <- struct{}{}:
+	default:
+	}
+}
+
+// clockLoop is the clock goroutine's own bookkeeping between steps.
+type clockLoop struct {
+	lastStats               time.Time
+	lastMsgs                uint64
+	stalledSince            time.Time
+	stalledNext, stalledVew uint64
+	reportedView            uint64
+}
+
+// status is the consensus node's status (zero in broadcast mode, which
+// has no consensus node).
+func (s *Session) consensusStatus(ctx context.Context) (bft.Status, error) {
+	if s.drv == nil {
+		return bft.Status{}, ctx.Err()
+	}
+	return s.drv.Status(ctx)
+}
+
+// step is one run of the clock: on a beat (advance) the clock moves one
+// tick and follower-side checks run; on a poke only sampling and proposing
+// happen. It returns false when the session is shutting down.
+func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
+	st, err := s.consensusStatus(ctx)
+	if err != nil {
+		return false
+	}
+	now := time.Now()
+	s.mu.Lock()
+	s.status = st
+	next := s.engine.Next()
+	if advance {
+		s.advanceClock(st.IsLeader, next, now)
+	} else if s.cfg.Unpaced {
+		s.boundClock(max(s.clock, next), next)
+	}
+	out := s.sampleInputs(now)
+	if s.cfg.Consensus == ConsensusBroadcast {
+		s.applyCompleteLocked()
+	}
+	silent := s.cheating(CheatSilentLeader, s.clock)
+	first, upto, ok := s.prop.plan(now, st.IsLeader && !silent && s.drv != nil, st.View, next, s.clock)
+	var payload []byte
+	if ok {
+		b := s.pool.build(first, upto)
+		upto = first + uint64(len(b.Ticks))
+		payload = b.Encode()
+	}
+	suspect := false
+	var stats *Stats
+	if advance {
+		if next != c.stalledNext || st.View != c.stalledVew || st.InViewChange {
+			// A new leader gets its own full bound before it is reported.
+			c.stalledNext, c.stalledVew, c.stalledSince = next, st.View, now
+		} else if !st.IsLeader && s.drv != nil && now.Sub(c.stalledSince) > 2*s.prop.stall && c.reportedView != st.View {
+			c.reportedView = st.View
+			s.observe(gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
+		}
+		suspect = s.drv != nil && s.susp.check(now, st.IsLeader, st.InViewChange, st.View, next, s.clock)
+		if dt := now.Sub(c.lastStats); dt >= time.Second {
+			m := s.msgsIn.Load()
+			s.msgRate = float64(m-c.lastMsgs) / dt.Seconds()
+			c.lastStats, c.lastMsgs = now, m
+			st := s.statsLocked()
+			stats = &st
+		}
+	}
+	s.mu.Unlock()
+
+	s.send(ctx, out)
+	if suspect {
+		// The leader keeps its view alive but orders nothing: vote to
+		// replace it. The next leader proposes from the first
+		// undecided tick (proposer.plan).
+		s.log.Info("suspecting leader", "view", st.View, "leader", st.Leader, "next", next)
+		if err := s.drv.Suspect(ctx); err != nil {
+			return false
+		}
+	}
+	if ok {
+		if err := s.drv.Propose(ctx, payload); err == nil {
+			s.mu.Lock()
+			s.prop.proposed(upto)
+			s.proposedN++
+			s.mu.Unlock()
+		}
+	}
+	if stats != nil {
+		s.emit(StatsEvent{Stats: *stats})
+	}
+	return true
+}
+
+// advanceClock moves the local clock one beat, kept within reach of the
 // decided log: a non-leader that fell behind (late start, catch-up) jumps
 // forward so its inputs are not all too late, and nobody runs more than
-// InputDelay+grace+maxAhead ticks past what is decided.
-func (s *Session) advanceClock(leader bool, next uint64) {
-	s.clock++
-	g := s.prop.graceTicks
-	if lo := next + g; !leader && s.clock < lo {
-		s.clock = lo
+// InputDelay+grace+maxAhead ticks past what is decided. With an Epoch the
+// beat goes to the grid's tick for now (the same tick on every peer).
+func (s *Session) advanceClock(leader bool, next uint64, now time.Time) {
+	c := s.clock + 1
+	switch {
+	case !s.cfg.Epoch.IsZero():
+		c = max(s.clock, s.wallTick(now))
+	case !leader:
+		c = max(c, next+s.prop.graceTicks)
 	}
-	if hi := next + uint64(s.cfg.InputDelay) + g + maxAhead; s.clock > hi {
-		s.clock = hi
+	if s.cfg.Unpaced {
+		c = max(c, next)
 	}
+	s.boundClock(c, next)
+}
+
+// boundClock sets the clock to c, at most InputDelay+grace+maxAhead ticks
+// past the decided log.
+func (s *Session) boundClock(c, next uint64) {
+	if hi := next + uint64(s.cfg.InputDelay) + s.prop.graceTicks + maxAhead; c > hi {
+		c = max(s.clock, hi)
+	}
+	s.clock = c
 	s.skipDecided()
 }
 
@@ -162,9 +260,12 @@ func (s *Session) sampleInputs(now time.Time) []outMsg {
 		tick := s.nextSample
 		data, ok := s.pendingIn[tick]
 		delete(s.pendingIn, tick)
-		if !ok {
-			continue // the agreed "no input" for this tick
+		if !ok && s.cfg.Consensus != ConsensusBroadcast {
+			continue // the leader orders the agreed "no input" at the deadline
 		}
+		// Broadcast mode has no leader to decide that an input is missing:
+		// the player says so itself with a signed empty input, which every
+		// peer applies as "no input" (applyCompleteLocked).
 		if s.cheating(CheatInvalidMove, tick) {
 			data = s.cheatCfg.Mutate(data)
 		}

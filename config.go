@@ -26,7 +26,24 @@ type Config struct {
 	// the initial game (arena: arena.Params(seats, seed)).
 	GameParams []byte
 
-	TickRate     int    // ticks per second (default 30, at most 60)
+	TickRate int // ticks per second (default 30, at most 60)
+	// Epoch is the tick grid shared by all peers: tick t is sampled at
+	// Epoch + t/TickRate (wall clock). Peers given the same Epoch (a lobby
+	// or launcher picks it; on a LAN, NTP keeps clocks within a
+	// millisecond) sign their inputs for a tick at the same moment, so the
+	// tick's inputs reach the leader together and it is decided one
+	// consensus round later instead of waiting for the slowest clock's
+	// phase. Zero: each peer's clock starts when it has heard all others.
+	Epoch time.Time
+	// Unpaced runs the clock as fast as consensus goes: whenever a tick is
+	// decided the clock moves to it, so the next ticks are sampled at once
+	// (TickRate still paces deadlines and stats). For benchmarks and
+	// simulations; the game must submit inputs ahead with SubmitInputAt.
+	Unpaced bool
+	// Consensus selects the ordering protocol. The default, ConsensusBFT,
+	// is the product; the others are baselines for `paxsync bench` and
+	// tolerate no cheater (see ConsensusMode).
+	Consensus    ConsensusMode
 	InputDelay   int    // ticks between submitting an input and its tick (default 2)
 	HashInterval uint64 // state hashes every this many ticks (default 30)
 	// Sealed selects commit-reveal inputs. Not implemented by the session
@@ -53,6 +70,26 @@ type Config struct {
 	EventBuffer int
 	Logger      *slog.Logger
 }
+
+// ConsensusMode selects how the session orders ticks.
+type ConsensusMode string
+
+// Consensus modes. Only ConsensusBFT survives Byzantine peers; the other two
+// exist so a benchmark can show what Byzantine tolerance costs, in the same
+// harness, on the same network code.
+const (
+	// ConsensusBFT: Byzantine Multi-Paxos with the verify broadcast among
+	// 3f+1 acceptors (the default).
+	ConsensusBFT ConsensusMode = "bft"
+	// ConsensusCrash: the same Multi-Paxos without the verify broadcast,
+	// with 2f+1 acceptors: tolerates f crashes, not one liar.
+	ConsensusCrash ConsensusMode = "crash"
+	// ConsensusBroadcast: no agreement at all. Every peer applies a tick
+	// once it holds every seat's signed input for it (naive P2P lockstep):
+	// a missing input stalls the match, and an equivocating player splits
+	// it. The latency floor any lockstep design pays.
+	ConsensusBroadcast ConsensusMode = "broadcast"
+)
 
 // NetworkConfig is the libp2p part of Config.
 type NetworkConfig struct {
@@ -87,6 +124,12 @@ const (
 	// CheatDoubleVote: as acceptor, every own Verify and Confirm also goes
 	// out in a conflicting, validly signed version.
 	CheatDoubleVote CheatKind = "double-vote"
+	// CheatTamperRelay: every other player's input this peer receives is
+	// re-published with one byte of its body altered (a relay that edits
+	// what it forwards). Receivers see a bad signature delivered by this
+	// peer: a local observation against the relay, never a verdict against
+	// the player whose message was altered.
+	CheatTamperRelay CheatKind = "tamper-relay"
 )
 
 // Cheat configures this peer to misbehave from FromTick on, through the
@@ -159,6 +202,13 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.Sealed {
 		return c, 0, badConfig("Sealed", "commit-reveal inputs are not supported by the session yet")
 	}
+	switch c.Consensus {
+	case "":
+		c.Consensus = ConsensusBFT
+	case ConsensusBFT, ConsensusCrash, ConsensusBroadcast:
+	default:
+		return c, 0, badConfig("Consensus", "unknown mode %q, want %q, %q or %q", c.Consensus, ConsensusBFT, ConsensusCrash, ConsensusBroadcast)
+	}
 	if c.Grace == 0 {
 		c.Grace = c.interval()
 	}
@@ -205,7 +255,7 @@ func checkCheat(ch *Cheat, seat, n int) (*Cheat, error) {
 			c.Target = (seat + 1) % n
 		}
 	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader,
-		CheatEquivocateProposal, CheatDoubleVote:
+		CheatEquivocateProposal, CheatDoubleVote, CheatTamperRelay:
 	default:
 		return nil, badConfig("Cheat.Kind", "unknown kind %q", c.Kind)
 	}

@@ -24,6 +24,10 @@ type TickEvent struct {
 	Inputs     []gamestate.SeatInput
 	Checkpoint bool          // Tick is a multiple of HashInterval
 	Hash       crypto.Digest // the game's state hash after Tick; set at checkpoints only
+	// Commit is this peer's commit latency for Tick: from signing and
+	// sending its own input for Tick to applying Tick here. Zero when this
+	// peer had no input at Tick. (Stats has the running percentiles.)
+	Commit time.Duration
 }
 
 // VerdictEvent is a proven cheat, agreed through the log: every honest peer
@@ -108,6 +112,13 @@ type Stats struct {
 	Connected            []int  // seats with a live connection
 	DroppedEvents        uint64 // events dropped because Events() was not drained
 	Proposed             uint64 // batches this peer proposed as leader
+	// Network totals since Join: bytes on the wire (all libp2p protocols)
+	// and signed envelopes delivered to / sent by this peer.
+	BytesIn, BytesOut uint64
+	MsgsIn, MsgsOut   uint64
+	// Signature operations of this process since it started (all sessions
+	// in it): what the CPU floor of the protocol is counted in.
+	Signs, Verifies uint64
 }
 
 func (TickEvent) isEvent()        {}

@@ -23,11 +23,19 @@ type proposer struct {
 	lastMove     time.Time
 	stall        time.Duration
 	graceTicks   uint64
+	// complete, if set, returns the first tick at or after from (looking
+	// at most limit ticks ahead) that still lacks some seat's input: ticks
+	// before it hold every input and are ordered at once instead of at
+	// their deadline. That is what makes a tick's commit latency one
+	// consensus round rather than input delay plus grace.
+	complete func(from, limit uint64) uint64
 }
 
 // plan returns the ticks [first, upto) to propose now, given the bft view
-// and leadership, the engine's next tick, the local clock tick. Hashes and evidence ride along
-// with the ticks. ok=false: nothing to propose.
+// and leadership, the engine's next tick, the local clock tick: the ticks
+// past their deadline (clock minus grace) and those that already hold every
+// seat's input. Hashes and evidence ride along with the ticks. ok=false:
+// nothing to propose.
 func (p *proposer) plan(now time.Time, isLeader bool, view, next, clock uint64) (first, upto uint64, ok bool) {
 	if next != p.lastNext {
 		p.lastNext, p.lastMove = next, now
@@ -53,6 +61,9 @@ func (p *proposer) plan(now time.Time, isLeader bool, view, next, clock uint64) 
 		due = clock - p.graceTicks + 1
 	}
 	first = p.proposedNext
+	if p.complete != nil {
+		due = max(due, p.complete(first, batchTickLimit))
+	}
 	upto = min(due, first+batchTickLimit, next+maxInFlight)
 	if upto <= first {
 		return 0, 0, false

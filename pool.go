@@ -131,6 +131,19 @@ func (p *pool) queue(ev gamestate.Evidence, seat int, tick uint64) bool {
 	return true
 }
 
+// completeUpto returns the first tick in [from, from+limit) for which some
+// seat's input is missing (from+limit if none is).
+func (p *pool) completeUpto(from, limit uint64) uint64 {
+	for t := from; t < from+limit; t++ {
+		for s := 0; s < p.n; s++ {
+			if _, ok := p.inputs[stKey{t, uint16(s)}]; !ok {
+				return t
+			}
+		}
+	}
+	return from + limit
+}
+
 // build makes the batch for ticks [first, upto): the collected input of
 // each seat or nil (the explicit NoInput), every pending state hash for a
 // checkpoint before upto, and pending evidence. Items are sorted so the

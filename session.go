@@ -24,6 +24,7 @@ import (
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/netp2p"
 	"github.com/paxsync/paxsync/wal"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // Session is one player's seat in a running match. All methods are safe for
@@ -39,6 +40,7 @@ type Session struct {
 	closeWAL func() error
 	log      *slog.Logger
 	events   chan Event
+	pokes    chan struct{} // wakes the clock between beats (poke)
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
@@ -103,7 +105,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	s := &Session{
 		cfg: cfg, seat: seat, n: n, match: match, log: cfg.Logger.With("seat", seat),
 		verifier: crypto.NewVerifier(match, cfg.Roster), signer: crypto.NewSigner(cfg.Key, match, uint16(seat)),
-		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}),
+		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}), pokes: make(chan struct{}, 1),
 		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
 		cheatCfg: cfg.Cheat,
 	}
@@ -116,6 +118,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, badConfig("NewGame", "%v", err)
 	}
 	s.pool = newPool(s.verifier, cfg.HashInterval)
+	s.prop.complete = s.pool.completeUpto
 	if cfg.Record != nil {
 		s.rec, err = gamestate.NewReplayWriter(cfg.Record, &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
 			TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
@@ -124,29 +127,88 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, fmt.Errorf("paxsync: Record: %w", err)
 		}
 	}
-	var wl driver.WAL
-	var restored []bft.Record
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
 	s.closeWAL = func() error { return nil }
-	if cfg.WALDir != "" {
-		if err := os.MkdirAll(cfg.WALDir, 0o700); err != nil {
-			return nil, fmt.Errorf("paxsync: WALDir: %w", err)
+	var node *bft.Node
+	var restored []bft.Record
+	var wl driver.WAL
+	if cfg.Consensus != ConsensusBroadcast {
+		if wl, restored, err = s.openWAL(); err != nil {
+			cancel()
+			return nil, err
 		}
-		fw, recs, err := driver.OpenFileWAL(filepath.Join(cfg.WALDir, "bft.wal"), wal.SyncProcess)
-		if err != nil {
-			return nil, fmt.Errorf("paxsync: WALDir: %w", err)
+		if node, err = s.newNode(restored); err != nil {
+			cancel()
+			s.closeWAL()
+			return nil, err
 		}
-		wl, restored, s.closeWAL = fw, recs, fw.Close
-	} else {
-		wl = &driver.MemWAL{}
 	}
-	rules := gamestate.Rules{Seats: n, Sealed: cfg.Sealed, HashInterval: cfg.HashInterval}
+	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName,
+		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
+	if err != nil {
+		cancel()
+		s.closeWAL()
+		return nil, fmt.Errorf("paxsync: network: %w", err)
+	}
+	if node != nil {
+		s.drv, err = driver.New(driver.Config{
+			Node: node, Seat: seat, N: n, Transport: s.host, WAL: wl, TickInterval: cfg.ConsensusTick,
+			Apply: s.apply, Snapshot: s.snapshot, Restore: s.restore, Other: s.other,
+			Outbound:    s.outbound, // a pass-through unless a consensus cheat is set
+			SyncOnStart: len(restored) > 0, Logger: s.log,
+		})
+		if err != nil {
+			cancel()
+			s.host.Close()
+			s.closeWAL()
+			return nil, fmt.Errorf("paxsync: driver: %w", err)
+		}
+	}
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		if s.drv == nil {
+			s.runInbound(runCtx) // broadcast mode: game messages only
+			return
+		}
+		if err := s.drv.Run(runCtx); err != nil {
+			s.log.Error("consensus driver stopped", "err", err)
+		}
+	}()
+	go s.runClock(runCtx)
+	go s.runNetEvents(runCtx)
+	return s, nil
+}
+
+// openWAL opens Config.WALDir's bft log (or an in-memory one) and returns
+// the records to restore the node from.
+func (s *Session) openWAL() (driver.WAL, []bft.Record, error) {
+	if s.cfg.WALDir == "" {
+		return &driver.MemWAL{}, nil, nil
+	}
+	if err := os.MkdirAll(s.cfg.WALDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
+	}
+	fw, recs, err := driver.OpenFileWAL(filepath.Join(s.cfg.WALDir, "bft.wal"), wal.SyncProcess)
+	if err != nil {
+		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
+	}
+	s.closeWAL = fw.Close
+	return fw, recs, nil
+}
+
+// newNode builds the consensus node for Config.Consensus, restored from
+// the WAL's records.
+func (s *Session) newNode(restored []bft.Record) (*bft.Node, error) {
+	rules := gamestate.Rules{Seats: s.n, Sealed: s.cfg.Sealed, HashInterval: s.cfg.HashInterval}
 	// The node's own signer: crypto.Signer is not safe for concurrent use,
 	// and the node signs on the driver goroutine while the clock signs
 	// inputs. The consensus cheats (outbound) sign with it on the driver
 	// goroutine too.
-	s.nodeSigner = crypto.NewSigner(cfg.Key, match, uint16(seat))
+	s.nodeSigner = crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat))
 	node, err := bft.NewNode(bft.Config{
-		Seat: uint16(seat), N: n, F: (n - 1) / 3, Verifier: s.verifier,
+		Seat: uint16(s.seat), N: s.n, F: (s.n - 1) / 3, Verifier: s.verifier,
 		Signer:       s.nodeSigner,
 		MaxValueSize: 64 << 10,
 		ValidateValue: func(_ uint64, payload []byte) error {
@@ -158,40 +220,25 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		},
 	}, restored)
 	if err != nil {
-		s.closeWAL()
 		return nil, fmt.Errorf("paxsync: consensus: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
-	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName,
-		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
-	if err != nil {
-		cancel()
-		s.closeWAL()
-		return nil, fmt.Errorf("paxsync: network: %w", err)
-	}
-	s.drv, err = driver.New(driver.Config{
-		Node: node, Seat: seat, N: n, Transport: s.host, WAL: wl, TickInterval: cfg.ConsensusTick,
-		Apply: s.apply, Snapshot: s.snapshot, Restore: s.restore, Other: s.other,
-		Outbound:    s.outbound, // a pass-through unless a consensus cheat is set
-		SyncOnStart: len(restored) > 0, Logger: s.log,
-	})
-	if err != nil {
-		cancel()
-		s.host.Close()
-		s.closeWAL()
-		return nil, fmt.Errorf("paxsync: driver: %w", err)
-	}
-	s.wg.Add(3)
-	go func() {
-		defer s.wg.Done()
-		if err := s.drv.Run(runCtx); err != nil {
-			s.log.Error("consensus driver stopped", "err", err)
+	return node, nil
+}
+
+// runInbound feeds game messages to the session when there is no
+// consensus driver to do it (broadcast mode).
+func (s *Session) runInbound(ctx context.Context) {
+	in := s.host.Inbound()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-in:
+			if m.Env.Type < wire.TypeAccept || m.Env.Type > wire.TypeEvidence {
+				s.other(m)
+			}
 		}
-	}()
-	go s.runClock(runCtx)
-	go s.runNetEvents(runCtx)
-	return s, nil
+	}
 }
 
 // Seat is this player's seat (its index in Config.Roster).
