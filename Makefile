@@ -3,13 +3,13 @@
 #               Ebiten demo: you plus 3 bot peers on this machine.
 #   make test   installs missing system packages (as root), then runs vet,
 #               staticcheck, the race-enabled test suite, the scripted
-#               cheat-match scenarios, the 2,000-seed Byzantine simulation
-#               and a short fuzz pass.
+#               cheat-match scenarios, the 2,000-seed Byzantine simulation,
+#               a short fuzz pass and every Go benchmark once.
 GO ?= go
 STATICCHECK = honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DEMO_ARGS ?=
 
-.PHONY: demo test deps-demo deps-test vet staticcheck unit e2e sim fuzz build
+.PHONY: demo test deps-demo deps-test vet staticcheck unit e2e sim fuzz build benchsmoke
 
 demo: deps-demo
 	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
@@ -17,7 +17,7 @@ demo: deps-demo
 	  echo "  xvfb-run -a go run ./cmd/paxsync-demo --ticks 900 --screenshot out.png"; exit 1; fi
 	$(GO) run ./cmd/paxsync-demo $(DEMO_ARGS)
 
-test: deps-test vet staticcheck build unit e2e sim fuzz
+test: deps-test vet staticcheck build unit e2e sim fuzz benchsmoke
 	@echo "make test: all checks passed"
 
 deps-demo:
@@ -50,3 +50,9 @@ sim:
 
 fuzz:
 	@scripts/fuzz.sh
+
+# Every Go benchmark runs once (one iteration), so none of them can rot;
+# the figures come from `paxsync bench` and the commands in
+# docs/BENCHMARKS.md, not from here.
+benchsmoke:
+	$(GO) test -p 1 -count=1 -run '^$$' -bench . -benchtime 1x ./...

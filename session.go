@@ -144,7 +144,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 			return nil, err
 		}
 	}
-	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName,
+	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName, Verifier: s.verifier,
 		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
 	if err != nil {
 		cancel()
@@ -360,8 +360,18 @@ func (s *Session) Heal(seats ...int) { s.host.Heal(seats...) }
 // Stats returns the current figures.
 func (s *Session) Stats() Stats {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.statsLocked()
+	st := s.statsLocked()
+	s.mu.Unlock()
+	s.addCounters(&st)
+	return st
+}
+
+// addCounters fills the network and signature totals of st.
+func (s *Session) addCounters(st *Stats) {
+	tr := s.host.Traffic()
+	st.BytesIn, st.BytesOut, st.MsgsIn, st.MsgsOut = tr.BytesIn, tr.BytesOut, tr.MsgsIn, tr.MsgsOut
+	ops := crypto.Ops()
+	st.Signs, st.Verifies = ops.Signs, ops.Verifies
 }
 
 // Close leaves the match: it stops the clock, consensus and network, waits

@@ -3,8 +3,6 @@ package netp2p
 import (
 	"errors"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -89,13 +87,11 @@ func (h *Host) reportInvalid(seat int, p peer.ID, reason string) {
 
 // check decodes and verifies one message delivered by seat. Objective
 // faults give Reject with a reason; app-level Ignore and flooding give
-// Ignore. limit applies the per-peer rate limit.
+// Ignore. limit applies the per-signer rate limit (see RateLimit); it is
+// checked before the signature, so a flood costs a decode, not a verify.
 func (h *Host) check(seat int, data []byte, limit bool) (*crypto.Envelope, string, Validation) {
 	if seat < 0 {
 		return nil, ReasonNotMember, Reject
-	}
-	if limit && !h.limits.allow(seat) {
-		return nil, ReasonFlooding, Ignore
 	}
 	if len(data) > maxEnvelope {
 		return nil, ReasonOversize, Reject
@@ -103,6 +99,19 @@ func (h *Host) check(seat int, data []byte, limit bool) (*crypto.Envelope, strin
 	env, err := crypto.DecodeEnvelope(data)
 	if err != nil {
 		return nil, ReasonMalformed, Reject
+	}
+	if int(env.Sender) >= len(h.ids) {
+		return nil, ReasonNotMember, Reject
+	}
+	if limit && !h.limits.allowSigned(seat, int(env.Sender)) {
+		h.ctr.flooding.Add(1)
+		if int(env.Sender) == seat {
+			// Its own signed messages: the peer itself is flooding.
+			return nil, ReasonFlooding, Ignore
+		}
+		// A relay beyond the signer's share: not forwarded, nobody blamed
+		// (an honest relay may pass on more than one path's share).
+		return nil, "", Ignore
 	}
 	if err := h.verifier.Verify(&env); err != nil {
 		if errors.Is(err, crypto.ErrUnknownSender) {
@@ -154,63 +163,4 @@ func (h *Host) onDisconnected(_ network.Network, c network.Conn) {
 	if h.ctx.Err() == nil {
 		h.dialer.kick()
 	}
-}
-
-// limiter is a token bucket per seat.
-type limiter struct {
-	mu       sync.Mutex
-	rate     float64
-	burst    float64
-	tokens   []float64
-	last     []time.Time
-	reported []time.Time
-}
-
-func newLimiter(rl RateLimit, n int) *limiter {
-	l := &limiter{rate: rl.PerSecond, burst: float64(rl.Burst), tokens: make([]float64, n),
-		last: make([]time.Time, n), reported: make([]time.Time, n)}
-	if l.rate == 0 {
-		l.rate = DefaultRatePerSecond
-	}
-	if l.burst <= 0 {
-		l.burst = 2 * l.rate
-	}
-	for i := range l.tokens {
-		l.tokens[i] = l.burst
-	}
-	return l
-}
-
-func (l *limiter) allow(seat int) bool {
-	if l.rate < 0 {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if !l.last[seat].IsZero() {
-		l.tokens[seat] = min(l.burst, l.tokens[seat]+now.Sub(l.last[seat]).Seconds()*l.rate)
-	}
-	l.last[seat] = now
-	if l.tokens[seat] < 1 {
-		return false
-	}
-	l.tokens[seat]--
-	return true
-}
-
-// shouldReport limits flooding reports to one per second per seat, so a
-// flood does not become a flood of events.
-func (l *limiter) shouldReport(seat int) bool {
-	if seat < 0 {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	if now.Sub(l.reported[seat]) < time.Second {
-		return false
-	}
-	l.reported[seat] = now
-	return true
 }

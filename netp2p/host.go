@@ -52,9 +52,15 @@ const (
 	Reject
 )
 
-// RateLimit bounds the messages accepted from one delivering peer (pubsub
-// and direct streams together) with a token bucket. Excess messages are
-// ignored and reported as "flooding".
+// RateLimit bounds what one peer can make this host process, before any
+// signature is checked (limit.go). PerSecond and Burst are the budget of one
+// signer's messages delivered by one peer (pubsub and direct streams
+// together): beyond it they are ignored — not delivered, not forwarded —
+// and, when the peer delivers its own messages, reported as "flooding".
+// Each delivering peer also has n times that budget for everything it
+// delivers (its own messages and its relays of the others'), charged on
+// arrival, so that a flooding peer's excess is dropped before it reaches
+// pubsub's validation queue, which all peers share.
 type RateLimit struct {
 	PerSecond float64 // refill rate; 0 means the default, negative disables
 	Burst     int     // bucket size; 0 means 2×PerSecond
@@ -62,17 +68,24 @@ type RateLimit struct {
 
 // Defaults, chosen from the measurements in docs/BENCHMARKS.md.
 const (
-	DefaultRatePerSecond = 2000
+	// DefaultRatePerSecond is per signer and delivering peer: a player
+	// signs ~60 inputs plus a few consensus messages per 60 Hz tick, well
+	// under 500/s; the flood cheat sends 6000/s.
+	DefaultRatePerSecond = 500
 	// DefaultQueueSize is used for pubsub's per-peer outbound queue, its
 	// validation queue and the subscription buffer; each silently drops
 	// when full, and 32 (pubsub's default) dropped messages in an
-	// all-to-all burst of 8 peers.
+	// all-to-all burst of 8 peers. With rate limiting on, the validation
+	// queue is made large enough for every peer's full arrival burst at
+	// once (limiter.validateQueue).
 	DefaultQueueSize = 1024
 	// MaxSyncRequest and DefaultMaxSyncResponse bound /paxsync/sync/1.
 	MaxSyncRequest         = 64 << 10
 	DefaultMaxSyncResponse = 16 << 20
-	defaultInboundBuffer   = 4096
-	defaultEventBuffer     = 1024
+	// inboundChanBuffer is small on purpose: the backlog waits in inQueue,
+	// where it is served fairly, not in the channel, which is FIFO.
+	inboundChanBuffer  = 8
+	defaultEventBuffer = 1024
 )
 
 // Config configures a Host.
@@ -81,6 +94,12 @@ type Config struct {
 	Roster    []crypto.PublicKey // seat i is Roster[i]
 	Match     crypto.MatchID
 	MatchName string // for logs and the mDNS service name
+	// Verifier, if set, checks signatures instead of a verifier of the
+	// host's own (it must be for Match and Roster). Sharing the
+	// application's verifier means a message verified on arrival is not
+	// verified again by consensus or the game (crypto.Verifier remembers
+	// what it accepted).
+	Verifier *crypto.Verifier
 
 	// ListenAddrs defaults to all interfaces, OS-chosen TCP and QUIC ports.
 	ListenAddrs []string
@@ -137,6 +156,7 @@ type Host struct {
 	mdns  interface{ Close() error }
 
 	inbound chan Inbound
+	inq     *inQueue
 	events  chan Event
 	limits  *limiter
 	out     *outStreams
@@ -146,6 +166,8 @@ type Host struct {
 	syncHandler func(from int, req []byte) ([]byte, error)
 
 	pubSeq atomic.Uint64 // publication nonce; starts at a random value
+	ctr    counters
+	bw     *byteCounter
 
 	closeOnce sync.Once
 	closeErr  error
@@ -183,11 +205,16 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		log:      cfg.Logger.With("match", cfg.MatchName),
 		seat:     -1,
 		seatOf:   make(map[peer.ID]int, len(cfg.Roster)),
-		verifier: crypto.NewVerifier(cfg.Match, cfg.Roster),
+		verifier: cfg.Verifier,
 		topicStr: "paxsync/" + crypto.Digest(cfg.Match).Hex(),
-		inbound:  make(chan Inbound, defaultInboundBuffer),
+		inbound:  make(chan Inbound, inboundChanBuffer),
 		events:   make(chan Event, defaultEventBuffer),
 		limits:   newLimiter(cfg.RateLimit, len(cfg.Roster)),
+	}
+	if hs.verifier == nil {
+		hs.verifier = crypto.NewVerifier(cfg.Match, cfg.Roster)
+	} else if hs.verifier.Match() != cfg.Match || hs.verifier.Size() != len(cfg.Roster) {
+		return nil, errors.New("netp2p: Config.Verifier is for another match or roster")
 	}
 	for i, k := range cfg.Roster {
 		id, err := peerIDOf(k)
@@ -204,6 +231,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("netp2p: key %s is not in the roster", cfg.Key.Public())
 	}
 	hs.log = hs.log.With("seat", hs.seat)
+	hs.inq = newInQueue(len(cfg.Roster), cfg.QueueSize)
 	hs.pubSeq.Store(rand.Uint64())
 	hs.ctx, hs.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := hs.start(); err != nil {
@@ -226,9 +254,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 // Seat is this host's seat in the roster.
 func (h *Host) Seat() int { return h.seat }
 
-// Inbound is the stream of received envelopes (pubsub and direct). The
-// channel is buffered; when the reader falls behind, direct streams block
-// and pubsub's subscription buffer absorbs, then drops.
+// Inbound is the stream of received envelopes (pubsub and direct). When the
+// reader falls behind, envelopes wait in one queue per (delivering peer,
+// signer) pair, of Config.QueueSize each, served round-robin, so one busy
+// sender does not delay the others' messages; when a pair's queue is full,
+// its direct stream blocks and its pubsub messages are dropped (counted in
+// Traffic.DroppedSubscription).
 func (h *Host) Inbound() <-chan Inbound { return h.inbound }
 
 // Events reports discovery progress and misbehaviour. Events are also
@@ -324,6 +355,9 @@ func (h *Host) Close() error {
 		if h.cancel != nil {
 			h.cancel()
 		}
+		if h.inq != nil {
+			h.inq.close()
+		}
 		if h.mdns != nil {
 			h.mdns.Close()
 		}
@@ -348,7 +382,11 @@ func (h *Host) Broadcast(env crypto.Envelope) error {
 		return fmt.Errorf("netp2p: host closed")
 	}
 	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(env.Body)+80), h.pubSeq.Add(1))
-	return h.topic.Publish(h.ctx, env.Encode(data))
+	if err := h.topic.Publish(h.ctx, env.Encode(data)); err != nil {
+		return err
+	}
+	h.ctr.msgsOut.Add(1)
+	return nil
 }
 
 // nonceSize is the publication nonce in front of every pubsub payload.

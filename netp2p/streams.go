@@ -129,6 +129,7 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 		_ = st.s.SetWriteDeadline(deadline)
 		if err = writeFrame(st.w, frame); err == nil {
 			if err = st.w.Flush(); err == nil {
+				h.ctr.msgsOut.Add(1)
 				return nil
 			}
 		}
@@ -157,14 +158,17 @@ func (h *Host) handleMsgStream(s network.Stream) {
 			_ = s.Reset()
 			return
 		}
+		if h.limits.arrive(seat, 1) == 0 {
+			h.ctr.flooding.Add(1)
+			h.reportInvalid(seat, p, ReasonFlooding)
+			continue
+		}
 		env, v := h.checkDelivered(seat, p, data)
 		if v != Accept {
 			continue
 		}
-		select {
-		case h.inbound <- Inbound{From: seat, Env: *env, Direct: true}:
-		case <-h.ctx.Done():
-			_ = s.Reset()
+		if !h.inq.push(Inbound{From: seat, Env: *env, Direct: true}, true) {
+			_ = s.Reset() // the host is closing
 			return
 		}
 	}
@@ -229,7 +233,7 @@ func (h *Host) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, e
 func (h *Host) handleSyncStream(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	seat := h.seatOfPeer(p)
-	if seat < 0 || h.gater.isCut(seat) || !h.limits.allow(seat) {
+	if seat < 0 || h.gater.isCut(seat) || h.limits.arrive(seat, 1) == 0 {
 		_ = s.Reset()
 		return
 	}

@@ -1,0 +1,128 @@
+package netp2p
+
+import (
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/metrics"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Traffic is what a host has moved since it started. Benchmarks read it
+// before and after a run (Traffic.Sub) to put bytes and messages next to
+// the time and CPU they measured, and the drop counters say whether a
+// latency came from the network losing messages rather than from the
+// protocol.
+type Traffic struct {
+	// BytesIn and BytesOut are the bytes read from and written to libp2p
+	// streams over all protocols (pubsub with its framing and control
+	// messages, direct messages, sync, identify), as libp2p's swarm reports
+	// them to its bandwidth reporter hook: what the transports carry,
+	// without their own framing and encryption overhead (Noise, yamux,
+	// QUIC, TCP/IP headers), which adds a few per cent on the wire.
+	BytesIn, BytesOut uint64
+	// MsgsIn counts envelopes delivered to Inbound (pubsub and direct
+	// streams); MsgsOut counts envelopes this host published with
+	// Broadcast or wrote with Send. A relay of someone else's publication
+	// is not counted in MsgsOut (its bytes are in BytesOut).
+	MsgsIn, MsgsOut uint64
+	// Flooding counts messages ignored because their delivering peer was
+	// over its rate limit (the events are rate-limited, this is not).
+	Flooding uint64
+	// Dropped* count messages lost to a full bounded queue: pubsub's
+	// validation queue (shared by all peers), pubsub's outbound RPC queue
+	// to a peer, and validated messages the Inbound reader was too slow for
+	// (pubsub's subscription buffer, or this host's per-pair delivery
+	// queue). Zero in a healthy match; see DefaultQueueSize.
+	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
+}
+
+// Sub returns the traffic between an earlier reading t0 and t.
+func (t Traffic) Sub(t0 Traffic) Traffic {
+	return Traffic{
+		BytesIn: t.BytesIn - t0.BytesIn, BytesOut: t.BytesOut - t0.BytesOut,
+		MsgsIn: t.MsgsIn - t0.MsgsIn, MsgsOut: t.MsgsOut - t0.MsgsOut,
+		Flooding:            t.Flooding - t0.Flooding,
+		DroppedValidation:   t.DroppedValidation - t0.DroppedValidation,
+		DroppedOutbound:     t.DroppedOutbound - t0.DroppedOutbound,
+		DroppedSubscription: t.DroppedSubscription - t0.DroppedSubscription,
+	}
+}
+
+// counters are the host's own parts of Traffic.
+type counters struct {
+	msgsIn, msgsOut, flooding           atomic.Uint64
+	dropValidate, dropOut, dropDelivery atomic.Uint64
+}
+
+// Traffic returns the host's counters (see Traffic for what each means).
+func (h *Host) Traffic() Traffic {
+	t := Traffic{
+		MsgsIn: h.ctr.msgsIn.Load(), MsgsOut: h.ctr.msgsOut.Load(),
+		Flooding:            h.ctr.flooding.Load(),
+		DroppedValidation:   h.ctr.dropValidate.Load(),
+		DroppedOutbound:     h.ctr.dropOut.Load(),
+		DroppedSubscription: h.ctr.dropDelivery.Load(),
+	}
+	if h.bw != nil {
+		t.BytesIn, t.BytesOut = h.bw.in.Load(), h.bw.out.Load()
+	}
+	return t
+}
+
+// byteCounter is the host's libp2p bandwidth reporter. It keeps totals
+// only, in two atomics: libp2p's own metrics.BandwidthCounter also keeps
+// per-peer and per-protocol meters, folds them into its totals once a
+// second, and runs a process-wide goroutine to do so that never ends.
+type byteCounter struct{ in, out atomic.Uint64 }
+
+var _ metrics.Reporter = (*byteCounter)(nil)
+
+func (c *byteCounter) LogSentMessage(n int64) { c.out.Add(uint64(max(n, 0))) }
+func (c *byteCounter) LogRecvMessage(n int64) { c.in.Add(uint64(max(n, 0))) }
+
+// The per-stream calls follow the plain ones for the same bytes (swarm
+// stream Read and Write make both), so they must not count again.
+func (c *byteCounter) LogSentMessageStream(int64, protocol.ID, peer.ID) {}
+func (c *byteCounter) LogRecvMessageStream(int64, protocol.ID, peer.ID) {}
+
+func (c *byteCounter) GetBandwidthTotals() metrics.Stats {
+	return metrics.Stats{TotalIn: int64(c.in.Load()), TotalOut: int64(c.out.Load())}
+}
+
+// Per-peer and per-protocol figures are not kept.
+func (c *byteCounter) GetBandwidthForPeer(peer.ID) metrics.Stats             { return metrics.Stats{} }
+func (c *byteCounter) GetBandwidthForProtocol(protocol.ID) metrics.Stats     { return metrics.Stats{} }
+func (c *byteCounter) GetBandwidthByPeer() map[peer.ID]metrics.Stats         { return nil }
+func (c *byteCounter) GetBandwidthByProtocol() map[protocol.ID]metrics.Stats { return nil }
+func (c *byteCounter) Reset()                                                { c.in.Store(0); c.out.Store(0) }
+func (c *byteCounter) TrimIdle(time.Time)                                    {}
+
+// dropTracer counts pubsub's queue-full drops. Pubsub calls it from its
+// event loop and workers, so it only adds to atomics.
+type dropTracer struct{ c *counters }
+
+var _ pubsub.RawTracer = dropTracer{}
+
+func (d dropTracer) RejectMessage(_ *pubsub.Message, reason string) {
+	if reason == pubsub.RejectValidationQueueFull || reason == pubsub.RejectValidationThrottled {
+		d.c.dropValidate.Add(1)
+	}
+}
+func (d dropTracer) DropRPC(*pubsub.RPC, peer.ID)                       { d.c.dropOut.Add(1) }
+func (d dropTracer) UndeliverableMessage(*pubsub.Message)               { d.c.dropDelivery.Add(1) }
+func (dropTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (dropTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (dropTracer) Join(string)                                          {}
+func (dropTracer) Leave(string)                                         {}
+func (dropTracer) Graft(peer.ID, string)                                {}
+func (dropTracer) Prune(peer.ID, string)                                {}
+func (dropTracer) ValidateMessage(*pubsub.Message)                      {}
+func (dropTracer) DeliverMessage(*pubsub.Message)                       {}
+func (dropTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (dropTracer) ThrottlePeer(peer.ID)                                 {}
+func (dropTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (dropTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (dropTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
