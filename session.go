@@ -207,8 +207,12 @@ func (s *Session) newNode(restored []bft.Record) (*bft.Node, error) {
 	// inputs. The consensus cheats (outbound) sign with it on the driver
 	// goroutine too.
 	s.nodeSigner = crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat))
+	mode := bft.ModeByzantine
+	if s.cfg.Consensus == ConsensusCrash {
+		mode = bft.ModeCrash
+	}
 	node, err := bft.NewNode(bft.Config{
-		Seat: uint16(s.seat), N: s.n, F: (s.n - 1) / 3, Verifier: s.verifier,
+		Seat: uint16(s.seat), N: s.n, F: (s.n - 1) / 3, Verifier: s.verifier, Mode: mode,
 		Signer:       s.nodeSigner,
 		MaxValueSize: 64 << 10,
 		ValidateValue: func(_ uint64, payload []byte) error {

@@ -13,6 +13,13 @@ import (
 // verdicts ordered so far) and broadcasts it; a quorum of matching
 // signatures makes it stable, and the log up to it is dropped.
 func (nd *Node) Checkpoint(slot uint64, snapshot []byte) {
+	if slot == nd.stable.Slot && slot > 0 && nd.stableSnap == nil && crypto.Sum(snapshot) == nd.stable.App {
+		// The certificate arrived before the app's snapshot (e.g. after a
+		// sync): keep the snapshot anyway, or no one may be left able to
+		// serve it to a restarted peer.
+		nd.stableSnap = append([]byte(nil), snapshot...)
+		return
+	}
 	if slot <= nd.stable.Slot || slot > nd.committed || slot%nd.cfg.CheckpointInterval != 0 {
 		return
 	}
@@ -24,6 +31,12 @@ func (nd *Node) Checkpoint(slot uint64, snapshot []byte) {
 		return // the application is not deterministic: never sign a second state for one slot
 	}
 	nd.ownVotes[k] = d
+	if !nd.isAcceptor(nd.seat) {
+		// A ModeCrash learner does not vote; it keeps the snapshot to serve
+		// sync once the acceptors' certificate makes this slot stable.
+		nd.snaps[slot] = append([]byte(nil), snapshot...)
+		return
+	}
 	env := nd.sign(wire.TypeCheckpoint, enc)
 	nd.persistEnv(&env)
 	nd.send(Broadcast, env)
@@ -54,6 +67,9 @@ func (nd *Node) onCheckpoint(env crypto.Envelope) error {
 	}
 	if cp.Slot <= nd.stable.Slot {
 		return nd.drop(DropStale)
+	}
+	if !nd.isAcceptor(env.Sender) {
+		return nd.drop(DropInvalid)
 	}
 	if cp.Slot > nd.committed+64*nd.cfg.CheckpointInterval+uint64(2*nd.cfg.Window) {
 		return nd.drop(DropFuture)
@@ -187,6 +203,15 @@ func (nd *Node) checkBehind() {
 	if len(peers) == 0 {
 		for p := 0; p < nd.n; p++ {
 			if uint16(p) != nd.seat {
+				peers = append(peers, uint16(p))
+			}
+		}
+	} else if nd.crashMode() {
+		// In ModeCrash an idle seat or a learner (which never sends) may
+		// hold the only surviving snapshot without having shown it: after
+		// the seats known to be ahead, offer every other seat too.
+		for p := 0; p < nd.n; p++ {
+			if uint16(p) != nd.seat && nd.peerMax[p] <= nd.committed {
 				peers = append(peers, uint16(p))
 			}
 		}

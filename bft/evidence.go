@@ -211,3 +211,47 @@ func DecodeEvidence(b []byte) (Evidence, error) {
 	}
 	return e, nil
 }
+
+// foundEvidence records verified evidence: reported locally once, queued
+// for ordering, broadcast (if found here) so the leader can order it, and
+// an equivocating leader is voted out at once.
+func (nd *Node) foundEvidence(ev Evidence, announce bool) {
+	k := ev.key()
+	if nd.reported[k] {
+		return
+	}
+	nd.reported[k] = true
+	nd.met.EvidenceFound++
+	nd.rd.Evidence = append(nd.rd.Evidence, ev)
+	if _, done := nd.ordered[ev.verdict()]; !done {
+		if _, ok := nd.pending[ev.verdict()]; !ok {
+			nd.pending[ev.verdict()] = ev
+		}
+	}
+	if announce {
+		env := nd.sign(wire.TypeEvidence, EncodeEvidence(&ev))
+		nd.send(Broadcast, env)
+		if _, ok := nd.evEnvs[ev.verdict()]; !ok {
+			nd.evEnvs[ev.verdict()] = env
+		}
+	}
+	if ev.Kind == ProposalEquivocation && ev.Offender == nd.leaderOf(nd.view) && k.View == nd.view && nd.vcTarget == 0 {
+		nd.startViewChange(nd.view + 1)
+	}
+}
+
+func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
+	ev, err := DecodeEvidence(env.Body)
+	if err != nil {
+		return nd.drop(DropDecode)
+	}
+	if nd.reported[ev.key()] {
+		return nd.drop(DropDuplicate)
+	}
+	nd.met.Verified += 2
+	if ev.Check(nd.vrf) != nil {
+		return nd.drop(DropInvalid)
+	}
+	nd.foundEvidence(ev, false)
+	return nil
+}

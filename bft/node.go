@@ -72,10 +72,10 @@ type eqVal struct {
 // Node is one seat's consensus state machine. It is not safe for concurrent
 // use: the driver calls it from one goroutine.
 type Node struct {
-	cfg  Config
-	vrf  Verifier
-	n, q int
-	seat uint16
+	cfg       Config
+	vrf       Verifier
+	n, q, acc int // seats, quorum, acceptors (seats 0..acc-1)
+	seat      uint16
 
 	view     uint64
 	vcTarget uint64 // view this node voted to change to (0: none)
@@ -138,7 +138,7 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 		return nil, err
 	}
 	nd := &Node{
-		cfg: c, vrf: sizedVerifier{c.Verifier, c.N}, n: c.N, q: c.Quorum(), seat: c.Seat,
+		cfg: c, vrf: sizedVerifier{c.Verifier, c.Acceptors()}, n: c.N, q: c.Quorum(), acc: c.Acceptors(), seat: c.Seat,
 		active: true, nextSlot: 1,
 		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{},
 		seen:    [2]map[[32]byte]struct{}{{}, {}},
@@ -152,7 +152,8 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	return nd, nil
 }
 
-// sizedVerifier lets Evidence.Check know the roster size even when the
+// sizedVerifier lets Evidence.Check know the leader rotation (the roster
+// size in ModeByzantine, the acceptor count in ModeCrash) even when the
 // configured Verifier does not expose it.
 type sizedVerifier struct {
 	Verifier
@@ -161,7 +162,9 @@ type sizedVerifier struct {
 
 func (s sizedVerifier) Size() int { return s.n }
 
-func (nd *Node) leaderOf(v uint64) uint16 { return uint16(v % uint64(nd.n)) }
+// leaderOf rotates the lead over the acceptors (every seat in
+// ModeByzantine), so a ModeCrash learner never leads.
+func (nd *Node) leaderOf(v uint64) uint16 { return uint16(v % uint64(nd.acc)) }
 func (nd *Node) isLeader() bool           { return nd.leaderOf(nd.view) == nd.seat }
 
 func (nd *Node) slot(s uint64) *slotState {

@@ -130,14 +130,17 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 			return dropErrs[DropBadSignature]
 		}
 	}
+	if !nd.crashVoteAllowed(&env, fromLeader) {
+		return nd.drop(DropInvalid)
+	}
 	idx := 1
 	if isVerify {
 		idx = 0
 	}
 	current := b.View == nd.view && nd.vcTarget == 0
 	if fromLeader && current && nd.active {
-		if len(b.Pairs) > 0 && nd.leaderOf(nd.view) != nd.seat {
-			nd.send(Broadcast, env) // relay, so equivocation is seen by all
+		if len(b.Pairs) > 0 && nd.leaderOf(nd.view) != nd.seat && !nd.crashMode() {
+			nd.send(Broadcast, env) // relay, so equivocation is seen by all (nobody lies in ModeCrash)
 		}
 		fresh := len(b.Pairs) > 0 || b.Seq > nd.hbSeen // a replayed old heartbeat proves nothing
 		nd.hbSeen = max(nd.hbSeen, b.Seq)
@@ -177,11 +180,13 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 			ss.propView, ss.propDigest, ss.hasProp = b.View, p.Digest, true
 		}
 		used = true
-		bk := nd.addVote(ss, idx, b.View, p.Digest, ref)
 		if fromLeader && current {
 			nd.tryVerify(p.Slot, ss)
 		}
-		nd.tryQuorum(p.Slot, ss, idx, bk)
+		if isVerify && nd.crashMode() {
+			continue // no Verify quorum in ModeCrash: the proposal alone is accepted
+		}
+		nd.tryQuorum(p.Slot, ss, idx, nd.addVote(ss, idx, b.View, p.Digest, ref))
 	}
 	if !used && len(b.Pairs) > 0 {
 		if b.View > nd.view {
@@ -300,9 +305,13 @@ func (nd *Node) tryQuorum(s uint64, ss *slotState, idx int, b *bucket) {
 }
 
 // tryVerify votes for the current proposal of slot s once its value is
-// known and valid.
+// known and valid (in ModeCrash a follower accepts it with a Confirm).
 func (nd *Node) tryVerify(s uint64, ss *slotState) {
 	if !ss.hasProp || ss.propView != nd.view || !nd.active || nd.vcTarget != 0 || ss.decided {
+		return
+	}
+	if nd.crashMode() && !nd.isLeader() {
+		nd.crashAccept(s, ss)
 		return
 	}
 	if _, ok := nd.ownVotes[ownKey{wire.TypeVerify, nd.view, s}]; ok {
@@ -398,50 +407,6 @@ func (nd *Node) deliver() {
 	}
 }
 
-// foundEvidence records verified evidence: reported locally once, queued
-// for ordering, broadcast (if found here) so the leader can order it, and
-// an equivocating leader is voted out at once.
-func (nd *Node) foundEvidence(ev Evidence, announce bool) {
-	k := ev.key()
-	if nd.reported[k] {
-		return
-	}
-	nd.reported[k] = true
-	nd.met.EvidenceFound++
-	nd.rd.Evidence = append(nd.rd.Evidence, ev)
-	if _, done := nd.ordered[ev.verdict()]; !done {
-		if _, ok := nd.pending[ev.verdict()]; !ok {
-			nd.pending[ev.verdict()] = ev
-		}
-	}
-	if announce {
-		env := nd.sign(wire.TypeEvidence, EncodeEvidence(&ev))
-		nd.send(Broadcast, env)
-		if _, ok := nd.evEnvs[ev.verdict()]; !ok {
-			nd.evEnvs[ev.verdict()] = env
-		}
-	}
-	if ev.Kind == ProposalEquivocation && ev.Offender == nd.leaderOf(nd.view) && k.View == nd.view && nd.vcTarget == 0 {
-		nd.startViewChange(nd.view + 1)
-	}
-}
-
-func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
-	ev, err := DecodeEvidence(env.Body)
-	if err != nil {
-		return nd.drop(DropDecode)
-	}
-	if nd.reported[ev.key()] {
-		return nd.drop(DropDuplicate)
-	}
-	nd.met.Verified += 2
-	if ev.Check(nd.vrf) != nil {
-		return nd.drop(DropInvalid)
-	}
-	nd.foundEvidence(ev, false)
-	return nil
-}
-
 // flush signs everything queued: the leader's Accept (values) and its
 // proposal Verify, this node's Verifies, then Confirms. Each is one signed
 // message covering all its slots. Records are persisted before the
@@ -493,7 +458,10 @@ func (nd *Node) flushVotes(t wire.Type, ps []pair) {
 		if ss.decided {
 			continue
 		}
-		bk := nd.addVote(ss, idx, nd.view, p.Digest, ref)
-		nd.tryQuorum(p.Slot, ss, idx, bk)
+		if idx == 0 && nd.crashMode() {
+			nd.crashLeaderAccepted(p, ss, ref)
+			continue
+		}
+		nd.tryQuorum(p.Slot, ss, idx, nd.addVote(ss, idx, nd.view, p.Digest, ref))
 	}
 }

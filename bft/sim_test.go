@@ -176,7 +176,12 @@ func TestSimHonestSmoke(t *testing.T) {
 	}
 }
 
-var strategies = []string{"honest", "lossy", "crash", "silent", "equiv-leader", "equiv-acceptor", "forger", "stale-future", "garbage", "partial-leader", "twins"}
+// strategies are the fault scenarios. "crashmode" and "crashmode-leader"
+// run ModeCrash (the crash-tolerant benchmark baseline) with crash faults
+// only: random crashes and restarts, and a view-0 leader that crashes and
+// stays down until the heal.
+var strategies = []string{"honest", "lossy", "crash", "silent", "equiv-leader", "equiv-acceptor", "forger", "stale-future", "garbage", "partial-leader", "twins",
+	"crashmode", "crashmode-leader"}
 
 func seedsPerCase(t *testing.T) int {
 	if *flagSeeds > 0 {
@@ -185,7 +190,7 @@ func seedsPerCase(t *testing.T) int {
 	if raceEnabled || testing.Short() {
 		return 12
 	}
-	return 92 // 92 × 11 strategies × 2 sizes ≈ 2,000 runs
+	return 92 // 92 × 13 strategies × 2 sizes ≈ 2,400 runs
 }
 
 // TestSim runs every strategy for many seeds at n=4 and n=7. Each strategy
@@ -219,11 +224,11 @@ func TestSim(t *testing.T) {
 					if tally.evidence*2 < runs {
 						t.Errorf("n=%d: equivocation convicted in only %d of %d runs", n, tally.evidence, runs)
 					}
-				case "crash":
+				case "crash", "crashmode":
 					if tally.restarts < runs {
 						t.Errorf("n=%d: only %d restarts in %d runs", n, tally.restarts, runs)
 					}
-				case "silent":
+				case "silent", "crashmode-leader":
 					if int(tally.views) < runs {
 						t.Errorf("n=%d: a silent leader was not replaced in every run (%d of %d)", n, tally.views, runs)
 					}

@@ -24,16 +24,19 @@ type simResult struct {
 }
 
 type simNode struct {
-	seat   uint16
-	byz    bool
-	cfg    Config
-	node   *Node
-	wal    []Record
-	app    simApp
-	down   bool
-	upAt   int
-	ctr    uint32
-	signer Signer
+	seat uint16
+	byz  bool
+	cfg  Config
+	node *Node
+	wal  []Record
+	app  simApp
+	down bool
+	upAt int
+	// catchUp: after a restart, the slot this node must re-apply before it
+	// counts as recovered (0: not recovering).
+	catchUp uint64
+	ctr     uint32
+	signer  Signer
 }
 
 type packet struct {
@@ -100,7 +103,10 @@ func runSimDebug(p simParams) *sim {
 		s.loss, s.dup, s.delay = 0.25, 0.15, 5
 	}
 	signers, vrf := keysFor(p.n)
+	mode := ModeByzantine
 	switch p.strategy {
+	case "crashmode", "crashmode-leader":
+		mode = ModeCrash // crash faults only: every seat is honest
 	case "honest", "lossy", "crash":
 	case "equiv-acceptor":
 		for i := 0; i < s.f; i++ {
@@ -114,7 +120,7 @@ func runSimDebug(p simParams) *sim {
 		}
 	}
 	for i := 0; i < p.n; i++ {
-		cfg := Config{Seat: uint16(i), N: p.n, F: s.f, Signer: signers[i], Verifier: vrf, Window: 8, MaxValueSize: 4096,
+		cfg := Config{Seat: uint16(i), N: p.n, F: s.f, Mode: mode, Signer: signers[i], Verifier: vrf, Window: 8, MaxValueSize: 4096,
 			ValidateValue: validateBatch, CheckpointInterval: 8, ViewTimeoutTicks: 10}
 		s.addNode(cfg, s.byzSeat[uint16(i)])
 		if p.strategy == "twins" && i == 0 {
@@ -125,8 +131,16 @@ func runSimDebug(p simParams) *sim {
 		s.part = map[uint16]int{}
 	}
 	partFrom, partTo := 20+s.rng.Intn(60), 90+s.rng.Intn(50)
+	leaderDown := -1
+	if p.strategy == "crashmode-leader" {
+		leaderDown = 5 + s.rng.Intn(40) // drawn only here: other strategies' seeds replay as before
+	}
 	var target uint64
 	for s.tick = 0; s.tick < s.healAt+2500 && s.err == nil; s.tick++ {
+		if s.tick == leaderDown {
+			// The view-0 leader crashes and stays down until the heal.
+			s.nodes[0].down, s.nodes[0].upAt = true, s.healAt
+		}
 		if s.part != nil {
 			switch s.tick {
 			case partFrom:
@@ -289,6 +303,19 @@ func (s *sim) propose(sn *simNode) {
 	}
 }
 
+// downCount counts seats that are crashed or, restarted with an empty app,
+// still catching up: crash-recovery with F faults means at most F of those
+// at a time (each lost its volatile state).
+func (s *sim) downCount() int {
+	c := 0
+	for _, sn := range s.nodes {
+		if sn.down || sn.catchUp > sn.app.slot {
+			c++
+		}
+	}
+	return c
+}
+
 func (s *sim) crash(sn *simNode) {
 	sn.down = true
 	sn.upAt = s.tick + 1 + s.rng.Intn(25)
@@ -301,6 +328,10 @@ func (s *sim) restart(sn *simNode) {
 		return
 	}
 	sn.node, sn.down, sn.app = nd, false, simApp{}
+	sn.catchUp = 0
+	for _, o := range s.nodes {
+		sn.catchUp = max(sn.catchUp, o.app.slot)
+	}
 	s.restarts++
 }
 
@@ -310,7 +341,10 @@ func (s *sim) process(sn *simNode) {
 		return
 	}
 	rd := sn.node.Ready()
-	crashy := s.p.strategy == "crash" && !sn.byz && s.tick < s.healAt
+	crashy := (s.p.strategy == "crash" || s.p.strategy == "crashmode") && !sn.byz && s.tick < s.healAt
+	if s.p.strategy == "crashmode" && s.downCount() >= s.f {
+		crashy = false // ModeCrash tolerates F crashed seats at a time, not more
+	}
 	if crashy && s.rng.Intn(400) == 0 {
 		s.crash(sn) // before the group write: nothing of this Ready happened
 		return

@@ -107,7 +107,7 @@ func (nd *Node) ApplySync(s *SyncState) error {
 	votes := make([]*voteBody, len(s.Confirms))
 	for i := range s.Confirms {
 		refs[i] = &envRef{env: s.Confirms[i]}
-		if s.Confirms[i].Type == wire.TypeConfirm && int(s.Confirms[i].Sender) < nd.n {
+		if s.Confirms[i].Type == wire.TypeConfirm && nd.isAcceptor(s.Confirms[i].Sender) {
 			if vb, err := decodeVote(s.Confirms[i].Body); err == nil {
 				votes[i] = &vb
 			}

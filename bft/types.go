@@ -158,9 +158,14 @@ type Status struct {
 // Config configures a Node. Zero fields get the defaults noted.
 type Config struct {
 	Seat     uint16
-	N, F     int // all N seats are acceptors and learners; N >= 3F+1
+	N, F     int // N >= 3F+1; all N seats are acceptors and learners unless Mode says otherwise
 	Signer   Signer
 	Verifier Verifier
+	// Mode is the fault model: ModeByzantine (zero value, the product) or
+	// ModeCrash, a crash-tolerant baseline with 2F+1 acceptors and no Verify
+	// broadcast that exists to measure what Byzantine tolerance costs. All
+	// seats must use the same Mode.
+	Mode Mode
 	// Window bounds undecided slots in flight (default 32).
 	Window int
 	// MaxValueSize bounds a proposal payload in bytes (default 16 KiB).
@@ -183,12 +188,18 @@ type Config struct {
 }
 
 // Quorum is ⌈(N+F+1)/2⌉: any two quorums share at least F+1 seats, so at
-// least one honest acceptor.
-func (c *Config) Quorum() int { return (c.N + c.F + 2) / 2 }
+// least one honest acceptor. In ModeCrash it is F+1 of the 2F+1 acceptors:
+// any two share one acceptor, which is enough when nobody lies.
+func (c *Config) Quorum() int {
+	if c.Mode == ModeCrash {
+		return c.F + 1
+	}
+	return (c.N + c.F + 2) / 2
+}
 
 func (c *Config) withDefaults() (Config, error) {
 	d := *c
-	if d.N < 1 || d.F < 0 || d.N < 3*d.F+1 || int(d.Seat) >= d.N || d.N > 1<<15 {
+	if d.N < 1 || d.F < 0 || d.N < 3*d.F+1 || int(d.Seat) >= d.N || d.N > 1<<15 || d.Mode > ModeCrash {
 		return d, ErrBadConfig
 	}
 	if d.Signer == nil || d.Verifier == nil || d.Signer.Seat() != d.Seat {

@@ -10,7 +10,12 @@ import (
 
 // startViewChange votes to move to view target: a signed ViewChange(target)
 // to all. The node stops voting in its current view until a new view starts.
+// A ModeCrash learner has no vote: it only follows the acceptors' views.
 func (nd *Node) startViewChange(target uint64) {
+	if !nd.isAcceptor(nd.seat) {
+		nd.timer = 0
+		return
+	}
 	if target <= nd.view || target <= nd.vcTarget {
 		return
 	}
@@ -45,6 +50,9 @@ func (nd *Node) onViewChange(env crypto.Envelope) error {
 	if w > nd.view+nd.cfg.MaxViewJump {
 		return nd.drop(DropFuture)
 	}
+	if !nd.isAcceptor(env.Sender) {
+		return nd.drop(DropInvalid)
+	}
 	if !nd.check(&envRef{env: env}) {
 		return dropErrs[DropBadSignature]
 	}
@@ -55,11 +63,12 @@ func (nd *Node) onViewChange(env crypto.Envelope) error {
 
 // checkViewChanges applies the two PBFT rules: join a view change that
 // f+1 seats ask for (at least one of them is honest), and enter view w once
-// a quorum asks for w or higher.
+// a quorum asks for w or higher. Only acceptors' votes count (ModeCrash
+// learners never vote).
 func (nd *Node) checkViewChanges() {
 	cur := max(nd.view, nd.vcTarget)
 	var higher []uint64
-	for s, v := range nd.vcLatest {
+	for s, v := range nd.vcLatest[:nd.acc] {
 		if uint16(s) != nd.seat && v > cur {
 			higher = append(higher, v)
 		}
@@ -70,12 +79,12 @@ func (nd *Node) checkViewChanges() {
 		return
 	}
 	best := uint64(0)
-	for _, w := range nd.vcLatest {
+	for _, w := range nd.vcLatest[:nd.acc] {
 		if w <= nd.view || w <= best {
 			continue
 		}
 		c := 0
-		for _, v := range nd.vcLatest {
+		for _, v := range nd.vcLatest[:nd.acc] {
 			if v >= w {
 				c++
 			}
@@ -94,6 +103,9 @@ func (nd *Node) checkViewChanges() {
 // values they name.
 func (nd *Node) enterView(w uint64) {
 	nd.setView(w)
+	if !nd.isAcceptor(nd.seat) {
+		return // a ModeCrash learner promises nothing; it waits for the NewView
+	}
 	pb := promiseBody{View: w, CP: nd.stable, CPCert: nd.stableCert}
 	var vals acceptBody
 	vals.View = w
@@ -207,6 +219,9 @@ func (nd *Node) onPromise(env crypto.Envelope) error {
 	if nd.promises[env.Sender] != nil {
 		return nd.drop(DropDuplicate)
 	}
+	if !nd.isAcceptor(env.Sender) {
+		return nd.drop(DropInvalid)
+	}
 	if !nd.check(&envRef{env: env}) {
 		return dropErrs[DropBadSignature]
 	}
@@ -219,7 +234,8 @@ func (nd *Node) onPromise(env crypto.Envelope) error {
 }
 
 // validPromise checks a promise's checkpoint certificate and that every
-// prepared item is backed by a quorum of validly signed Verifies.
+// prepared item is backed by a quorum of validly signed Verifies (in
+// ModeCrash: by its view's leader's signed proposal, see certNeed).
 func (nd *Node) validPromise(pb *promiseBody) bool {
 	if !nd.validCP(&pb.CP, pb.CPCert) {
 		return false
@@ -241,7 +257,7 @@ func (nd *Node) validPromise(pb *promiseBody) bool {
 		senders := map[uint16]bool{}
 		for i, vb := range votes {
 			e := &pb.VerifyEnvs[i]
-			if vb == nil || vb.View != it.View || senders[e.Sender] || !hasPair(vb, it.Slot, it.Digest) {
+			if vb == nil || vb.View != it.View || senders[e.Sender] || !nd.certSigner(e.Sender, it.View) || !hasPair(vb, it.Slot, it.Digest) {
 				continue
 			}
 			if okSig[i] == 0 {
@@ -255,7 +271,7 @@ func (nd *Node) validPromise(pb *promiseBody) bool {
 				senders[e.Sender] = true
 			}
 		}
-		if len(senders) < nd.q {
+		if len(senders) < nd.certNeed() {
 			return false
 		}
 	}
@@ -267,7 +283,7 @@ func hasPair(vb *voteBody, s uint64, d crypto.Digest) bool {
 	return i < len(vb.Pairs) && vb.Pairs[i].Slot == s && vb.Pairs[i].Digest == d
 }
 
-// validCP checks a checkpoint certificate: a quorum of distinct seats
+// validCP checks a checkpoint certificate: a quorum of distinct acceptors
 // signed exactly this checkpoint. Slot 0 is the genesis checkpoint.
 func (nd *Node) validCP(cp *checkpointBody, cert []crypto.Envelope) bool {
 	if cp.Slot == 0 {
@@ -277,7 +293,7 @@ func (nd *Node) validCP(cp *checkpointBody, cert []crypto.Envelope) bool {
 	senders := map[uint16]bool{}
 	for i := range cert {
 		e := &cert[i]
-		if e.Type != wire.TypeCheckpoint || senders[e.Sender] || !bytes.Equal(e.Body, body) {
+		if e.Type != wire.TypeCheckpoint || senders[e.Sender] || !nd.isAcceptor(e.Sender) || !bytes.Equal(e.Body, body) {
 			continue
 		}
 		nd.met.Verified++
@@ -339,7 +355,7 @@ func (nd *Node) onNewView(env crypto.Envelope) error {
 	senders := map[uint16]bool{}
 	for i := range nb.Promises {
 		p := &nb.Promises[i]
-		if p.Type != wire.TypePromise || int(p.Sender) >= nd.n || senders[p.Sender] {
+		if p.Type != wire.TypePromise || !nd.isAcceptor(p.Sender) || senders[p.Sender] {
 			return nd.drop(DropInvalid)
 		}
 		pb, err := decodePromise(p.Body)

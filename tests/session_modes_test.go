@@ -264,3 +264,29 @@ func TestSessionTamperRelay(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionCrashMode: the crash-tolerant baseline (Multi-Paxos without
+// the verify broadcast, 2f+1 acceptors) orders ticks through consensus and
+// the peers agree, the learner seat included.
+func TestSessionCrashMode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	const n, ticks, seed = 4, 60, 15
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	epoch := time.Now().Add(time.Second)
+	sess := joinArena(t, ctx, "crash-mode-test", n, seed, false, func(_ int, c *paxsync.Config) {
+		c.TickRate, c.HashInterval, c.Epoch, c.Consensus = 20, 10, epoch, paxsync.ConsensusCrash
+	})
+	for _, s := range sess {
+		defer s.Close()
+	}
+	runs := botMatch(t, ctx, sess, ticks, seed, false)
+	sameCheckpoints(t, runs)
+	for i := range runs {
+		if st := sess[i].Stats(); st.Slots == 0 {
+			t.Errorf("seat %d: crash mode decided no slots: %+v", i, st)
+		}
+	}
+}
