@@ -35,6 +35,24 @@ type PeerConfig struct {
 	ReportFile string     `json:"report_file"`
 	ReplayFile string     `json:"replay_file,omitempty"`
 	LogFile    string     `json:"log_file,omitempty"`
+
+	// The fields below are for `paxsync bench`; matches leave them zero.
+
+	// Consensus is the session's ConsensusMode ("" = bft).
+	Consensus string `json:"consensus,omitempty"`
+	// EpochUnixNano is the tick grid every peer shares (Config.Epoch), so
+	// all peers sample a tick at the same moment; 0 = each its own clock.
+	EpochUnixNano int64 `json:"epoch_unix_nano,omitempty"`
+	// Unpaced runs the clock as fast as consensus goes (Config.Unpaced);
+	// the peer then submits its inputs ahead.
+	Unpaced bool `json:"unpaced,omitempty"`
+	// InputDelay is Config.InputDelay (0 = the session's default).
+	InputDelay int `json:"input_delay,omitempty"`
+	// Game is GameArena ("" too) or GameTally.
+	Game string `json:"game,omitempty"`
+	// Bench makes the peer measure a window instead of playing Ticks
+	// ticks: it prints "done" when the window ends and reports it.
+	Bench *BenchSpec `json:"bench,omitempty"`
 }
 
 // PeerReport is what one peer process writes on exit.
@@ -51,6 +69,8 @@ type PeerReport struct {
 	View         uint64            `json:"view"`
 	CaughtUp     bool              `json:"caught_up,omitempty"`
 	ReplayError  string            `json:"replay_error,omitempty"`
+	// Bench is the measured window of a bench peer (absent in matches).
+	Bench *BenchReport `json:"bench,omitempty"`
 }
 
 // VerdictInfo is one verdict as a report shows it.
@@ -151,13 +171,20 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		defer rf.Close()
 		rec = bufio.NewWriter(rf)
 	}
-	params := arena.Params(len(roster), cfg.Seed)
+	newGame, params, play, err := gameSetup(cfg, len(roster), seatOf(key, roster))
+	if err != nil {
+		return err
+	}
 	scfg := paxsync.Config{
 		Key: key, MatchName: cfg.MatchName, Roster: roster,
-		NewGame:    func() (gamestate.Game, error) { return arena.FromParams(params) },
+		NewGame:    newGame,
 		GameParams: params, TickRate: cfg.TickHz, Cheat: cheatConfig(cfg.Cheat), WALDir: cfg.WALDir,
-		Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
-		Logger:  logger,
+		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
+		Logger:    logger,
+		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay,
+	}
+	if cfg.EpochUnixNano != 0 {
+		scfg.Epoch = time.Unix(0, cfg.EpochUnixNano)
 	}
 	if rec != nil {
 		scfg.Record = rec
@@ -168,13 +195,18 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	bench := newBenchRec(cfg, time.Now())
+	defer bench.stop()
+	feed := feeder{unpaced: cfg.Unpaced, play: play}
+	if cfg.Unpaced {
+		feed.feed(s) // the first ticks are sampled as soon as the clock starts
+	}
 	for _, a := range s.Addrs() {
 		fmt.Fprintf(progress, "addr %s\n", a)
 	}
 	fmt.Fprintln(progress, "ready")
 	rep := PeerReport{Seat: s.Seat(), PeerID: s.PeerID(), Checkpoints: map[uint64]string{}}
 	ver := crypto.NewVerifier(s.MatchID(), roster)
-	bot := arena.NewBot(s.Seat(), cfg.Seed)
 	var last uint64
 	done := false
 	events := s.Events()
@@ -189,6 +221,10 @@ loop:
 			break loop
 		case now := <-healT.C:
 			nf.onClock(s, now, last, say)
+		case <-bench.C():
+			if bench.transition(s) {
+				fmt.Fprintf(progress, "tick %d verdicts %d\ndone\n", last, len(rep.Verdicts))
+			}
 		case ev, ok := <-events:
 			if !ok {
 				break loop
@@ -201,15 +237,12 @@ loop:
 					rep.Checkpoints[e.Tick] = e.Hash.Hex()
 					fmt.Fprintf(progress, "checkpoint %d %s\n", e.Tick, e.Hash.Hex())
 				}
-				var in []byte
-				// InputTick takes the session lock, which View holds: ask first.
-				at := s.InputTick()
-				s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
-				_ = s.SubmitInput(in)
+				bench.onTick(e)
+				feed.feed(s)
 				if e.Tick%15 == 0 {
 					fmt.Fprintf(progress, "tick %d verdicts %d\n", e.Tick, len(rep.Verdicts))
 				}
-				if !done && e.Tick+1 >= cfg.Ticks {
+				if !done && cfg.Bench == nil && e.Tick+1 >= cfg.Ticks {
 					done = true
 					fmt.Fprintf(progress, "tick %d verdicts %d\ndone\n", e.Tick, len(rep.Verdicts))
 				}
@@ -228,6 +261,7 @@ loop:
 			}
 		}
 	}
+	rep.Bench = bench.report()
 	st := s.Stats()
 	rep.DecidedTicks, rep.View = st.DecidedTicks, st.View
 	rep.CommitP50Ms = float64(st.CommitP50.Microseconds()) / 1000
@@ -243,6 +277,16 @@ loop:
 		return err
 	}
 	return cerr
+}
+
+// seatOf is key's index in roster (-1 if absent; Join then refuses it).
+func seatOf(key *crypto.PrivateKey, roster []crypto.PublicKey) int {
+	for i, k := range roster {
+		if k == key.Public() {
+			return i
+		}
+	}
+	return -1
 }
 
 // writeJSON writes v atomically (temp file + rename), so the runner never

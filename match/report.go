@@ -43,7 +43,9 @@ type PeerResult struct {
 	CommitP99Ms  float64       `json:"commit_p99_ms"`
 	Verdicts     []VerdictInfo `json:"verdicts"`
 	Observations []ObsInfo     `json:"observations"`
-	hashes       map[uint64]string
+	// Bench is the peer's measured window in a `paxsync bench` run.
+	Bench  *BenchReport `json:"bench,omitempty"`
+	hashes map[uint64]string
 }
 
 // Detection is how long an honest peer took to reach a verdict against a
@@ -126,7 +128,10 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	sc := r.sc
 	rep := &Report{Scenario: sc.Name, Notes: r.notes, DurationS: elapsed.Round(10 * time.Millisecond).Seconds(), Failed: []string{}}
 	fail := func(format string, a ...any) { rep.Failed = append(rep.Failed, fmt.Sprintf(format, a...)) }
-	if timedOut {
+	switch {
+	case timedOut && sc.Ticks == 0: // a run that ends on the peers' own "done" (bench)
+		fail("timeout: not every honest peer finished (furthest tick: %d)", r.maxTick())
+	case timedOut:
 		fail("timeout: the honest peers did not all reach tick %d (furthest: %d)", sc.Ticks, r.maxTick())
 	}
 	crashes := map[int]int{}
@@ -151,6 +156,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 		} else {
 			pr.PeerID, pr.DecidedTicks, pr.FinalHash = pp.PeerID, pp.DecidedTicks, pp.FinalHash
 			pr.CommitP50Ms, pr.CommitP99Ms, pr.CaughtUp = pp.CommitP50Ms, pp.CommitP99Ms, pp.CaughtUp
+			pr.Bench = pp.Bench
 			if pp.Verdicts != nil {
 				pr.Verdicts = pp.Verdicts
 			}

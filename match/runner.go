@@ -29,6 +29,21 @@ type Options struct {
 	OutDir string
 	// Progress gets a status line about once a second (nil: none).
 	Progress io.Writer
+
+	// The hooks below let another harness (`paxsync bench`) run its own
+	// kind of peer through the same process management; matches leave
+	// them zero.
+
+	// Configure, if set, adjusts each peer's config after the runner built
+	// it (keys, WAL, report paths) and before any peer starts.
+	Configure func(cfg *PeerConfig)
+	// Status, if set, makes the progress line (elapsed time and the
+	// furthest tick a live honest peer reported) instead of the match's.
+	Status func(elapsed time.Duration, tick uint64) string
+	// Timeout, if set, replaces the deadline derived from the scenario's
+	// ticks and tick rate; at the deadline the report says the run timed
+	// out.
+	Timeout time.Duration
 }
 
 // proc is one peer: its current OS process and what the runner learned
@@ -92,6 +107,9 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 			p.cfg.ReplayFile = filepath.Join(dir, fmt.Sprintf("peer%d.replay", i))
 			p.cfg.LogFile = filepath.Join(dir, fmt.Sprintf("peer%d.log", i))
 		}
+		if opt.Configure != nil {
+			opt.Configure(&p.cfg)
+		}
 		procs[i] = p
 	}
 	for _, p := range procs {
@@ -116,7 +134,11 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		}
 	}
 	r := newRunState(sc, procs)
-	deadline := time.After(time.Duration(sc.Ticks)*time.Second/time.Duration(sc.TickHz)*3 + 60*time.Second)
+	timeout := opt.Timeout
+	if timeout == 0 {
+		timeout = time.Duration(sc.Ticks)*time.Second/time.Duration(max(sc.TickHz, 1))*3 + 60*time.Second
+	}
+	deadline := time.After(timeout)
 	progress := time.NewTicker(time.Second)
 	defer progress.Stop()
 	timedOut := false
@@ -126,7 +148,11 @@ wait:
 		case l := <-lines:
 			r.handle(l)
 		case <-progress.C:
-			if opt.Progress != nil {
+			switch {
+			case opt.Progress == nil:
+			case opt.Status != nil:
+				fmt.Fprintln(opt.Progress, opt.Status(time.Since(start), r.maxTick()))
+			default:
 				fmt.Fprintf(opt.Progress, "%s: %s\n", sc.Name, r.status(time.Since(start)))
 			}
 		case <-deadline:

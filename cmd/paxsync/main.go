@@ -23,21 +23,13 @@ type command struct {
 // status 2, like the flag package's own errors.
 var errUsage = errors.New("usage")
 
-// errNotYet is returned by subcommands whose feature has not landed yet: it
-// says so plainly instead of pretending to work.
-func errNotYet(name, issue string) error {
-	return fmt.Errorf("paxsync %s is not yet available in this build (tracked in %s)", name, issue)
-}
-
 func commands() map[string]command {
 	return map[string]command{
 		"keygen": {"write a new player key file (Ed25519, mode 0600)", runKeygen},
 		"node":   {"run one consensus node on the network (libp2p)", runNode},
 		"replay": {"verify a recorded match: paxsync replay verify FILE", runReplay},
 		"match":  {"run a scripted cheat-injection match and report who was caught", runMatch},
-		"bench": {"run the protocol benchmarks and print a table", func([]string) error {
-			return errNotYet("bench", "the benchmarks issue; use `go test -bench . ./bft ./crypto ./netp2p` meanwhile")
-		}},
+		"bench":  {"measure commit latency, throughput and cost per tick of N peer processes", runBench},
 	}
 }
 

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paxsync/paxsync/bench"
+)
+
+const benchExamples = `
+examples:
+  paxsync bench --peers 4 --tick-hz 60 --duration 20s --json   # the issue's acceptance run
+  paxsync bench --peers 7 --mode bft,broadcast                    # two modes, human table
+  paxsync bench --peers 4 --tick-hz 0 --mode bft                  # saturating: decided ticks/s
+  paxsync bench --sweep --duration 10s                            # n = 4, 7, 10, 16 × modes → docs/BENCHMARKS.md
+
+Every peer is its own OS process (paxsync match play) on 127.0.0.1. Exit
+status: 0 every run completed (targets missed are reported, not errors),
+1 a run failed, 2 bad flags. Figures are defined in docs/BENCH.md.
+`
+
+// runBench is `paxsync bench`: see bench.Options and docs/BENCH.md.
+func runBench(args []string) error {
+	return benchMain(args, os.Stdout, os.Stderr)
+}
+
+func benchMain(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	peers := fs.Int("peers", 4, "number of peers (OS processes), 1..16")
+	hz := fs.Int("tick-hz", 60, "ticks per second, 1..60; 0 = saturating (as fast as consensus goes)")
+	dur := fs.Duration("duration", 10*time.Second, "measured window per mode (at least 1s)")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up before the window (excluded from every figure)")
+	modes := fs.String("mode", "all", "bft, broadcast, crash, all, or a comma list (e.g. bft,broadcast)")
+	asJSON := fs.Bool("json", false, "print one JSON object on stdout (the table goes to stderr)")
+	sweep := fs.Bool("sweep", false, "run n = 4, 7, 10 (60 Hz), 16 (30 Hz) and a saturating n = 4 in every mode; write --docs and its plot")
+	docs := fs.String("docs", "docs/BENCHMARKS.md", "with --sweep: the Markdown file whose sweep section is replaced (the plot goes next to it)")
+	delay := fs.Int("input-delay", 0, "session input delay in ticks (0: the default, 2)")
+	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
+	seed := fs.Uint64("seed", 1, "game seed (bot inputs are reproducible per seed)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: paxsync bench [--peers N] [--tick-hz H] [--duration D] [--mode MODE] [--json]\n       paxsync bench --sweep [--duration D] [--mode MODE] [--docs PATH] [--json]")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, benchExamples)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	ms, err := bench.ParseModes(*modes)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay,
+		Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
+		Command: "paxsync bench " + strings.Join(args, " ")}
+	if *sweep {
+		for _, f := range []string{"peers", "tick-hz"} {
+			if set[f] {
+				return fmt.Errorf("%w: --%s cannot be combined with --sweep (the sweep sets it per run)", errUsage, f)
+			}
+		}
+		if err := opt.ValidateSweep(); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		// Find out now, not after minutes of runs, whether --docs can be
+		// written.
+		if err := bench.CheckDocs(*docs); err != nil {
+			return fmt.Errorf("%w: --docs: %v", errUsage, err)
+		}
+		return runSweep(opt, *docs, *asJSON, stdout, stderr)
+	}
+	if set["docs"] {
+		return fmt.Errorf("%w: --docs only applies with --sweep", errUsage)
+	}
+	if err := opt.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	res, err := bench.Run(opt)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		res.PrintTable(stderr)
+		if err := res.PrintJSON(stdout); err != nil {
+			return err
+		}
+	} else {
+		res.PrintTable(stdout)
+	}
+	return failure(res)
+}
+
+func runSweep(opt bench.Options, docs string, asJSON bool, stdout, stderr io.Writer) error {
+	sw, err := bench.Sweep(opt)
+	if err != nil {
+		return err
+	}
+	svg, err := sw.WriteDocs(docs)
+	if err != nil {
+		return err
+	}
+	table := stdout
+	if asJSON {
+		table = stderr
+	}
+	for _, r := range sw.Results {
+		r.PrintTable(table)
+		fmt.Fprintln(table)
+	}
+	fmt.Fprintf(table, "wrote %s (sweep section) and %s\n", docs, svg)
+	if asJSON {
+		if err := sw.PrintJSON(stdout); err != nil {
+			return err
+		}
+	}
+	for _, r := range sw.Results {
+		if err := failure(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// failure is the error for a result with a failed run (exit status 1).
+func failure(r *bench.Result) error {
+	for _, m := range r.Runs {
+		if !m.OK {
+			return fmt.Errorf("n=%d %s %s: run failed: %s", r.Peers, r.Rate(), m.Mode, strings.Join(m.Failed, "; "))
+		}
+	}
+	return nil
+}
