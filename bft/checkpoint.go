@@ -120,6 +120,13 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 		return
 	}
 	nd.stable, nd.stableCert = cp, cert
+	for i := range cert {
+		// Each signer decided up to the checkpoint: a peer to sync from even
+		// if it never showed a slot above our log (say the certificate came
+		// in a NewView), so a Byzantine seat claiming a far slot is never
+		// the only one offered.
+		nd.peerAhead(cert[i].Sender, cp.Slot)
+	}
 	nd.stableSnap = nil
 	if s, ok := nd.snaps[cp.Slot]; ok && crypto.Sum(s) == cp.App {
 		nd.stableSnap = s

@@ -19,6 +19,7 @@ var (
 	flagSeeds = flag.Int("seeds", 0, "simulation seeds per n per strategy (0: default, smaller under -race/-short)")
 	flagN     = flag.Int("simn", 0, "run only this cluster size (4 or 7)")
 	flagReal  = flag.Bool("realsig", false, "use Ed25519 in the simulation instead of the keyed-hash signer")
+	flagShift = flag.Bool("simshift", false, "draw one extra random number per run: a second family of seeds")
 )
 
 // simSigner is a keyed-hash stand-in for Ed25519 in the simulation: a seat
@@ -204,13 +205,13 @@ func TestSim(t *testing.T) {
 					continue
 				}
 				if *flagSeed >= 0 {
-					checkRun(t, simParams{seed: *flagSeed, n: n, strategy: strat})
+					checkRun(t, simParams{seed: *flagSeed, n: n, strategy: strat, shift: *flagShift})
 					continue
 				}
 				var tally simResult
 				runs := seedsPerCase(t)
 				for i := 0; i < runs; i++ {
-					r, ok := checkRun(t, simParams{seed: int64(i), n: n, strategy: strat})
+					r, ok := checkRun(t, simParams{seed: int64(i), n: n, strategy: strat, shift: *flagShift})
 					if !ok {
 						return
 					}
@@ -242,7 +243,11 @@ func checkRun(t *testing.T, p simParams) (simResult, bool) {
 	t.Helper()
 	r := runSim(p)
 	if r.err != nil {
-		t.Errorf("%s n=%d seed=%d: %v\nreplay: go test ./bft -run 'TestSim/%s$' -seed=%d -simn=%d -v", p.strategy, p.n, p.seed, r.err, p.strategy, p.seed, p.n)
+		shift := ""
+		if p.shift {
+			shift = " -simshift"
+		}
+		t.Errorf("%s n=%d seed=%d: %v\nreplay: go test ./bft -run 'TestSim/%s$' -seed=%d -simn=%d%s -v", p.strategy, p.n, p.seed, r.err, p.strategy, p.seed, p.n, shift)
 		return r, false
 	}
 	return r, true

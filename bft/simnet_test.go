@@ -13,6 +13,7 @@ type simParams struct {
 	seed     int64
 	n        int
 	strategy string
+	shift    bool // draw one extra number before the run (as crashmode-leader does): another seed family
 }
 
 type simResult struct {
@@ -134,6 +135,8 @@ func runSimDebug(p simParams) *sim {
 	leaderDown := -1
 	if p.strategy == "crashmode-leader" {
 		leaderDown = 5 + s.rng.Intn(40) // drawn only here: other strategies' seeds replay as before
+	} else if p.shift {
+		_ = s.rng.Intn(40) // the same extra draw for any strategy: a shifted seed family
 	}
 	var target uint64
 	for s.tick = 0; s.tick < s.healAt+2500 && s.err == nil; s.tick++ {

@@ -159,6 +159,11 @@ func (nd *Node) ApplySync(s *SyncState) error {
 		nd.snaps[cp.Slot] = nd.rd.InstallSnapshot.Data
 		if cp.Slot > nd.stable.Slot {
 			nd.makeStable(cp, s.CheckpointCert)
+		} else if cp.Slot == nd.stable.Slot && nd.stableSnap == nil && cp.App == nd.stable.App {
+			// The certificate arrived first (checkpoint votes or a NewView)
+			// and no snapshot came with it: keep this one, or the node can
+			// never serve its stable state to a peer that restarts.
+			nd.stableSnap = nd.rd.InstallSnapshot.Data
 		}
 		nd.truncate(cp.Slot)
 		if nd.nextSlot <= nd.committed {
