@@ -18,6 +18,7 @@ import (
 func (s *Session) apply(e bft.Entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	for _, ev := range e.Evidence {
 		kind := gamestate.VoteEquivocation
 		if ev.Kind == bft.ProposalEquivocation {
@@ -43,7 +44,8 @@ func (s *Session) apply(e bft.Entry) {
 
 // applyBatchLocked applies one agreed batch to the engine (mu held): the
 // replay record, tick events with commit latencies, checkpoint hashes,
-// verdicts, and the pool's clean-up.
+// verdicts, the pool's clean-up and, in sealed mode, this peer's reveals
+// for its sealed inputs the batch ordered.
 func (s *Session) applyBatchLocked(b *gamestate.Batch) {
 	res, err := s.engine.Apply(b)
 	if errors.Is(err, gamestate.ErrNotContiguous) {
@@ -74,6 +76,9 @@ func (s *Session) applyBatchLocked(b *gamestate.Batch) {
 		s.verdict(v)
 	}
 	s.pool.decided(b, s.engine.Next())
+	if s.cfg.Sealed {
+		s.revealOrdered(b)
+	}
 	s.skipDecided()
 	for t := range s.signedAt {
 		if t < s.engine.Next() {
@@ -155,6 +160,7 @@ func (s *Session) snapshot(uint64) []byte {
 func (s *Session) restore(snap *bft.Snapshot) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+
 	if err := s.engine.Restore(snap.Data); err != nil {
 		s.log.Error("checkpoint restore failed", "slot", snap.Slot, "err", err)
 		return
@@ -171,6 +177,7 @@ func (s *Session) restore(snap *bft.Snapshot) {
 func (s *Session) other(in netp2p.Inbound) {
 	s.msgsIn.Add(1)
 	s.mu.Lock()
+
 	tampered, tamper := s.tampered(in.Env)
 	s.intake(in)
 	s.mu.Unlock()
@@ -189,13 +196,22 @@ func (s *Session) intake(in netp2p.Inbound) {
 	case intakeDup, intakeOld:
 		s.observe(gamestate.ReplayedMessage, in.From, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", in.From, in.Env.Type, in.Env.Sender))
 	case intakeOK:
-		if in.Env.Type != wire.TypeInput {
-			return
-		}
-		if s.cfg.Consensus == ConsensusBroadcast {
-			s.applyCompleteLocked()
-		} else if s.status.IsLeader && s.pool.completeUpto(s.prop.proposedNext, 1) > s.prop.proposedNext {
-			s.poke() // the next tick to order holds every input: order it now
+		switch in.Env.Type {
+		case wire.TypeInput, wire.TypeReveal:
+			if s.cfg.Consensus == ConsensusBroadcast {
+				s.applyCompleteLocked()
+			} else if s.status.IsLeader && s.pool.completeUpto(s.prop.proposedNext, 1) > s.prop.proposedNext {
+				s.poke() // the next tick to order holds every input: order it now
+			}
+			if in.Env.Type == wire.TypeReveal {
+				s.lookaheadReveals()
+			}
+		case wire.TypeSealedInput:
+			// Every seat's commitment for the tick is in: order them now
+			// rather than at the next beat (stragglers go then).
+			if m, err := gamestate.DecodeSealedInput(in.Env.Body); err == nil && s.status.IsLeader && s.pool.commitsComplete(m.Tick) {
+				s.poke()
+			}
 		}
 	}
 }

@@ -12,6 +12,9 @@ import (
 type cheatState struct {
 	history []crypto.Envelope // recent inputs seen, for replay-input
 	flood   *crypto.Envelope
+	// lookahead holds, by tick, the wrong key the lookahead cheat reveals
+	// once it has seen the other seats' reveals (sealed.go).
+	lookahead map[uint64]crypto.SealKey
 }
 
 // SetCheat replaces the cheat this peer plays (Config.Cheat), for demos
@@ -22,7 +25,7 @@ type cheatState struct {
 // seat); an invalid cheat (unknown Kind, invalid-move without Mutate) is
 // refused with an error wrapping ErrBadConfig and the old cheat stays.
 func (s *Session) SetCheat(c *Cheat) error {
-	ch, err := checkCheat(c, s.seat, s.n)
+	ch, err := checkCheat(c, s.seat, s.n, s.cfg.Sealed)
 	if err != nil {
 		return err
 	}
@@ -40,9 +43,10 @@ func (s *Session) cheating(kind CheatKind, tick uint64) bool {
 	return c != nil && c.Kind == kind && tick >= c.FromTick
 }
 
-// remember keeps recent inputs of anyone, for the replay-input cheat.
+// remember keeps recent inputs of anyone (in sealed mode: sealed inputs
+// and reveals), for the replay-input cheat.
 func (c *cheatState) remember(env crypto.Envelope) {
-	if env.Type != wire.TypeInput {
+	if !isInputType(env.Type) {
 		return
 	}
 	if len(c.history) >= 128 {
@@ -64,18 +68,30 @@ func (c *cheatState) replays() []outMsg {
 }
 
 // cheatInputs are the extra messages of the input cheats for tick, made
-// from this player's honest input data and its signed envelope.
+// from this player's honest input data and its signed envelope. In sealed
+// mode the forged and the second input are sealed inputs (commitments),
+// which prove the same cheats.
 func (s *Session) cheatInputs(tick uint64, data []byte, honest crypto.Envelope) []outMsg {
 	var out []outMsg
 	if s.cheating(CheatForgeInput, tick) {
 		// Signed by this seat for the victim's seat: proof of forgery.
-		out = append(out, outMsg{env: s.signInput(s.cheatCfg.Target, tick, data)})
+		if !s.cfg.Sealed {
+			out = append(out, outMsg{env: s.signInput(s.cheatCfg.Target, tick, data)})
+		} else if env, _, err := s.sealInput(s.cheatCfg.Target, tick, data); err == nil {
+			out = append(out, outMsg{env: env})
+		}
 	}
 	if s.cheating(CheatEquivocateInput, tick) {
 		// A second, different input for the same tick, sent directly to
 		// every other peer (the first went by broadcast).
 		alt := append(append([]byte(nil), data...), 0xEE)
-		out = append(out, outMsg{env: s.signInput(s.seat, tick, alt), direct: true})
+		if !s.cfg.Sealed {
+			out = append(out, outMsg{env: s.signInput(s.seat, tick, alt), direct: true})
+		} else if env, key, err := s.sealInput(s.seat, tick, alt); err == nil {
+			// Whichever of the two the log orders is the one revealed.
+			s.pool.keepOwn(tick, ownSeal{body: env.Body, key: key})
+			out = append(out, outMsg{env: env, direct: true})
+		}
 	}
 	s.cheat.remember(honest)
 	return out
@@ -126,16 +142,22 @@ func (s *Session) outbound(m bft.Message) []bft.Message {
 	return out
 }
 
-// tampered is the tamper-relay cheat (mu held): another player's input,
-// re-published with the last byte of its body flipped, so its signature no
-// longer holds. ok=false when this peer does not play it or env is not
-// someone else's input.
+// tampered is the tamper-relay cheat (mu held): another player's input
+// (sealed input or reveal in sealed mode), re-published with the last byte
+// of its body flipped, so its signature no longer holds. ok=false when this
+// peer does not play it or env is not someone else's input.
 func (s *Session) tampered(env crypto.Envelope) (crypto.Envelope, bool) {
-	if env.Type != wire.TypeInput || int(env.Sender) == s.seat || len(env.Body) == 0 || !s.cheating(CheatTamperRelay, s.clock) {
+	if !isInputType(env.Type) || int(env.Sender) == s.seat || len(env.Body) == 0 || !s.cheating(CheatTamperRelay, s.clock) {
 		return env, false
 	}
 	body := append([]byte(nil), env.Body...)
 	body[len(body)-1] ^= 0x01
 	env.Body = body
 	return env, true
+}
+
+// isInputType reports whether t is one of the messages by which a player
+// speaks for its seat at a tick: an input, or a sealed input or reveal.
+func isInputType(t wire.Type) bool {
+	return t == wire.TypeInput || t == wire.TypeSealedInput || t == wire.TypeReveal
 }

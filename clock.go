@@ -139,6 +139,7 @@ func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
 	}
 	now := time.Now()
 	s.mu.Lock()
+
 	s.status = st
 	next := s.engine.Next()
 	if advance {
@@ -150,13 +151,35 @@ func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
 	if s.cfg.Consensus == ConsensusBroadcast {
 		s.applyCompleteLocked()
 	}
+	if s.cfg.Sealed {
+		s.lookaheadReveals()
+		for _, env := range s.pool.takeOutbox() {
+			out = append(out, outMsg{env: env})
+		}
+	}
 	silent := s.cheating(CheatSilentLeader, s.clock)
-	first, upto, ok := s.prop.plan(now, st.IsLeader && !silent && s.drv != nil, st.View, next, s.clock)
+	lead := st.IsLeader && !silent && s.drv != nil
+	first, upto, ok := s.prop.plan(now, lead, st.View, next, s.clock)
 	var payload []byte
+	var commits []crypto.Envelope
 	if ok {
 		b := s.pool.build(first, upto)
 		upto = first + uint64(len(b.Ticks))
+		if s.cfg.Sealed {
+			commits = s.pool.pendingCommits(upto, st.View, now, s.prop.stall)
+			b.Commits = commits
+		}
 		payload = b.Encode()
+	} else if lead && s.cfg.Sealed && s.prop.leading {
+		// No tick to order yet, but sealed inputs are waiting: order them
+		// now in a batch without ticks, so their reveals can start. It
+		// goes after the ticks already proposed (First = proposedNext).
+		first = s.prop.proposedNext
+		if commits = s.pool.pendingCommits(first, st.View, now, s.prop.stall); s.commitsDue(commits) {
+			b := s.pool.build(first, first)
+			b.Commits = commits
+			upto, ok, payload = first, true, b.Encode()
+		}
 	}
 	suspect := false
 	var stats *Stats
@@ -194,6 +217,7 @@ func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
 			s.mu.Lock()
 			s.prop.proposed(upto)
 			s.proposedN++
+			s.pool.commitsProposed(commits, st.View, now)
 			s.mu.Unlock()
 		}
 	}
@@ -252,6 +276,9 @@ func (s *Session) skipDecided() {
 
 // sampleInputs signs this player's input for every tick up to clock +
 // InputDelay that has not been sampled yet, and adds them to the pool.
+// In sealed mode the input is sealed first (sampleSealed) and the signed
+// message is the commitment; the commit latency measured from here then
+// covers both rounds (commit ordered, then tick ordered with the reveals).
 // Cheats act here, on the same path.
 func (s *Session) sampleInputs(now time.Time) []outMsg {
 	var out []outMsg
@@ -269,7 +296,14 @@ func (s *Session) sampleInputs(now time.Time) []outMsg {
 		if s.cheating(CheatInvalidMove, tick) {
 			data = s.cheatCfg.Mutate(data)
 		}
-		env := s.signInput(s.seat, tick, data)
+		var env crypto.Envelope
+		if s.cfg.Sealed {
+			if env, ok = s.sampleSealed(tick, data); !ok {
+				continue
+			}
+		} else {
+			env = s.signInput(s.seat, tick, data)
+		}
 		s.pool.add(env, next)
 		s.signedAt[tick] = now
 		out = append(out, outMsg{env: env})

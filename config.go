@@ -44,10 +44,17 @@ type Config struct {
 	// is the product; the others are baselines for `paxsync bench` and
 	// tolerate no cheater (see ConsensusMode).
 	Consensus    ConsensusMode
-	InputDelay   int    // ticks between submitting an input and its tick (default 2)
+	InputDelay   int    // ticks between submitting an input and its tick (default 2; 4 with Sealed)
 	HashInterval uint64 // state hashes every this many ticks (default 30)
-	// Sealed selects commit-reveal inputs. Not implemented by the session
-	// yet: Join rejects it with ErrBadConfig.
+	// Sealed selects commit-reveal inputs, which defeat lookahead (choosing
+	// an input after seeing the others' for the same tick). Each player's
+	// input for tick t is first broadcast sealed under a one-time key
+	// (crypto.Seal) and ordered in the log as a commitment; only once its
+	// commitment is ordered does the player reveal the key, and tick t is
+	// ordered with the reveals. A reveal that does not open the ordered
+	// commitment is a reveal-mismatch verdict with proof. The price is a
+	// second round: commit latency roughly doubles (docs/EMBEDDING.md,
+	// "Sealed inputs"). Needs an ordering consensus (not ConsensusBroadcast).
 	Sealed bool
 	// Grace is how long after a tick's scheduled time the leader waits for
 	// inputs before ordering the tick; later inputs are too late and the
@@ -70,6 +77,11 @@ type Config struct {
 	EventBuffer int
 	Logger      *slog.Logger
 }
+
+// sealedInputDelay is the default InputDelay of a sealed match: commit and
+// reveal are two consensus rounds, measured to need 3-4 ticks at 60 Hz
+// (docs/EMBEDDING.md, "Sealed inputs").
+const sealedInputDelay = 4
 
 // ConsensusMode selects how the session orders ticks.
 type ConsensusMode string
@@ -130,6 +142,14 @@ const (
 	// peer: a local observation against the relay, never a verdict against
 	// the player whose message was altered.
 	CheatTamperRelay CheatKind = "tamper-relay"
+	// CheatLookahead (sealed mode only): each input is also sealed a second
+	// time as a different input; once its commitment is ordered, the
+	// cheater holds back its reveal until it holds every other seat's
+	// reveal for the tick (it has seen their inputs), then reveals the
+	// other sealing's key, as a player choosing its move after seeing the
+	// others' would. The key does not open the ordered commitment: every
+	// engine reaches reveal-mismatch, and the input is not applied.
+	CheatLookahead CheatKind = "lookahead"
 )
 
 // Cheat configures this peer to misbehave from FromTick on, through the
@@ -192,6 +212,11 @@ func (c Config) withDefaults() (Config, int, error) {
 	}
 	if c.InputDelay == 0 {
 		c.InputDelay = gamestate.DefaultInputDelay
+		if c.Sealed {
+			// Two consensus rounds (commit, then reveal) must fit before
+			// the tick's deadline.
+			c.InputDelay = sealedInputDelay
+		}
 	}
 	if c.InputDelay < 1 || c.InputDelay > 30 {
 		return c, 0, badConfig("InputDelay", "%d, want 1..30", c.InputDelay)
@@ -199,15 +224,17 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.HashInterval == 0 {
 		c.HashInterval = gamestate.DefaultHashInterval
 	}
-	if c.Sealed {
-		return c, 0, badConfig("Sealed", "commit-reveal inputs are not supported by the session yet")
-	}
 	switch c.Consensus {
 	case "":
 		c.Consensus = ConsensusBFT
 	case ConsensusBFT, ConsensusCrash, ConsensusBroadcast:
 	default:
 		return c, 0, badConfig("Consensus", "unknown mode %q, want %q, %q or %q", c.Consensus, ConsensusBFT, ConsensusCrash, ConsensusBroadcast)
+	}
+	if c.Sealed && c.Consensus == ConsensusBroadcast {
+		// Commitments must be ordered before any key is revealed; the
+		// broadcast baseline orders nothing.
+		return c, 0, badConfig("Sealed", "commit-reveal needs an ordering consensus, not %q", c.Consensus)
 	}
 	if c.Grace == 0 {
 		c.Grace = c.interval()
@@ -230,7 +257,7 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	ch, err := checkCheat(c.Cheat, seat, len(c.Roster))
+	ch, err := checkCheat(c.Cheat, seat, len(c.Roster), c.Sealed)
 	if err != nil {
 		return c, 0, err
 	}
@@ -238,9 +265,10 @@ func (c Config) withDefaults() (Config, int, error) {
 	return c, seat, nil
 }
 
-// checkCheat validates a cheat for seat of n and returns a copy with its
-// defaults filled (forge-input's Target); nil stays nil.
-func checkCheat(ch *Cheat, seat, n int) (*Cheat, error) {
+// checkCheat validates a cheat for seat of n in a match that is sealed or
+// not, and returns a copy with its defaults filled (forge-input's Target);
+// nil stays nil.
+func checkCheat(ch *Cheat, seat, n int, sealed bool) (*Cheat, error) {
 	if ch == nil {
 		return nil, nil
 	}
@@ -256,6 +284,10 @@ func checkCheat(ch *Cheat, seat, n int) (*Cheat, error) {
 		}
 	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader,
 		CheatEquivocateProposal, CheatDoubleVote, CheatTamperRelay:
+	case CheatLookahead:
+		if !sealed {
+			return nil, badConfig("Cheat.Kind", "%s needs Sealed (there is nothing to look ahead of without commitments)", c.Kind)
+		}
 	default:
 		return nil, badConfig("Cheat.Kind", "unknown kind %q", c.Kind)
 	}

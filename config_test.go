@@ -48,7 +48,8 @@ func TestConfigValidation(t *testing.T) {
 		{"TickRate", func(c *Config) { c.TickRate = 61 }},
 		{"TickRate", func(c *Config) { c.TickRate = -1 }},
 		{"InputDelay", func(c *Config) { c.InputDelay = -2 }},
-		{"Sealed", func(c *Config) { c.Sealed = true }},
+		{"Sealed", func(c *Config) { c.Sealed, c.Consensus = true, ConsensusBroadcast }},
+		{"Cheat.Kind", func(c *Config) { c.Cheat = &Cheat{Kind: CheatLookahead} }}, // needs Sealed
 		{"Grace", func(c *Config) { c.Grace = -1 }},
 		{"Cheat.Kind", func(c *Config) { c.Cheat = &Cheat{Kind: "teleport"} }},
 		{"Cheat.Mutate", func(c *Config) { c.Cheat = &Cheat{Kind: CheatInvalidMove} }},

@@ -3,6 +3,7 @@ package paxsync
 import (
 	"bytes"
 	"sort"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
@@ -17,6 +18,9 @@ const (
 	maxPendingEvid  = 256
 	batchTickLimit  = 16 // ticks per proposed batch (bounded by bft's value size)
 	maxEvidPerBatch = 16
+	// maxCommitsPerBatch bounds the sealed inputs per batch (about 200
+	// bytes each) well under bft's value size; the rest wait a batch.
+	maxCommitsPerBatch = 128
 )
 
 type stKey struct {
@@ -44,23 +48,56 @@ const (
 // pool collects the signed game messages a peer has seen, so that whoever
 // leads can build the next batch: one input per (seat, tick) (the first
 // validly signed one), the state hashes to order, and game-level evidence
-// found on the way (input equivocation, forged inputs). Every peer keeps
-// one, which is what lets a new leader continue after a view change. It is
-// not safe for concurrent use; the session guards it with its mutex.
+// found on the way (input equivocation, forged inputs, reveal mismatches).
+// Every peer keeps one, which is what lets a new leader continue after a
+// view change. It is not safe for concurrent use; the session guards it
+// with its mutex.
+//
+// In sealed mode (commit-reveal) a tick's seat entry is the player's Reveal
+// instead of its Input, and the pool also collects SealedInputs (commits):
+// the first validly signed one per (seat, tick) waits in commits until a
+// decided batch orders it, and the ordered one is remembered so that a
+// reveal that does not open it is queued as reveal-mismatch evidence. The
+// one-time keys of this peer's own sealed inputs wait in own until their
+// commit is ordered and they are revealed.
 type pool struct {
 	v        *crypto.Verifier
 	n        int
 	interval uint64
-	inputs   map[stKey]crypto.Envelope
-	seen     map[crypto.Digest]uint64 // envelope ID → tick, for replay detection
+	sealed   bool                      // commit-reveal mode (Config.Sealed)
+	inputs   map[stKey]crypto.Envelope // seat entries: Inputs, or Reveals in sealed mode
+	seen     map[crypto.Digest]uint64  // envelope ID → tick, for replay detection
 	hashes   map[stKey]crypto.Envelope
 	evidence []gamestate.Evidence
 	evKeys   map[evKey]bool // queued or already ordered
+
+	commits map[stKey]crypto.Envelope // first valid sealed input per (seat, tick)
+	ordered map[stKey]crypto.Envelope // sealed inputs the log ordered (first wins, as in the engine)
+	sent    map[stKey]sentMark        // commits proposed as leader, not yet ordered
+	own     map[uint64][]ownSeal      // this peer's sealed inputs by tick, until revealed
+	outbox  []crypto.Envelope         // this peer's reveals, for the clock goroutine to broadcast
+}
+
+// sentMark is when (and in which view) the leader last proposed a commit.
+type sentMark struct {
+	view uint64
+	at   time.Time
+}
+
+// ownSeal is one of this peer's own sealed inputs and its one-time key.
+// alt, when set, is the key of a second sealing of a different input: what
+// the lookahead cheat reveals instead of key.
+type ownSeal struct {
+	body []byte // the SealedInput envelope's body (what the log orders)
+	key  crypto.SealKey
+	alt  *crypto.SealKey
 }
 
 func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 	return &pool{v: v, n: v.Size(), interval: hashInterval, inputs: map[stKey]crypto.Envelope{},
-		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{}}
+		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{},
+		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
+		own: map[uint64][]ownSeal{}}
 }
 
 // add takes one signed game message; next is the first undecided tick.
@@ -70,6 +107,19 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 	}
 	switch env.Type {
 	case wire.TypeInput:
+		if p.sealed {
+			return intakeDropped // a sealed match orders reveals, never plain inputs
+		}
+		return p.addInput(env, next)
+	case wire.TypeSealedInput:
+		if !p.sealed {
+			return intakeDropped
+		}
+		return p.addInput(env, next)
+	case wire.TypeReveal:
+		if !p.sealed {
+			return intakeDropped
+		}
 		return p.addInput(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
@@ -85,39 +135,95 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 	return intakeDropped
 }
 
+// addInput takes a player's Input, or in sealed mode its SealedInput or
+// Reveal: the messages that speak for one (seat, tick). The first validly
+// signed one per (seat, tick) is kept; one signed by another seat is
+// forged-input evidence; a second, different Input or SealedInput is
+// input-equivocation evidence.
 func (p *pool) addInput(env crypto.Envelope, next uint64) intake {
-	m, err := gamestate.DecodeInput(env.Body)
-	if err != nil || int(m.Seat) >= p.n || m.Tick > next+poolAhead {
+	seat, tick, ok := gameSeatTick(&env)
+	if !ok || int(seat) >= p.n || tick > next+poolAhead {
 		return intakeDropped
 	}
 	id := env.ID()
 	if _, dup := p.seen[id]; dup {
 		return intakeDup
 	}
-	if m.Tick+poolReplayAge < next {
+	if tick+poolReplayAge < next {
 		return intakeOld
 	}
-	p.seen[id] = m.Tick
-	if m.Seat != env.Sender {
+	p.seen[id] = tick
+	if seat != env.Sender {
 		// Signed by one seat for another: the victim keeps its own input.
-		if p.queue(gamestate.Evidence{Kind: gamestate.ForgedInput, Envelopes: []crypto.Envelope{env}}, int(env.Sender), m.Tick) {
+		if p.queue(gamestate.Evidence{Kind: gamestate.ForgedInput, Envelopes: []crypto.Envelope{env}}, int(env.Sender), tick) {
 			return intakeEvidence
 		}
 		return intakeDropped
 	}
-	k := stKey{m.Tick, m.Seat}
-	if old, ok := p.inputs[k]; ok {
+	k := stKey{tick, seat}
+	if env.Type == wire.TypeReveal {
+		return p.addReveal(k, env, next)
+	}
+	slots := p.inputs
+	if env.Type == wire.TypeSealedInput {
+		slots = p.commits
+	}
+	if old, ok := slots[k]; ok {
 		if !bytes.Equal(old.Body, env.Body) &&
-			p.queue(gamestate.Evidence{Kind: gamestate.InputEquivocation, Envelopes: []crypto.Envelope{old, env}}, int(m.Seat), m.Tick) {
+			p.queue(gamestate.Evidence{Kind: gamestate.InputEquivocation, Envelopes: []crypto.Envelope{old, env}}, int(seat), tick) {
 			return intakeEvidence
 		}
 		return intakeOK
 	}
-	if m.Tick < next {
+	if tick < next {
 		return intakeOK // too late to matter; remembered only for replay detection
+	}
+	slots[k] = env
+	return intakeOK
+}
+
+// addReveal keeps the first reveal per (seat, tick) as the seat's entry.
+// If the log already ordered the seat's sealed input for the tick, a reveal
+// that does not open it is queued as reveal-mismatch evidence right away
+// (the engine also judges the reveal the leader puts in the tick, so the
+// verdict stands even if this evidence is never ordered).
+func (p *pool) addReveal(k stKey, env crypto.Envelope, next uint64) intake {
+	p.checkReveal(k, env)
+	if _, ok := p.inputs[k]; ok || k.tick < next {
+		return intakeOK
 	}
 	p.inputs[k] = env
 	return intakeOK
+}
+
+// checkReveal queues reveal-mismatch evidence if rv does not open the
+// sealed input ordered for k (nothing if none is ordered yet).
+func (p *pool) checkReveal(k stKey, rv crypto.Envelope) {
+	c, ok := p.ordered[k]
+	if !ok {
+		return
+	}
+	ev := gamestate.Evidence{Kind: gamestate.RevealMismatch, Envelopes: []crypto.Envelope{c, rv}}
+	if _, _, err := gamestate.CheckEvidence(p.v, ev.Kind, ev.Envelopes); err == nil {
+		p.queue(ev, int(k.seat), k.tick)
+	}
+}
+
+// gameSeatTick decodes the (seat, tick) an Input, SealedInput or Reveal
+// body speaks for.
+func gameSeatTick(env *crypto.Envelope) (uint16, uint64, bool) {
+	switch env.Type {
+	case wire.TypeInput:
+		m, err := gamestate.DecodeInput(env.Body)
+		return m.Seat, m.Tick, err == nil
+	case wire.TypeSealedInput:
+		m, err := gamestate.DecodeSealedInput(env.Body)
+		return m.Seat, m.Tick, err == nil
+	case wire.TypeReveal:
+		m, err := gamestate.DecodeReveal(env.Body)
+		return m.Seat, m.Tick, err == nil
+	}
+	return 0, 0, false
 }
 
 // queue adds evidence once per (kind, seat, tick).
@@ -132,7 +238,8 @@ func (p *pool) queue(ev gamestate.Evidence, seat int, tick uint64) bool {
 }
 
 // completeUpto returns the first tick in [from, from+limit) for which some
-// seat's input is missing (from+limit if none is).
+// seat's input is missing (from+limit if none is). In sealed mode the
+// entries are reveals: a tick is complete once every seat has revealed.
 func (p *pool) completeUpto(from, limit uint64) uint64 {
 	for t := from; t < from+limit; t++ {
 		for s := 0; s < p.n; s++ {
@@ -186,8 +293,29 @@ func (p *pool) build(first, upto uint64) *gamestate.Batch {
 }
 
 // decided removes what a decided batch ordered and forgets inputs for
-// ticks before next.
+// ticks before next. The batch's commits become the ordered ones (the first
+// per (seat, tick), as in the engine); a reveal already held for one of
+// them is checked against it, and an ordered commit that differs from the
+// one this pool saw first proves input equivocation.
 func (p *pool) decided(b *gamestate.Batch, next uint64) {
+	for _, c := range b.Commits {
+		seat, tick, ok := gameSeatTick(&c)
+		if !ok || c.Type != wire.TypeSealedInput || seat != c.Sender || int(seat) >= p.n || tick < next {
+			continue
+		}
+		k := stKey{tick, seat}
+		delete(p.sent, k)
+		if _, dup := p.ordered[k]; dup {
+			continue
+		}
+		p.ordered[k] = c
+		if old, ok := p.commits[k]; ok && !bytes.Equal(old.Body, c.Body) {
+			p.queue(gamestate.Evidence{Kind: gamestate.InputEquivocation, Envelopes: []crypto.Envelope{old, c}}, int(seat), tick)
+		}
+		if rv, ok := p.inputs[k]; ok && rv.Type == wire.TypeReveal {
+			p.checkReveal(k, rv)
+		}
+	}
 	for i := range b.Hashes {
 		if m, err := gamestate.DecodeStateHash(b.Hashes[i].Body); err == nil {
 			delete(p.hashes, stKey{m.Tick, m.Seat})
@@ -206,9 +334,21 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 		}
 		p.evidence = keep
 	}
-	for k := range p.inputs {
+	for _, m := range []map[stKey]crypto.Envelope{p.inputs, p.commits, p.ordered} {
+		for k := range m {
+			if k.tick < next {
+				delete(m, k)
+			}
+		}
+	}
+	for k := range p.sent {
 		if k.tick < next {
-			delete(p.inputs, k)
+			delete(p.sent, k)
+		}
+	}
+	for t := range p.own {
+		if t < next {
+			delete(p.own, t)
 		}
 	}
 	for k := range p.hashes {
@@ -230,4 +370,99 @@ func evidenceID(ev gamestate.Evidence) crypto.Digest {
 		w.Blob(ev.Envelopes[i].Encode(nil))
 	}
 	return crypto.Sum(w.Bytes())
+}
+
+// pendingCommits returns, sorted by (tick, seat), the sealed inputs to
+// order in a batch that ends at tick end: those for ticks at or after end
+// (and within gamestate.MaxCommitAhead of it) that no decided batch has
+// ordered and that this leader has not proposed in this view within
+// resend (a proposal lost to a view change or a stall goes out again).
+func (p *pool) pendingCommits(end, view uint64, now time.Time, resend time.Duration) []crypto.Envelope {
+	var ks []stKey
+	for k := range p.commits {
+		if k.tick < end || k.tick-end >= gamestate.MaxCommitAhead {
+			continue
+		}
+		if _, ok := p.ordered[k]; ok {
+			continue
+		}
+		if m, ok := p.sent[k]; ok && m.view == view && now.Sub(m.at) < resend {
+			continue
+		}
+		ks = append(ks, k)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		if ks[i].tick != ks[j].tick {
+			return ks[i].tick < ks[j].tick
+		}
+		return ks[i].seat < ks[j].seat
+	})
+	ks = ks[:min(len(ks), maxCommitsPerBatch, gamestate.MaxBatchCommits)]
+	out := make([]crypto.Envelope, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, p.commits[k])
+	}
+	return out
+}
+
+// commitsProposed marks commits as proposed in view at now (see
+// pendingCommits).
+func (p *pool) commitsProposed(commits []crypto.Envelope, view uint64, now time.Time) {
+	for i := range commits {
+		if seat, tick, ok := gameSeatTick(&commits[i]); ok {
+			p.sent[stKey{tick, seat}] = sentMark{view, now}
+		}
+	}
+}
+
+// commitsComplete reports whether the pool holds a sealed input of every
+// seat for tick (ordered already or not): once the last one is in, the
+// leader orders the pending ones at once.
+func (p *pool) commitsComplete(tick uint64) bool {
+	for s := 0; s < p.n; s++ {
+		if _, ok := p.commits[stKey{tick, uint16(s)}]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// revealsFrom reports whether the pool holds, for tick, the reveal of
+// every seat other than except.
+func (p *pool) revealsFrom(tick uint64, except int) bool {
+	for s := 0; s < p.n; s++ {
+		if s == except {
+			continue
+		}
+		if _, ok := p.inputs[stKey{tick, uint16(s)}]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// keepOwn remembers one of this peer's own sealed inputs until its commit
+// is ordered.
+func (p *pool) keepOwn(tick uint64, o ownSeal) { p.own[tick] = append(p.own[tick], o) }
+
+// takeOwn returns and forgets this peer's sealed input for tick whose
+// envelope body is body (the one the log ordered), if it is still held.
+func (p *pool) takeOwn(tick uint64, body []byte) (ownSeal, bool) {
+	for i, o := range p.own[tick] {
+		if bytes.Equal(o.body, body) {
+			p.own[tick] = append(p.own[tick][:i], p.own[tick][i+1:]...)
+			if len(p.own[tick]) == 0 {
+				delete(p.own, tick)
+			}
+			return o, true
+		}
+	}
+	return ownSeal{}, false
+}
+
+// takeOutbox returns and clears the reveals waiting to be broadcast.
+func (p *pool) takeOutbox() []crypto.Envelope {
+	out := p.outbox
+	p.outbox = nil
+	return out
 }

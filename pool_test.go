@@ -6,6 +6,7 @@ import (
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
 	"github.com/paxsync/paxsync/wire"
 )
 
@@ -140,5 +141,200 @@ func TestProposerContiguousAcrossLeaderChange(t *testing.T) {
 	p.proposed(10 + maxInFlight)
 	if _, _, ok = p.plan(now, true, 6, 10, 200); ok {
 		t.Fatal("proposes beyond the in-flight bound")
+	}
+}
+
+// sealed signs a sealed input of data for (seat, tick) by signer, and
+// returns it with its one-time key.
+func (f *poolFixture) sealed(t *testing.T, signer, seat int, tick uint64, data string) (crypto.Envelope, crypto.SealKey) {
+	t.Helper()
+	ct, key, err := crypto.Seal([]byte(data), gamestate.SealAD(f.v.Match(), uint16(seat), tick), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gamestate.SealedInput{Seat: uint16(seat), Tick: tick, Sealed: ct}
+	return f.signers[signer].Sign(wire.TypeSealedInput, m.Encode()), key
+}
+
+func (f *poolFixture) reveal(seat int, tick uint64, key crypto.SealKey) crypto.Envelope {
+	m := gamestate.Reveal{Seat: uint16(seat), Tick: tick, Key: key}
+	return f.signers[seat].Sign(wire.TypeReveal, m.Encode())
+}
+
+// TestPoolSealed walks the pool through commit-reveal: sealed inputs are
+// collected (first per seat and tick; a second different one and one
+// signed for another seat are evidence), plain inputs are refused, the
+// leader's pending commits respect the batch end and what was proposed or
+// ordered, a tick is complete once every seat revealed, a reveal that does
+// not open the ordered commitment is reveal-mismatch evidence, and the
+// batches built this way pass ValidateBatch and apply in an engine.
+func TestPoolSealed(t *testing.T) {
+	f := newPoolFixture(t)
+	f.p.sealed = true
+	rules := gamestate.Rules{Seats: 4, Sealed: true, HashInterval: 30}
+	must := func(got, want intake) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("intake %d, want %d", got, want)
+		}
+	}
+	// Commitments for tick 5 (seat 3 will cheat) and 6 (seat 0 only).
+	keys := make([]crypto.SealKey, 4)
+	envs := make([]crypto.Envelope, 4)
+	for seat := range 4 {
+		// A legal arena input: thrust 0, turn = seat, no fire.
+		envs[seat], keys[seat] = f.sealed(t, seat, seat, 5, string([]byte{0, byte(seat), 0}))
+		must(f.p.add(envs[seat], 2), intakeOK)
+		if f.p.commitsComplete(5) != (seat == 3) {
+			t.Fatalf("commitsComplete(5) after %d seats", seat+1)
+		}
+	}
+	late, _ := f.sealed(t, 0, 0, 6, "later")
+	must(f.p.add(late, 2), intakeOK)
+	must(f.p.add(envs[1], 2), intakeDup)
+	// A plain input has no place in a sealed match; a second, different
+	// sealed input is equivocation; one signed for another seat, forgery.
+	must(f.p.add(f.input(2, 2, 5, "plain"), 2), intakeDropped)
+	equiv, _ := f.sealed(t, 1, 1, 5, "other")
+	must(f.p.add(equiv, 2), intakeEvidence)
+	forged, _ := f.sealed(t, 2, 0, 7, "forged")
+	must(f.p.add(forged, 2), intakeEvidence)
+	if len(f.p.evidence) != 2 || f.p.evidence[0].Kind != gamestate.InputEquivocation || f.p.evidence[1].Kind != gamestate.ForgedInput {
+		t.Fatalf("evidence %+v", f.p.evidence)
+	}
+	for _, ev := range f.p.evidence {
+		if _, _, err := gamestate.CheckEvidence(f.v, ev.Kind, ev.Envelopes); err != nil {
+			t.Fatalf("%s evidence does not check: %v", ev.Kind, err)
+		}
+	}
+
+	// The leader's pending commits: sorted, only for ticks at or after the
+	// batch end, not again in the same view until resend passes.
+	now := time.Unix(100, 0)
+	pend := f.p.pendingCommits(2, 1, now, time.Second)
+	if len(pend) != 5 || pend[0].Sender != 0 || pend[3].Sender != 3 || pend[4].Sender != 0 {
+		t.Fatalf("pending commits %d", len(pend))
+	}
+	if got := f.p.pendingCommits(6, 1, now, time.Second); len(got) != 1 {
+		t.Fatalf("commits for ticks before the batch end: %d", len(got))
+	}
+	f.p.commitsProposed(pend, 1, now)
+	if got := f.p.pendingCommits(2, 1, now.Add(time.Millisecond), time.Second); len(got) != 0 {
+		t.Fatalf("proposed commits proposed again at once: %d", len(got))
+	}
+	if got := f.p.pendingCommits(2, 2, now, time.Second); len(got) != 5 {
+		t.Fatalf("a new view must propose them again: %d", len(got))
+	}
+	if got := f.p.pendingCommits(2, 1, now.Add(2*time.Second), time.Second); len(got) != 5 {
+		t.Fatalf("a lost proposal must go again after resend: %d", len(got))
+	}
+
+	// The commitments batch (no ticks) is valid and applies in an engine.
+	game, err := arena.New(4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := gamestate.NewEngine(game, gamestate.Config{Verifier: f.v, Sealed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apply := func(b *gamestate.Batch) gamestate.Result {
+		t.Helper()
+		if err := gamestate.ValidateBatch(b, f.v, rules); err != nil {
+			t.Fatalf("batch invalid: %v", err)
+		}
+		res, err := eng.Apply(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.p.decided(b, eng.Next())
+		return res
+	}
+	var ticks []gamestate.TickInputs
+	for range 2 {
+		ticks = append(ticks, gamestate.TickInputs{Seats: make([]*crypto.Envelope, 4)})
+	}
+	apply(&gamestate.Batch{First: 0, Ticks: ticks})
+	b := f.p.build(2, 2)
+	b.Commits = pend
+	b.Evidence = nil
+	apply(b)
+	if got := f.p.pendingCommits(2, 2, now, time.Second); len(got) != 0 {
+		t.Fatalf("ordered commits still pending: %d", len(got))
+	}
+
+	// Reveals: before all are in, tick 5 is not complete. Seat 3 reveals a
+	// key that does not open its commitment: evidence, queued at once
+	// since the commitment is ordered.
+	for seat := range 3 {
+		must(f.p.add(f.reveal(seat, 5, keys[seat]), 2), intakeOK)
+		if f.p.completeUpto(5, 1) != 5 {
+			t.Fatalf("tick 5 complete after %d reveals", seat+1)
+		}
+	}
+	if !f.p.revealsFrom(5, 3) || f.p.revealsFrom(5, 0) {
+		t.Fatal("revealsFrom")
+	}
+	f.p.evidence = nil
+	_, wrong := f.sealed(t, 3, 3, 5, "d2")
+	must(f.p.add(f.reveal(3, 5, wrong), 2), intakeOK)
+	if f.p.completeUpto(5, 1) != 6 {
+		t.Fatal("tick 5 not complete with every reveal in")
+	}
+	if len(f.p.evidence) != 1 || f.p.evidence[0].Kind != gamestate.RevealMismatch {
+		t.Fatalf("reveal-mismatch evidence not queued: %+v", f.p.evidence)
+	}
+	if off, tick, err := gamestate.CheckEvidence(f.v, gamestate.RevealMismatch, f.p.evidence[0].Envelopes); err != nil || off != 3 || tick != 5 {
+		t.Fatalf("reveal-mismatch evidence: seat %d tick %d: %v", off, tick, err)
+	}
+	// The tick batch carries the reveals; every honest input opens, seat 3
+	// is proven to have revealed the wrong key.
+	b = f.p.build(2, 6)
+	if b.Ticks[3].Seats[3] == nil || b.Ticks[3].Seats[3].Type != wire.TypeReveal {
+		t.Fatalf("tick 5 entries %+v", b.Ticks[3].Seats)
+	}
+	res := apply(b)
+	in := res.Ticks[3].Inputs
+	if !in[0].Present || string(in[1].Data) != string([]byte{0, 1, 0}) || !in[2].Present || in[3].Present {
+		t.Fatalf("tick 5 inputs %+v", in)
+	}
+	if len(res.Verdicts) != 1 || res.Verdicts[0].Kind != gamestate.RevealMismatch || res.Verdicts[0].Offender != 3 {
+		t.Fatalf("verdicts %+v", res.Verdicts)
+	}
+	if err := res.Verdicts[0].Verify(f.v); err != nil {
+		t.Fatalf("verdict does not verify: %v", err)
+	}
+	if len(f.p.commits) != 1 || len(f.p.ordered) != 1 || len(f.p.inputs) != 0 {
+		t.Fatalf("decided ticks not forgotten: %d commits %d ordered %d inputs", len(f.p.commits), len(f.p.ordered), len(f.p.inputs))
+	}
+}
+
+// TestPoolSealedOrderedEquivocation: a player that sent one commitment to
+// this peer and another to the leader is proven an equivocator when the
+// other one is ordered; a plain-mode pool refuses sealed messages.
+func TestPoolSealedOrderedEquivocation(t *testing.T) {
+	f := newPoolFixture(t)
+	f.p.sealed = true
+	mine, _ := f.sealed(t, 2, 2, 9, "x")
+	theirs, _ := f.sealed(t, 2, 2, 9, "y")
+	if got := f.p.add(mine, 0); got != intakeOK {
+		t.Fatalf("intake %d", got)
+	}
+	f.p.decided(&gamestate.Batch{First: 0, Commits: []crypto.Envelope{theirs}}, 0)
+	if len(f.p.evidence) != 1 || f.p.evidence[0].Kind != gamestate.InputEquivocation {
+		t.Fatalf("evidence %+v", f.p.evidence)
+	}
+	if _, _, err := gamestate.CheckEvidence(f.v, gamestate.InputEquivocation, f.p.evidence[0].Envelopes); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := f.p.ordered[stKey{9, 2}]; !ok || string(o.Body) != string(theirs.Body) {
+		t.Fatal("the ordered commitment is the one the log holds")
+	}
+	plain := newPoolFixture(t)
+	if got := plain.p.add(mine, 0); got != intakeDropped {
+		t.Fatalf("plain pool took a sealed input: %d", got)
+	}
+	if got := plain.p.add(plain.reveal(0, 3, crypto.SealKey{}), 0); got != intakeDropped {
+		t.Fatalf("plain pool took a reveal: %d", got)
 	}
 }

@@ -118,6 +118,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, badConfig("NewGame", "%v", err)
 	}
 	s.pool = newPool(s.verifier, cfg.HashInterval)
+	s.pool.sealed = cfg.Sealed
 	s.prop.complete = s.pool.completeUpto
 	if cfg.Record != nil {
 		s.rec, err = gamestate.NewReplayWriter(cfg.Record, &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,

@@ -190,10 +190,17 @@ func (b *benchRec) stop() {
 // decided, so an input submitted only on the TickEvent would be too late.
 const aheadInputs = 16
 
-// feeder submits this seat's bot inputs. A paced peer submits one input
-// per TickEvent for InputTick, as a game does. An unpaced peer keeps a
-// cursor and submits every tick up to InputTick()+aheadInputs with
-// SubmitInputAt.
+// pacedAhead is how far past InputTick a paced peer keeps inputs
+// submitted. A game's frame loop submits every frame; a bot driven by
+// TickEvents does not (a burst of decided ticks, or a beat that samples
+// before the bot has run, would leave ticks without input, and the leader
+// then waits for their deadline). Keeping the next tick covered too makes
+// every tick carry this seat's input, as a polling game loop would.
+const pacedAhead = 1
+
+// feeder submits this seat's bot inputs: it keeps a cursor and submits
+// every tick up to InputTick()+ahead with SubmitInputAt (aheadInputs for an
+// unpaced peer, pacedAhead for a paced one), so no tick is skipped.
 type feeder struct {
 	unpaced bool
 	cursor  uint64
@@ -204,14 +211,12 @@ type feeder struct {
 func (f *feeder) feed(s *paxsync.Session) {
 	// InputTick takes the session lock, which View holds: ask first.
 	at := s.InputTick()
-	if !f.unpaced {
-		var in []byte
-		s.View(func(g gamestate.Game, _ uint64) { in = f.play(g, at) })
-		_ = s.SubmitInput(in)
-		return
+	ahead := uint64(pacedAhead)
+	if f.unpaced {
+		ahead = aheadInputs
 	}
 	f.cursor = max(f.cursor, at)
-	upto := at + aheadInputs
+	upto := at + ahead
 	if f.cursor > upto {
 		return
 	}

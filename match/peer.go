@@ -48,6 +48,9 @@ type PeerConfig struct {
 	Unpaced bool `json:"unpaced,omitempty"`
 	// InputDelay is Config.InputDelay (0 = the session's default).
 	InputDelay int `json:"input_delay,omitempty"`
+	// Sealed is Config.Sealed: commit-reveal inputs (scenario
+	// "sealed_inputs").
+	Sealed bool `json:"sealed,omitempty"`
 	// Game is GameArena ("" too) or GameTally.
 	Game string `json:"game,omitempty"`
 	// Bench makes the peer measure a window instead of playing Ticks
@@ -181,7 +184,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		GameParams: params, TickRate: cfg.TickHz, Cheat: cheatConfig(cfg.Cheat), WALDir: cfg.WALDir,
 		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
 		Logger:    logger,
-		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay,
+		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
 	}
 	if cfg.EpochUnixNano != 0 {
 		scfg.Epoch = time.Unix(0, cfg.EpochUnixNano)

@@ -310,7 +310,13 @@ func (rep *Report) PrintTable(w io.Writer) {
 	tw.Flush()
 	fmt.Fprintf(w, "honest_agree: %v (%d checkpoints in common, least over honest pairs)\n", rep.HonestAgree, rep.CommonCheckpoints)
 	for _, d := range rep.Detection {
-		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %d ticks after the cheat began\n", d.Observer, d.Kind, d.Against, d.LatencyTicks)
+		when := fmt.Sprintf("%d ticks after the cheat began", d.LatencyTicks)
+		if d.LatencyTicks < 0 {
+			// Evidence ordered before the cheated tick itself was applied
+			// (e.g. a bad reveal caught while its tick is still pending).
+			when = fmt.Sprintf("%d ticks before the cheated tick was applied", -d.LatencyTicks)
+		}
+		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, when)
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)

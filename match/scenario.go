@@ -73,9 +73,7 @@ type Expect struct {
 	MinDecidedTicks uint64 `json:"min_decided_ticks"`
 }
 
-// supportedCheats are the kinds paxsync.Cheat implements today. The issue
-// lists more (tamper-relay, lookahead);
-// a scenario naming one of those is refused rather than run as a no-op.
+// supportedCheats maps scenario cheat kinds to paxsync.Cheat kinds.
 var supportedCheats = map[string]paxsync.CheatKind{
 	"invalid-move":        paxsync.CheatInvalidMove,
 	"forge-input":         paxsync.CheatForgeInput,
@@ -87,11 +85,8 @@ var supportedCheats = map[string]paxsync.CheatKind{
 	"silent-leader":       paxsync.CheatSilentLeader,
 	"equivocate-proposal": paxsync.CheatEquivocateProposal,
 	"double-vote":         paxsync.CheatDoubleVote,
-}
-
-// unsupportedCheats are documented kinds the session cannot play yet.
-var unsupportedCheats = map[string]bool{
-	"tamper-relay": true, "lookahead": true,
+	"tamper-relay":        paxsync.CheatTamperRelay,
+	"lookahead":           paxsync.CheatLookahead,
 }
 
 // Load reads and validates a scenario file.
@@ -150,9 +145,6 @@ func (sc *Scenario) Validate() error {
 	if sc.Ticks < 60 || sc.Ticks > 36000 {
 		return bad("ticks", "%d, want 60..36000", sc.Ticks)
 	}
-	if sc.Sealed {
-		return bad("sealed_inputs", "commit-reveal inputs are not implemented by paxsync.Session yet")
-	}
 	faulty := map[int]bool{}
 	for i, c := range sc.Cheats {
 		f := fmt.Sprintf("cheats[%d]", i)
@@ -163,11 +155,11 @@ func (sc *Scenario) Validate() error {
 			return bad(f+".peer", "peer %d already cheats (one cheat per peer)", c.Peer)
 		}
 		faulty[c.Peer] = true
-		if unsupportedCheats[c.Kind] {
-			return bad(f+".kind", "%q is not implemented by paxsync.Session's Cheat yet", c.Kind)
-		}
 		if _, ok := supportedCheats[c.Kind]; !ok {
 			return bad(f+".kind", "unknown cheat kind %q", c.Kind)
+		}
+		if c.Kind == "lookahead" && !sc.Sealed {
+			return bad(f+".kind", "lookahead needs \"sealed_inputs\": true (without commit-reveal, waiting to see others' inputs is undetectable)")
 		}
 		if c.FromTick >= sc.Ticks {
 			return bad(f+".from_tick", "%d is not before ticks (%d)", c.FromTick, sc.Ticks)
