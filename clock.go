@@ -387,6 +387,7 @@ func (s *Session) statsLocked() Stats {
 	if s.clock > next {
 		st.TicksBehind = s.clock - next
 	}
+	s.addCounters(&st)
 	if len(s.lat) > 0 {
 		l := slices.Clone(s.lat)
 		slices.Sort(l)

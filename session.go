@@ -365,10 +365,8 @@ func (s *Session) Heal(seats ...int) { s.host.Heal(seats...) }
 // Stats returns the current figures.
 func (s *Session) Stats() Stats {
 	s.mu.Lock()
-	st := s.statsLocked()
-	s.mu.Unlock()
-	s.addCounters(&st)
-	return st
+	defer s.mu.Unlock()
+	return s.statsLocked()
 }
 
 // addCounters fills the network and signature totals of st.
