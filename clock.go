@@ -235,13 +235,16 @@ func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
 func (s *Session) advanceClock(leader bool, next uint64, now time.Time) {
 	c := s.clock + 1
 	switch {
+	case s.cfg.Unpaced:
+		// No grid: the decided log runs ahead of any wall-clock tick, so
+		// the clock must keep beating past it or a tick that lacks an
+		// input would never reach its deadline.
+		c = max(c, next)
 	case !s.cfg.Epoch.IsZero():
 		c = max(s.clock, s.wallTick(now))
-	case !leader:
-		c = max(c, next+s.prop.graceTicks)
 	}
-	if s.cfg.Unpaced {
-		c = max(c, next)
+	if !leader && s.cfg.Epoch.IsZero() {
+		c = max(c, next+s.prop.graceTicks)
 	}
 	s.boundClock(c, next)
 }

@@ -146,6 +146,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName, Verifier: s.verifier,
+		RateLimit:   floodLimit(cfg),
 		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
 	if err != nil {
 		cancel()
@@ -228,6 +229,20 @@ func (s *Session) newNode(restored []bft.Record) (*bft.Node, error) {
 		return nil, fmt.Errorf("paxsync: consensus: %w", err)
 	}
 	return node, nil
+}
+
+// floodLimit is the per-signer message budget netp2p enforces before any
+// signature is checked. An honest player signs about 4 messages per tick
+// (input, Verify, Confirm, an occasional state hash; twice that sealed),
+// so 16 per tick (at least netp2p's default of 500/s) never throttles an
+// honest peer while still cutting the flood cheat (100 per tick) to a
+// sixth. An Unpaced session has no tick rate to bound an honest peer's
+// rate, so it runs without the limit (benchmarks only).
+func floodLimit(cfg Config) netp2p.RateLimit {
+	if cfg.Unpaced {
+		return netp2p.RateLimit{PerSecond: -1}
+	}
+	return netp2p.RateLimit{PerSecond: max(netp2p.DefaultRatePerSecond, float64(16*cfg.TickRate))}
 }
 
 // runInbound feeds game messages to the session when there is no

@@ -188,7 +188,7 @@ func (b *benchRec) stop() {
 // aheadInputs is how far past InputTick an unpaced peer keeps inputs
 // submitted: its ticks are sampled the moment the earlier ones are
 // decided, so an input submitted only on the TickEvent would be too late.
-const aheadInputs = 16
+const aheadInputs = 32
 
 // pacedAhead is how far past InputTick a paced peer keeps inputs
 // submitted. A game's frame loop submits every frame; a bot driven by

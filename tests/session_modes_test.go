@@ -290,3 +290,65 @@ func TestSessionCrashMode(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionUnpacedMissingInput: an Unpaced session on an Epoch grid
+// decides ticks far ahead of the grid; when one player stops sending
+// inputs, its ticks must still reach their deadline (the clock keeps
+// beating past the decided log) instead of waiting for the wall-clock grid
+// to catch up, which took seconds before the fix.
+func TestSessionUnpacedMissingInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network test")
+	}
+	const n, seed, silentSeat, fastTicks = 4, 16, 3, 120
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	sess := joinArena(t, ctx, "unpaced-missing-test", n, seed, false, func(_ int, c *paxsync.Config) {
+		c.TickRate, c.InputDelay, c.HashInterval, c.Unpaced, c.Epoch = 10, 8, 10, true, time.Now()
+	})
+	for _, s := range sess {
+		defer s.Close()
+	}
+	var wg sync.WaitGroup
+	for i, s := range sess {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cursor := uint64(0)
+			for {
+				select {
+				case ev := <-s.Events():
+					te, ok := ev.(paxsync.TickEvent)
+					if !ok {
+						continue
+					}
+					if i == silentSeat && te.Tick >= fastTicks {
+						continue // stops playing
+					}
+					at := s.InputTick()
+					for cursor = max(cursor, at); cursor < at+16; cursor++ {
+						_ = s.SubmitInputAt(cursor, []byte{1, 0, 0})
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }()
+	waitTicks := func(target uint64, within time.Duration) {
+		deadline := time.Now().Add(within)
+		for sess[0].Stats().DecidedTicks < target {
+			if time.Now().After(deadline) {
+				t.Fatalf("decided %d ticks, want %d within %v: %+v", sess[0].Stats().DecidedTicks, target, within, sess[0].Stats())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitTicks(fastTicks+40, 15*time.Second)
+	// The grid is at about tick 10/s × elapsed, far behind; seat 3 is now
+	// silent. At the session's 10 beats/s with one tick of grace, about 5
+	// more ticks per second must still be decided.
+	at := sess[0].Stats().DecidedTicks
+	waitTicks(at+10, 5*time.Second)
+}

@@ -40,7 +40,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout (the table goes to stderr)")
 	sweep := fs.Bool("sweep", false, "run n = 4, 7, 10 (60 Hz), 16 (30 Hz) and a saturating n = 4 in every mode; write --docs and its plot")
 	docs := fs.String("docs", "docs/BENCHMARKS.md", "with --sweep: the Markdown file whose sweep section is replaced (the plot goes next to it)")
-	delay := fs.Int("input-delay", 0, "session input delay in ticks (0: the default, 2)")
+	delay := fs.Int("input-delay", 0, "session input delay in ticks = ticks in flight (0: the default, 2; 16 for --tick-hz 0)")
 	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
 	seed := fs.Uint64("seed", 1, "game seed (bot inputs are reproducible per seed)")
 	fs.Usage = func() {

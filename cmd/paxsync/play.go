@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/paxsync/paxsync/match"
@@ -53,6 +55,20 @@ func runPlay(args []string) error {
 		}
 		close(merged)
 	}()
+	// PAXSYNC_CPUPROFILE=DIR writes this peer's CPU profile to
+	// DIR/peer<seat>.cpu.pprof, so `paxsync bench` and `paxsync match`
+	// runs can be profiled peer by peer (docs/BENCHMARKS.md).
+	if dir := os.Getenv("PAXSYNC_CPUPROFILE"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("peer%d.cpu.pprof", cfg.Seat)))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// os.Stdout is unbuffered: the runner sees each progress line at once
 	// (crash faults are timed by them).
 	return match.RunPeer(cfg, os.Stdout, merged)
