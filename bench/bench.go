@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,11 @@ type Options struct {
 	Modes            []Mode
 	// InputDelay is Config.InputDelay (0: the session's default).
 	InputDelay int
-	Seed       uint64
+	// Sealed runs every mode with commit-reveal inputs (Config.Sealed), to
+	// measure what sealing costs; broadcast mode cannot (nothing orders
+	// the commitments).
+	Sealed bool
+	Seed   uint64
 	// Exe and Args start one peer process (cmd/paxsync: os.Executable()
 	// and ["match", "play"]), as for match.Run.
 	Exe  string
@@ -120,6 +125,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: --input-delay %d, want 0 (default) or 1..30", ErrConfig, o.InputDelay)
 	case len(o.Modes) == 0:
 		return fmt.Errorf("%w: --mode: no mode selected", ErrConfig)
+	case o.Sealed && slices.Contains(o.Modes, paxsync.ConsensusBroadcast):
+		return fmt.Errorf("%w: --sealed: broadcast mode has no agreement to order sealed inputs; use --mode bft,crash", ErrConfig)
 	case o.Exe == "":
 		return fmt.Errorf("%w: no peer executable", ErrConfig)
 	}
@@ -152,7 +159,7 @@ func measureCost(opt Options) (sign, verify time.Duration) {
 func run(opt Options, sign, verify time.Duration) (*Result, error) {
 	res := &Result{
 		Command: opt.Command, Peers: opt.Peers, TickHz: opt.TickHz, Saturating: opt.TickHz == 0,
-		DurationS: opt.Duration.Seconds(), WarmupS: opt.Warmup.Seconds(), InputDelay: effectiveInputDelay(opt.InputDelay, opt.TickHz),
+		DurationS: opt.Duration.Seconds(), WarmupS: opt.Warmup.Seconds(), InputDelay: effectiveInputDelay(opt.InputDelay, opt.TickHz, opt.Sealed), Sealed: opt.Sealed,
 		Game: match.GameFor(opt.Peers), Machine: ThisMachine(), Date: time.Now().UTC().Format(time.RFC3339),
 		SignCostUs: us(sign), VerifyCostUs: us(verify),
 	}
@@ -174,12 +181,18 @@ func run(opt Options, sign, verify time.Duration) (*Result, error) {
 // (measured at n = 4: 241 ticks/s at 2, 390 at 8, 531 at 16, 515 at 30).
 const SaturatingInputDelay = 16
 
-func effectiveInputDelay(d, tickHz int) int {
+// SealedInputDelay is the session's default input delay with sealed
+// inputs (two consensus rounds per tick).
+const SealedInputDelay = 4
+
+func effectiveInputDelay(d, tickHz int, sealed bool) int {
 	switch {
 	case d != 0:
 		return d
 	case tickHz == 0:
 		return SaturatingInputDelay
+	case sealed:
+		return SealedInputDelay
 	}
 	return gamestate.DefaultInputDelay
 }
@@ -210,7 +223,8 @@ func runMode(opt Options, mode Mode, idx int, sign, verify time.Duration) (*Mode
 			cfg.Consensus = string(mode)
 			cfg.EpochUnixNano = epoch.UnixNano()
 			cfg.Unpaced = opt.TickHz == 0
-			cfg.InputDelay = effectiveInputDelay(opt.InputDelay, opt.TickHz)
+			cfg.InputDelay = effectiveInputDelay(opt.InputDelay, opt.TickHz, opt.Sealed)
+			cfg.Sealed = opt.Sealed
 			cfg.Game = game
 			cfg.Bench = &match.BenchSpec{Warmup: opt.Warmup, Duration: opt.Duration}
 		},

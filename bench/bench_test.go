@@ -325,12 +325,23 @@ func TestOptions(t *testing.T) {
 		"--tick-hz -1":  {Peers: 4, TickHz: -1, Duration: time.Second, Modes: AllModes, Exe: "x"},
 		"--duration":    {Peers: 4, TickHz: 60, Duration: 999 * time.Millisecond, Modes: AllModes, Exe: "x"},
 		"--input-delay": {Peers: 4, TickHz: 60, Duration: time.Second, Modes: AllModes, Exe: "x", InputDelay: 31},
+		"--sealed":      {Peers: 4, TickHz: 60, Duration: time.Second, Modes: AllModes, Exe: "x", Sealed: true},
 	} {
 		err := o.Validate()
 		name := strings.Fields(flag)[0]
 		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: %v", flag, err)
 		}
+	}
+	sealed := Options{Peers: 4, TickHz: 60, Duration: time.Second, Modes: []Mode{"bft", "crash"}, Exe: "x", Sealed: true}
+	if err := sealed.Validate(); err != nil {
+		t.Errorf("sealed bft,crash: %v", err)
+	}
+	if d := effectiveInputDelay(0, 60, true); d != SealedInputDelay {
+		t.Errorf("sealed default input delay %d", d)
+	}
+	if d := effectiveInputDelay(0, 0, false); d != SaturatingInputDelay {
+		t.Errorf("saturating default input delay %d", d)
 	}
 	if ms, err := ParseModes("all"); err != nil || len(ms) != 3 || ms[0] != "bft" {
 		t.Errorf("all = %v, %v", ms, err)

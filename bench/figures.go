@@ -21,7 +21,8 @@ type Result struct {
 	DurationS  float64 `json:"duration_s"` // measured window per run
 	WarmupS    float64 `json:"warmup_s"`
 	InputDelay int     `json:"input_delay"`
-	Game       string  `json:"game"` // match.GameArena or match.GameTally
+	Sealed     bool    `json:"sealed,omitempty"` // commit-reveal inputs (Config.Sealed)
+	Game       string  `json:"game"`             // match.GameArena or match.GameTally
 	Machine    Machine `json:"machine"`
 	// SignCostUs / VerifyCostUs: one Ed25519 sign / verify on this
 	// machine (crypto.MeasureCost, before the runs).
@@ -251,8 +252,8 @@ func (r *Result) finish() {
 func Targets(r *Result) []Target {
 	out := []Target{}
 	b := r.run(paxsync.ConsensusBFT)
-	if b == nil {
-		return out
+	if b == nil || r.Sealed {
+		return out // the targets are for plain inputs
 	}
 	known := b.OK && b.Overall.Samples > 0
 	atMost := func(name string, got, limit float64, unit string) Target {

@@ -27,8 +27,12 @@ func (r *Result) Rate() string {
 // per mode followed by its peers' rows, the bft/broadcast ratio and the
 // targets that apply.
 func (r *Result) PrintTable(w io.Writer) {
-	fmt.Fprintf(w, "paxsync bench: n=%d, %s, %gs measured after %gs warm-up per mode, game %s, input delay %d\n",
-		r.Peers, r.Rate(), r.DurationS, r.WarmupS, r.Game, r.InputDelay)
+	sealed := ""
+	if r.Sealed {
+		sealed = ", sealed inputs"
+	}
+	fmt.Fprintf(w, "paxsync bench: n=%d, %s, %gs measured after %gs warm-up per mode, game %s, input delay %d%s\n",
+		r.Peers, r.Rate(), r.DurationS, r.WarmupS, r.Game, r.InputDelay, sealed)
 	fmt.Fprintf(w, "machine: %d CPUs, %s, %s; sign %.1f µs, verify %.1f µs (measured now)\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.GoVersion, r.SignCostUs, r.VerifyCostUs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

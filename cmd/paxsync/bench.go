@@ -41,6 +41,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	sweep := fs.Bool("sweep", false, "run n = 4, 7, 10 (60 Hz), 16 (30 Hz) and a saturating n = 4 in every mode; write --docs and its plot")
 	docs := fs.String("docs", "docs/BENCHMARKS.md", "with --sweep: the Markdown file whose sweep section is replaced (the plot goes next to it)")
 	delay := fs.Int("input-delay", 0, "session input delay in ticks = ticks in flight (0: the default, 2; 16 for --tick-hz 0)")
+	sealed := fs.Bool("sealed", false, "commit-reveal inputs (Config.Sealed) in every mode; default modes become bft,crash")
 	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
 	seed := fs.Uint64("seed", 1, "game seed (bot inputs are reproducible per seed)")
 	fs.Usage = func() {
@@ -59,6 +60,9 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *sealed && !set["mode"] {
+		*modes = "bft,crash"
+	}
 	ms, err := bench.ParseModes(*modes)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -67,7 +71,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay,
+	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay, Sealed: *sealed,
 		Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
 		Command: "paxsync bench " + strings.Join(args, " ")}
 	if *sweep {
