@@ -89,6 +89,11 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 	}
 	roster := make([]string, sc.Peers)
 	procs := make([]*proc, sc.Peers)
+	// Every peer samples tick t at the same moment (Config.Epoch), as
+	// peers of a LAN lobby would, so a tick's inputs reach the leader
+	// together; the grid starts once all peers should be up (a late one
+	// just joins the grid where it is). Configure may override it.
+	epoch := start.Add(time.Second + time.Duration(sc.Peers)*400*time.Millisecond)
 	for i := range procs {
 		k, err := crypto.GenerateKey(rand.Reader)
 		if err != nil {
@@ -101,6 +106,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		roster[i] = k.Public().Hex()
 		p := &proc{seat: i, cfgPath: filepath.Join(dir, fmt.Sprintf("peer%d.json", i)), checkpoints: map[uint64]string{}}
 		p.cfg = PeerConfig{Seat: i, KeyFile: kf, MatchName: "match-" + sc.Name, TickHz: sc.TickHz, Ticks: sc.Ticks,
+			EpochUnixNano: epoch.UnixNano(),
 			Seed: sc.Seed, Sealed: sc.Sealed, Cheat: sc.cheatOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
 			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i))}
 		if opt.OutDir != "" {
