@@ -150,6 +150,7 @@ func (h *Host) onConnected(_ network.Network, c network.Conn) {
 		return
 	}
 	h.emit(Event{Kind: EventConnected, Seat: seat, Peer: p.String(), Missing: h.Missing()})
+	h.sharePeers(p)
 }
 
 func (h *Host) onDisconnected(_ network.Network, c network.Conn) {

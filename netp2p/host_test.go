@@ -1,8 +1,11 @@
 package netp2p
 
 import (
+	"strings"
+
 	"context"
 	"fmt"
+	ma "github.com/multiformats/go-multiaddr"
 	"testing"
 	"time"
 
@@ -337,21 +340,24 @@ func TestCutAndHeal(t *testing.T) {
 	if err := c.hosts[0].Send(context.Background(), 1, c.signers[0].Sign(wire.TypeInput, []byte("x"))); err != ErrCut {
 		t.Fatalf("send across a cut: %v", err)
 	}
-	// Broadcasts still reach 1 through 2 (the mesh relays), so the cut is
-	// a link fault, not a delivery filter.
+	// Broadcasts are not relayed around the cut (every player is directly
+	// connected to every other, so the topic has no mesh: see peerx.go and
+	// pubsubParams): 2 gets it, 1 does not. bft relays proposals itself.
 	if err := c.hosts[0].Broadcast(c.signers[0].Sign(wire.TypeInput, []byte("around"))); err != nil {
 		t.Fatal(err)
 	}
-	in, ok := recv(t, c.hosts[1], 5*time.Second)
-	if !ok || in.From != 2 || string(in.Env.Body) != "around" {
-		t.Fatalf("relay around the cut: %+v %v", in, ok)
+	if in, ok := recv(t, c.hosts[2], 5*time.Second); !ok || string(in.Env.Body) != "around" {
+		t.Fatalf("broadcast to the uncut peer: %+v %v", in, ok)
+	}
+	if in, ok := recv(t, c.hosts[1], 500*time.Millisecond); ok {
+		t.Fatalf("broadcast crossed the cut: %+v", in)
 	}
 	c.hosts[0].Heal(1)
 	waitFor(t, 10*time.Second, "heal", func() bool { return len(c.hosts[0].Connected()) == 2 })
 	if err := c.hosts[0].Send(context.Background(), 1, c.signers[0].Sign(wire.TypeInput, []byte("back"))); err != nil {
 		t.Fatal(err)
 	}
-	in, ok = recv(t, c.hosts[1], 5*time.Second)
+	in, ok := recv(t, c.hosts[1], 5*time.Second)
 	if !ok || in.From != 0 || string(in.Env.Body) != "back" {
 		t.Fatalf("after heal: %+v %v", in, ok)
 	}
@@ -403,5 +409,62 @@ func TestQUICOnly(t *testing.T) {
 	}
 	if in, ok := recv(t, c.hosts[0], 5*time.Second); !ok || !in.Direct || in.From != 2 {
 		t.Fatalf("direct over quic: %+v %v", in, ok)
+	}
+}
+
+// TestPeerExchangeConnectsEveryone: hosts 1..3 are given only host 0's
+// address; the roster address exchange lets them find and connect to each
+// other (newCluster waits for every host to be connected to all), and a
+// broadcast between two of them arrives directly, not through host 0.
+func TestPeerExchangeConnectsEveryone(t *testing.T) {
+	id0, err := PeerIDOf(testKey(t, 0).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 4, func(i int, cfg *Config) {
+		var only0 []string
+		for _, a := range cfg.Peers {
+			if strings.HasSuffix(a, "/p2p/"+id0) {
+				only0 = append(only0, a)
+			}
+		}
+		cfg.Peers = only0
+	})
+	if err := c.hosts[1].Broadcast(c.signers[1].Sign(wire.TypeInput, []byte("star"))); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []*Host{c.hosts[2], c.hosts[3]} {
+		in, ok := recv(t, h, 5*time.Second)
+		if !ok || in.From != 1 || string(in.Env.Body) != "star" {
+			t.Fatalf("host %d: %+v %v, want seat 1's broadcast delivered by seat 1", h.Seat(), in, ok)
+		}
+	}
+}
+
+// TestLearnPeersIgnoresStrangers: an exchange naming our own seat, a seat
+// outside the roster or carrying a malformed address list teaches nothing.
+func TestLearnPeersIgnoresStrangers(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	h := c.hosts[0]
+	a, _ := ma.NewMultiaddr("/ip4/127.0.0.1/tcp/1")
+	enc := func(seat uint16) []byte {
+		w := wire.NewWriter(nil)
+		w.Uvarint(1)
+		w.U16(seat)
+		w.Uvarint(1)
+		w.Blob(a.Bytes())
+		return w.Bytes()
+	}
+	if n := h.learnPeers(enc(0)); n != 0 {
+		t.Errorf("learned %d addresses for its own seat", n)
+	}
+	if n := h.learnPeers(enc(9)); n != 0 {
+		t.Errorf("learned %d addresses for a seat outside the roster", n)
+	}
+	if n := h.learnPeers(append(enc(1), 0)); n != 0 {
+		t.Errorf("learned %d addresses from a message with trailing bytes", n)
+	}
+	if n := h.learnPeers(enc(1)); n != 1 {
+		t.Errorf("learned %d addresses for seat 1, want 1", n)
 	}
 }
