@@ -31,9 +31,13 @@ type LiveConfig struct {
 	CheatAfterTicks uint64
 
 	Match, KeyFile, RosterFile string
-	MDNS                       bool
-	Peers                      []string
-	Listen                     string
+	// StartAt is the match's tick grid (Config.Epoch): every LAN player
+	// passes the same moment, so their inputs for a tick are signed
+	// together. Zero: each clock starts when its peer has heard all others.
+	StartAt time.Time
+	MDNS    bool
+	Peers   []string
+	Listen  string
 }
 
 // CheatKinds lists the kinds a bot can be told to play: every cheat the
@@ -42,7 +46,8 @@ func CheatKinds() []string {
 	return []string{string(paxsync.CheatInvalidMove), string(paxsync.CheatForgeInput),
 		string(paxsync.CheatEquivocateInput), string(paxsync.CheatStateHashLie),
 		string(paxsync.CheatReplayInput), string(paxsync.CheatGarbage),
-		string(paxsync.CheatFlood), string(paxsync.CheatSilentLeader)}
+		string(paxsync.CheatFlood), string(paxsync.CheatSilentLeader), string(paxsync.CheatTamperRelay),
+		string(paxsync.CheatEquivocateProposal), string(paxsync.CheatDoubleVote)}
 }
 
 // Live is a running match with the local player at seat `seat`. Bots (in
@@ -295,6 +300,6 @@ func newMatchConfig(lc LiveConfig, name string, roster []crypto.PublicKey, seed 
 		MatchName: name, Roster: roster,
 		NewGame:    func() (gamestate.Game, error) { return arena.New(seats, seed) },
 		GameParams: arena.Params(seats, seed),
-		TickRate:   lc.TickRate, InputDelay: lc.InputDelay,
+		TickRate:   lc.TickRate, InputDelay: lc.InputDelay, Epoch: lc.StartAt,
 	}
 }

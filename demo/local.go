@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
@@ -77,6 +78,12 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		players[lc.Cheater].Note = "bot · cheats: " + lc.Cheat
 	}
 	base := newMatchConfig(lc, name, roster, seed)
+	// Every seat runs in this process: give them one tick grid, so each
+	// tick's inputs are signed together and agreed one consensus round
+	// later (Config.Epoch).
+	if base.Epoch.IsZero() {
+		base.Epoch = time.Now().Add(time.Second)
+	}
 	w := NewWorld(fmt.Sprintf("paxsync arena — you + %d bot peers", lc.Bots), players, 0, lc.TickRate,
 		crypto.NewVerifier(crypto.NewMatchID(name, roster), roster))
 	rec, err := openRecorder(lc.Record)
@@ -150,7 +157,8 @@ func botCheat(kind string, from uint64) (*paxsync.Cheat, error) {
 			return arena.SpeedHackInput(c)
 		}
 	case paxsync.CheatForgeInput, paxsync.CheatEquivocateInput, paxsync.CheatStateHashLie,
-		paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood, paxsync.CheatSilentLeader:
+		paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood, paxsync.CheatSilentLeader,
+		paxsync.CheatTamperRelay, paxsync.CheatEquivocateProposal, paxsync.CheatDoubleVote:
 	default:
 		return nil, fmt.Errorf("--cheat %q: want one of %v", kind, CheatKinds())
 	}

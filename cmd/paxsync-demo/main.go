@@ -42,6 +42,7 @@ type options struct {
 	mdns        bool
 	peers       stringList
 	listen      string
+	startAt     string
 	record      string
 	replay      string
 	replaySpeed float64
@@ -67,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.mdns, "mdns", false, "LAN: find the other players by mDNS")
 	fs.Var(&o.peers, "peer", "LAN: a peer's multiaddr (repeatable), for networks without multicast")
 	fs.StringVar(&o.listen, "listen", "", "LAN: listen multiaddr (default /ip4/0.0.0.0/tcp/0)")
+	fs.StringVar(&o.startAt, "start-at", "", "LAN: the match's tick grid, the same for every player (RFC 3339, e.g. 2026-11-23T20:00:00Z); with NTP-synced clocks each tick is agreed one consensus round after its inputs")
 	fs.StringVar(&o.record, "record", "", "record the match to this replay file")
 	fs.StringVar(&o.replay, "replay", "", "watch a recorded match instead of playing")
 	fs.Float64Var(&o.replaySpeed, "replay-speed", 1, "replay playback speed factor")
@@ -154,6 +156,13 @@ func play(ctx context.Context, o *options, stdout io.Writer) error {
 		var err error
 		if o.match != "" || len(o.peers) > 0 || o.mdns {
 			lc.Match, lc.KeyFile, lc.RosterFile, lc.MDNS, lc.Peers, lc.Listen = o.match, o.key, o.roster, o.mdns, o.peers, o.listen
+			if o.startAt != "" {
+				at, err := time.Parse(time.RFC3339, o.startAt)
+				if err != nil {
+					return fmt.Errorf("--start-at %q: want RFC 3339 time, e.g. 2026-11-23T20:00:00Z", o.startAt)
+				}
+				lc.StartAt = at
+			}
 			live, err = demo.JoinLAN(ctx, lc)
 		} else {
 			if o.bots < 1 || o.bots > 7 {
