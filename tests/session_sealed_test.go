@@ -89,27 +89,17 @@ func verifyRecorded(t *testing.T, rec *bytes.Buffer, minTicks uint64) *gamestate
 // peers compute the same state, the commit latency (which spans both
 // rounds) is measured, and the recorded replay verifies.
 func TestSessionSealed(t *testing.T) {
-	if testing.Short() {
-		t.Skip("network test")
-	}
-	const n, ticks, seed = 4, 60, 21
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	const ticks, seed = 60, 21
 	epoch := time.Now().Add(time.Second)
 	var rec bytes.Buffer
-	sess := joinArena(t, ctx, "sealed-test", n, seed, false, func(seat int, c *paxsync.Config) {
+	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
+	// polls every frame would: each sampled tick has one.
+	sess, runs := playBots(t, "sealed-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
 		if seat == 0 {
 			c.Record = &rec
 		}
 	})
-	for _, s := range sess {
-		defer s.Close()
-	}
-	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
-	// polls every frame would: each sampled tick has one.
-	runs := botMatch(t, ctx, sess, ticks, seed, true)
-	sameCheckpoints(t, runs)
 	for i, r := range runs {
 		present, total := presentAfter(r.ticks, 10, -1)
 		if present*100 < total*sealedPresent(90) {
@@ -142,17 +132,14 @@ func TestSessionSealed(t *testing.T) {
 // flagged, the cheater's input at that tick is not applied, the match goes
 // on and agrees, and the recorded replay re-derives the verdict.
 func TestSessionSealedLookahead(t *testing.T) {
-	if testing.Short() {
-		t.Skip("network test")
-	}
-	const n, ticks, seed, cheater, from = 4, 60, 22, 3, 15
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	const ticks, seed, cheater, from = 60, 22, 3, 15
 	epoch := time.Now().Add(time.Second)
 	var rec bytes.Buffer
 	var roster []crypto.PublicKey
 	var match crypto.MatchID
-	sess := joinArena(t, ctx, "lookahead-test", n, seed, false, func(seat int, c *paxsync.Config) {
+	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
+	// polls every frame would: each sampled tick has one.
+	sess, runs := playBots(t, "lookahead-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
 		roster, match = c.Roster, crypto.NewMatchID(c.MatchName, c.Roster)
 		switch seat {
@@ -162,13 +149,6 @@ func TestSessionSealedLookahead(t *testing.T) {
 			c.Cheat = &paxsync.Cheat{Kind: paxsync.CheatLookahead, FromTick: from}
 		}
 	})
-	for _, s := range sess {
-		defer s.Close()
-	}
-	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
-	// polls every frame would: each sampled tick has one.
-	runs := botMatch(t, ctx, sess, ticks, seed, true)
-	sameCheckpoints(t, runs)
 	verifier := crypto.NewVerifier(match, roster)
 	var first gamestate.Verdict
 	for i, r := range runs {
