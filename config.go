@@ -78,10 +78,10 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// sealedInputDelay is the default InputDelay of a sealed match: commit and
-// reveal are two consensus rounds, measured to need 3-4 ticks at 60 Hz
-// (docs/EMBEDDING.md, "Sealed inputs").
-const sealedInputDelay = 4
+// DefaultSealedInputDelay is the default InputDelay of a sealed match:
+// commit and reveal are two consensus rounds, measured to need 3-4 ticks at
+// 60 Hz (docs/EMBEDDING.md, "Sealed inputs").
+const DefaultSealedInputDelay = 4
 
 // ConsensusMode selects how the session orders ticks.
 type ConsensusMode string
@@ -215,7 +215,7 @@ func (c Config) withDefaults() (Config, int, error) {
 		if c.Sealed {
 			// Two consensus rounds (commit, then reveal) must fit before
 			// the tick's deadline.
-			c.InputDelay = sealedInputDelay
+			c.InputDelay = DefaultSealedInputDelay
 		}
 	}
 	if c.InputDelay < 1 || c.InputDelay > 30 {

@@ -181,10 +181,6 @@ func run(opt Options, sign, verify time.Duration) (*Result, error) {
 // (measured at n = 4: 241 ticks/s at 2, 390 at 8, 531 at 16, 515 at 30).
 const SaturatingInputDelay = 16
 
-// SealedInputDelay is the session's default input delay with sealed
-// inputs (two consensus rounds per tick).
-const SealedInputDelay = 4
-
 func effectiveInputDelay(d, tickHz int, sealed bool) int {
 	switch {
 	case d != 0:
@@ -192,17 +188,9 @@ func effectiveInputDelay(d, tickHz int, sealed bool) int {
 	case tickHz == 0:
 		return SaturatingInputDelay
 	case sealed:
-		return SealedInputDelay
+		return paxsync.DefaultSealedInputDelay
 	}
 	return gamestate.DefaultInputDelay
-}
-
-// startAllowance estimates how long starting n peer processes one by one
-// takes (each waits for the previous one's addresses), so the shared
-// epoch falls after every peer is up. A late peer only shortens its own
-// warm-up: the clock jumps to the grid's tick when it starts.
-func startAllowance(n int) time.Duration {
-	return time.Second + time.Duration(n)*400*time.Millisecond
 }
 
 // runMode runs one configuration in one mode.
@@ -214,7 +202,7 @@ func runMode(opt Options, mode Mode, idx int, sign, verify time.Duration) (*Mode
 		sc.TickHz = MaxTickHz
 	}
 	begin := time.Now()
-	epoch := begin.Add(startAllowance(opt.Peers))
+	epoch := begin.Add(match.StartAllowance(opt.Peers))
 	total := epoch.Sub(begin) + opt.Warmup + opt.Duration
 	game := match.GameFor(opt.Peers)
 	mopt := match.Options{

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"github.com/paxsync/paxsync"
 	"io"
 	"os"
 	"path/filepath"
@@ -337,7 +338,7 @@ func TestOptions(t *testing.T) {
 	if err := sealed.Validate(); err != nil {
 		t.Errorf("sealed bft,crash: %v", err)
 	}
-	if d := effectiveInputDelay(0, 60, true); d != SealedInputDelay {
+	if d := effectiveInputDelay(0, 60, true); d != paxsync.DefaultSealedInputDelay {
 		t.Errorf("sealed default input delay %d", d)
 	}
 	if d := effectiveInputDelay(0, 0, false); d != SaturatingInputDelay {

@@ -70,6 +70,14 @@ type line struct {
 	text      string
 }
 
+// StartAllowance estimates how long starting n peer processes one by one
+// takes (each waits for the previous one's addresses): the shared tick
+// grid starts after it, so every peer is normally up by then. A late peer
+// only loses its first ticks: its clock joins the grid where it is.
+func StartAllowance(n int) time.Duration {
+	return time.Second + time.Duration(n)*400*time.Millisecond
+}
+
 // Run plays the scenario and returns its report. Errors are about running
 // the match at all (cannot start a process); unmet expectations are in the
 // report.
@@ -93,7 +101,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 	// peers of a LAN lobby would, so a tick's inputs reach the leader
 	// together; the grid starts once all peers should be up (a late one
 	// just joins the grid where it is). Configure may override it.
-	epoch := start.Add(time.Second + time.Duration(sc.Peers)*400*time.Millisecond)
+	epoch := start.Add(StartAllowance(sc.Peers))
 	for i := range procs {
 		k, err := crypto.GenerateKey(rand.Reader)
 		if err != nil {
