@@ -50,7 +50,7 @@ func TestConflictingMakesCheckableEvidence(t *testing.T) {
 			if err := ev.Check(vrf); err != nil {
 				t.Fatalf("Check: %v", err)
 			}
-			nd := c.nodes[3]
+			nd := testCluster(t, 4).nodes[3] // a fresh node: one verdict per (offender, kind) is reported once
 			_ = nd.Step(a)
 			_ = nd.Step(b)
 			rd := nd.Ready()
@@ -76,5 +76,94 @@ func TestConflictingMakesCheckableEvidence(t *testing.T) {
 		if _, ok := Conflicting(env, s0); ok {
 			t.Errorf("case %d: accepted", i)
 		}
+	}
+}
+
+// TestEquivocationIsAnnouncedOncePerVerdict: one fat Verify and many
+// one-pair Verifies that each conflict with it at another slot prove one
+// verdict. The old code signed and broadcast an Evidence message per
+// conflicting slot (200 here), each counted against the honest node's own
+// rate budget at its peers: an attacker's 164 KB became 31 MB of honest
+// traffic.
+func TestEquivocationIsAnnouncedOncePerVerdict(t *testing.T) {
+	c := testCluster(t, 4)
+	nd := c.nodes[3]
+	byz := c.nodes[2].cfg.Signer
+	const k = 200
+	var fat voteBody
+	for s := uint64(1); s <= k; s++ {
+		fat.Pairs = append(fat.Pairs, pair{s, crypto.Sum([]byte{byte(s), 'a'})})
+	}
+	_ = nd.Step(byz.Sign(wire.TypeVerify, fat.encode()))
+	for s := uint64(1); s <= k; s++ {
+		_ = nd.Step(byz.Sign(wire.TypeVerify, (&voteBody{Pairs: []pair{{s, crypto.Sum([]byte{byte(s), 'b'})}}}).encode()))
+	}
+	rd := nd.Ready()
+	nd.Advance()
+	announced := 0
+	for _, m := range rd.Messages {
+		if m.Env.Type == wire.TypeEvidence {
+			announced++
+		}
+	}
+	// The fat vote names slots past the window (Window 8 → 16 ahead): only
+	// those inside are indexed at all, and they prove one verdict.
+	if announced != 1 || len(rd.Evidence) != 1 {
+		t.Fatalf("announced %d Evidence messages and reported %d verdicts; want 1 and 1", announced, len(rd.Evidence))
+	}
+	if e := rd.Evidence[0]; e.Offender != 2 || e.Kind != VoteEquivocation {
+		t.Fatalf("verdict %+v", e)
+	}
+	// Evidence messages from others for the same verdict are not checked
+	// again (no signature cost) and not re-announced.
+	other := Evidence{Kind: VoteEquivocation, Offender: 2, A: byz.Sign(wire.TypeConfirm, (&voteBody{Pairs: []pair{{3, crypto.Sum([]byte("x"))}}}).encode()),
+		B: byz.Sign(wire.TypeConfirm, (&voteBody{Pairs: []pair{{3, crypto.Sum([]byte("y"))}}}).encode())}
+	before := nd.met.Verified
+	if err := nd.Step(c.nodes[1].cfg.Signer.Sign(wire.TypeEvidence, EncodeEvidence(&other))); err == nil {
+		t.Fatal("evidence for a known verdict was taken again")
+	}
+	if nd.met.Verified != before {
+		t.Fatal("evidence for a known verdict cost signature checks")
+	}
+}
+
+// TestEquivocationIndexIsBounded: an authenticated attacker naming every
+// slot of the window in every view it may name cannot grow the index past
+// its per-sender bound, and slots past the window are never stored. The
+// old code stored every (type, view, slot) a sender named before looking
+// at the window: 100 fat Confirms left 409,600 entries.
+func TestEquivocationIndexIsBounded(t *testing.T) {
+	c := testCluster(t, 4)
+	cfg := c.nodes[3].cfg
+	cfg.CheckpointInterval = 8 // a small bound, so the attack below exceeds it many times over
+	nd, err := NewNode(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[3] = nd
+	byz := c.nodes[2].cfg.Signer
+	for v := uint64(0); v < 300; v++ {
+		var b voteBody
+		b.View = v
+		for s := uint64(1); s <= 4000; s += 1 {
+			b.Pairs = append(b.Pairs, pair{s, crypto.Sum([]byte{byte(v), byte(s)})})
+		}
+		_ = nd.Step(byz.Sign(wire.TypeConfirm, b.encode()))
+	}
+	if got := nd.eqCount[2]; got > nd.eqCap || len(nd.eqIdx) > nd.eqCap {
+		t.Fatalf("index holds %d entries of the attacker (%d in all), bound %d", got, len(nd.eqIdx), nd.eqCap)
+	}
+	for k := range nd.eqIdx {
+		if k.slot > nd.maxSlotAhead() {
+			t.Fatalf("slot %d past the window was stored", k.slot)
+		}
+	}
+	// Honest votes are still taken: the cluster decides.
+	if err := c.nodes[0].Propose([]byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	c.pump()
+	if st := nd.Status(); st.Committed != 1 {
+		t.Fatalf("committed %d after an honest proposal", st.Committed)
 	}
 }

@@ -31,8 +31,8 @@ func (nd *Node) Checkpoint(slot uint64, snapshot []byte) {
 		return // the application is not deterministic: never sign a second state for one slot
 	}
 	nd.ownVotes[k] = d
-	if !nd.isAcceptor(nd.seat) {
-		// A ModeCrash learner does not vote; it keeps the snapshot to serve
+	if !nd.votes() {
+		// A ModeCrash learner (or a recovering seat) does not vote; it keeps the snapshot to serve
 		// sync once the acceptors' certificate makes this slot stable.
 		nd.snaps[slot] = append([]byte(nil), snapshot...)
 		return
@@ -120,6 +120,7 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 		return
 	}
 	nd.stable, nd.stableCert = cp, cert
+	nd.compactDue = true
 	for i := range cert {
 		// Each signer decided up to the checkpoint: a peer to sync from even
 		// if it never showed a slot above our log (say the certificate came
@@ -147,11 +148,7 @@ func (nd *Node) truncate(c uint64) {
 			delete(nd.slots, s)
 		}
 	}
-	for k := range nd.eqIdx {
-		if k.slot <= c {
-			delete(nd.eqIdx, k)
-		}
-	}
+	nd.dropEq(func(k eqKey) bool { return k.slot <= c })
 	for k := range nd.ownVotes {
 		if k.slot <= c {
 			delete(nd.ownVotes, k)

@@ -212,32 +212,39 @@ func DecodeEvidence(b []byte) (Evidence, error) {
 	return e, nil
 }
 
-// foundEvidence records verified evidence: reported locally once, queued
-// for ordering, broadcast (if found here) so the leader can order it, and
-// an equivocating leader is voted out at once.
+// foundEvidence records verified evidence. One verdict (offender, kind) is
+// reported locally, queued for ordering and announced once, however many
+// (view, slot) conflicts prove it: an attacker that equivocates at 200
+// slots must not make every honest node sign and broadcast 200 messages
+// (which would also count against the honest node's own rate budget at its
+// peers). The own announcement is re-sent until the verdict is ordered.
+// A leader proven to equivocate in the current view is voted out at once,
+// even when it was convicted before.
 func (nd *Node) foundEvidence(ev Evidence, announce bool) {
-	k := ev.key()
-	if nd.reported[k] {
-		return
-	}
-	nd.reported[k] = true
-	nd.met.EvidenceFound++
-	nd.rd.Evidence = append(nd.rd.Evidence, ev)
-	if _, done := nd.ordered[ev.verdict()]; !done {
-		if _, ok := nd.pending[ev.verdict()]; !ok {
-			nd.pending[ev.verdict()] = ev
+	v := ev.verdict()
+	if !nd.reported[v] {
+		nd.reported[v] = true
+		nd.met.EvidenceFound++
+		nd.rd.Evidence = append(nd.rd.Evidence, ev)
+		if _, done := nd.ordered[v]; !done {
+			if _, ok := nd.pending[v]; !ok {
+				nd.pending[v] = ev
+			}
+			if announce {
+				env := nd.sign(wire.TypeEvidence, EncodeEvidence(&ev))
+				nd.send(Broadcast, env)
+				nd.evEnvs[v] = env
+			}
 		}
 	}
-	if announce {
-		env := nd.sign(wire.TypeEvidence, EncodeEvidence(&ev))
-		nd.send(Broadcast, env)
-		if _, ok := nd.evEnvs[ev.verdict()]; !ok {
-			nd.evEnvs[ev.verdict()] = env
-		}
-	}
-	if ev.Kind == ProposalEquivocation && ev.Offender == nd.leaderOf(nd.view) && k.View == nd.view && nd.vcTarget == 0 {
+	if nd.ousts(&ev) {
 		nd.startViewChange(nd.view + 1)
 	}
+}
+
+// ousts says whether ev proves the current leader equivocated in this view.
+func (nd *Node) ousts(ev *Evidence) bool {
+	return ev.Kind == ProposalEquivocation && ev.Offender == nd.leaderOf(nd.view) && ev.key().View == nd.view && nd.vcTarget == 0
 }
 
 func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
@@ -245,7 +252,7 @@ func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
 	if err != nil {
 		return nd.drop(DropDecode)
 	}
-	if nd.reported[ev.key()] {
+	if nd.reported[ev.verdict()] && !nd.ousts(&ev) {
 		return nd.drop(DropDuplicate)
 	}
 	nd.met.Verified += 2

@@ -88,13 +88,15 @@ type Node struct {
 	committed uint64
 	ownVotes  map[ownKey]crypto.Digest
 	eqIdx     map[eqKey]eqVal
+	eqCount   []int // eqIdx entries per sender, bounded by eqCap
+	eqCap     int
 	seen      [2]map[[32]byte]struct{} // envelope IDs: current and previous generation
 
 	// evidence
 	ordered  map[verdict]uint64 // verdict → slot it was ordered at
 	pending  map[verdict]Evidence
 	inflight map[verdict]bool
-	reported map[evKey]bool
+	reported map[verdict]bool            // verdicts already reported and announced: one per (offender, kind)
 	evEnvs   map[verdict]crypto.Envelope // own signed Evidence messages, re-sent until ordered
 
 	// view change
@@ -117,6 +119,8 @@ type Node struct {
 	hbSeq, hbSeen                      uint64 // leader: heartbeats signed; follower: highest heartbeat seen this view
 	peerMax                            []uint64
 
+	mute              bool // Config.Recovering: signs no vote, only learns
+	compactDue        bool // the stable checkpoint moved: the next Ready rewrites the WAL
 	retry             bool // the message being stepped may be usable later: do not mark it seen
 	verifyQ, confirmQ []pair
 	acceptQ           acceptBody
@@ -139,11 +143,11 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	}
 	nd := &Node{
 		cfg: c, vrf: sizedVerifier{c.Verifier, c.Acceptors()}, n: c.N, q: c.Quorum(), acc: c.Acceptors(), seat: c.Seat,
-		active: true, nextSlot: 1,
-		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{},
+		active: true, nextSlot: 1, mute: c.Recovering,
+		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{}, eqCount: make([]int, c.N), eqCap: eqCapFor(&c),
 		seen:    [2]map[[32]byte]struct{}{{}, {}},
 		ordered: map[verdict]uint64{}, pending: map[verdict]Evidence{}, inflight: map[verdict]bool{},
-		reported: map[evKey]bool{}, evEnvs: map[verdict]crypto.Envelope{}, vcLatest: make([]uint64, c.N), promises: map[uint16]*promiseIn{},
+		reported: map[verdict]bool{}, evEnvs: map[verdict]crypto.Envelope{}, vcLatest: make([]uint64, c.N), promises: map[uint16]*promiseIn{},
 		cpVotes: map[uint64]map[uint16]*envRef{}, snaps: map[uint64][]byte{}, peerMax: make([]uint64, c.N),
 	}
 	if err := nd.restore(restored); err != nil {
@@ -165,7 +169,11 @@ func (s sizedVerifier) Size() int { return s.n }
 // leaderOf rotates the lead over the acceptors (every seat in
 // ModeByzantine), so a ModeCrash learner never leads.
 func (nd *Node) leaderOf(v uint64) uint16 { return uint16(v % uint64(nd.acc)) }
-func (nd *Node) isLeader() bool           { return nd.leaderOf(nd.view) == nd.seat }
+func (nd *Node) isLeader() bool           { return nd.leaderOf(nd.view) == nd.seat && !nd.mute }
+
+// votes reports whether this node signs votes: an acceptor that is not
+// recovering from a lost WAL.
+func (nd *Node) votes() bool { return nd.isAcceptor(nd.seat) && !nd.mute }
 
 func (nd *Node) slot(s uint64) *slotState {
 	ss := nd.slots[s]
@@ -337,7 +345,7 @@ func (nd *Node) Suspect() {
 
 // HasReady reports whether Ready would return anything.
 func (nd *Node) HasReady() bool {
-	return len(nd.verifyQ) > 0 || len(nd.confirmQ) > 0 || len(nd.acceptQ.Slots) > 0 || !nd.rd.IsEmpty()
+	return len(nd.verifyQ) > 0 || len(nd.confirmQ) > 0 || len(nd.acceptQ.Slots) > 0 || nd.compactDue || !nd.rd.IsEmpty()
 }
 
 // Ready signs the votes that became due since the last call (one signed
@@ -346,6 +354,10 @@ func (nd *Node) HasReady() bool {
 // ApplySync, Step) collect into the next Ready, never into this one.
 func (nd *Node) Ready() Ready {
 	nd.flush()
+	if nd.compactDue {
+		nd.compactDue = false
+		nd.rd.Compact = nd.compact()
+	}
 	r := nd.rd
 	nd.rd = Ready{}
 	return r

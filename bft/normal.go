@@ -10,6 +10,20 @@ import (
 var noopValue = (&value{}).encode()
 var noopDigest = crypto.Sum(noopValue)
 
+// keptViews is how many views below the current one votes are still
+// taken and indexed for: an older vote decides nothing the new views have
+// not fixed already, and forgetting them bounds what a sender can store.
+const keptViews = 4
+
+// eqCapFor bounds the equivocation-index entries of one sender: two vote
+// types, the kept views and a few ahead, every slot a vote may name (the
+// window past the committed slot plus up to two checkpoint intervals not
+// yet stable).
+func eqCapFor(c *Config) int {
+	span := 2*c.Window + 2*int(min(c.CheckpointInterval, 4096))
+	return 2 * (2*keptViews + 2) * span
+}
+
 // maxSlotAhead is how far past the committed slot a message may name a
 // slot; beyond it the node is behind and asks for a sync instead.
 func (nd *Node) maxSlotAhead() uint64 { return nd.committed + uint64(2*nd.cfg.Window) }
@@ -103,6 +117,7 @@ func (nd *Node) onAccept(env crypto.Envelope) error {
 			nd.deliver()
 		} else {
 			nd.tryVerify(s, ss)
+			nd.retryPrepare(s, ss, d)
 		}
 	}
 	if !used {
@@ -121,6 +136,9 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 	}
 	if b.View > nd.view+nd.cfg.MaxViewJump {
 		return nd.drop(DropFuture)
+	}
+	if b.View+keptViews < nd.view {
+		return nd.drop(DropStale)
 	}
 	ref := &envRef{env: env}
 	isVerify := env.Type == wire.TypeVerify
@@ -156,11 +174,13 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 		if p.Slot <= nd.stable.Slot {
 			continue
 		}
-		if !nd.noteEquivocation(env.Type, b.View, p, ref) {
+		if p.Slot > nd.maxSlotAhead() {
+			// Checked before anything is stored: slots past the window
+			// cost nothing but a note that the sender is ahead.
+			nd.peerAhead(env.Sender, p.Slot)
 			continue
 		}
-		if p.Slot > nd.maxSlotAhead() {
-			nd.peerAhead(env.Sender, p.Slot)
+		if !nd.noteEquivocation(env.Type, b.View, p, ref) {
 			continue
 		}
 		if p.Slot <= nd.committed {
@@ -215,7 +235,13 @@ func (nd *Node) noteEquivocation(t wire.Type, view uint64, p pair, ref *envRef) 
 	k := eqKey{t, view, p.Slot, ref.env.Sender}
 	old, ok := nd.eqIdx[k]
 	if !ok {
-		nd.eqIdx[k] = eqVal{p.Digest, ref}
+		if nd.eqCount[k.sender] >= nd.eqCap {
+			// No honest seat names this many (view, slot)s inside the
+			// window and the kept views; refuse to store more of it.
+			nd.met.Dropped[DropOversize]++
+			return false
+		}
+		nd.putEq(k, eqVal{p.Digest, ref})
 		return true
 	}
 	if old.digest == p.Digest {
@@ -231,6 +257,24 @@ func (nd *Node) noteEquivocation(t wire.Type, view uint64, p pair, ref *envRef) 
 	kind, _ := kindOf(t, ref.env.Sender, view, nd.vrf)
 	nd.foundEvidence(Evidence{Kind: kind, Offender: ref.env.Sender, A: old.ref.env, B: ref.env}, true)
 	return false
+}
+
+// putEq stores an equivocation-index entry, counting it for its sender.
+func (nd *Node) putEq(k eqKey, v eqVal) {
+	if _, ok := nd.eqIdx[k]; !ok {
+		nd.eqCount[k.sender]++
+	}
+	nd.eqIdx[k] = v
+}
+
+// dropEq forgets the equivocation-index entries for which gone is true.
+func (nd *Node) dropEq(gone func(k eqKey) bool) {
+	for k := range nd.eqIdx {
+		if gone(k) {
+			delete(nd.eqIdx, k)
+			nd.eqCount[k.sender]--
+		}
+	}
 }
 
 func (nd *Node) addVote(ss *slotState, idx int, view uint64, d crypto.Digest, ref *envRef) *bucket {
@@ -277,7 +321,7 @@ func (nd *Node) tryQuorum(s uint64, ss *slotState, idx int, b *bucket) {
 		return
 	}
 	if idx == 0 {
-		if b.view != nd.view || !nd.active || nd.vcTarget != 0 {
+		if b.view != nd.view || !nd.active || nd.vcTarget != 0 || nd.mute {
 			return
 		}
 		if my, ok := nd.ownVotes[ownKey{wire.TypeVerify, b.view, s}]; !ok || my != b.digest {
@@ -286,12 +330,20 @@ func (nd *Node) tryQuorum(s uint64, ss *slotState, idx int, b *bucket) {
 		if _, ok := nd.ownVotes[ownKey{wire.TypeConfirm, b.view, s}]; ok {
 			return
 		}
+		val, ok := ss.values[b.digest]
+		if !ok {
+			// Never Confirm what this node could not hand on: without the
+			// value (say it restarted and the Accept has not come again) a
+			// later Promise could name the digest but no one might be able
+			// to re-propose it. onAccept retries when the value arrives.
+			return
+		}
 		cert := nd.quorum(b)
 		if cert == nil {
 			return
 		}
 		b.done = true
-		ss.prep = &prepared{view: b.view, digest: b.digest, value: ss.values[b.digest], cert: cert}
+		ss.prep = &prepared{view: b.view, digest: b.digest, value: val, cert: cert}
 		nd.ownVotes[ownKey{wire.TypeConfirm, b.view, s}] = b.digest
 		nd.confirmQ = append(nd.confirmQ, pair{s, b.digest})
 		return
@@ -304,10 +356,20 @@ func (nd *Node) tryQuorum(s uint64, ss *slotState, idx int, b *bucket) {
 	nd.decide(s, ss, b.view, b.digest, cert)
 }
 
+// retryPrepare re-runs the prepare step for slot s once the value with
+// digest d is held: a quorum of Verifies may have been waiting for it.
+func (nd *Node) retryPrepare(s uint64, ss *slotState, d crypto.Digest) {
+	for _, b := range ss.votes[0] {
+		if b.digest == d && !b.done && !ss.decided {
+			nd.tryQuorum(s, ss, 0, b)
+		}
+	}
+}
+
 // tryVerify votes for the current proposal of slot s once its value is
 // known and valid (in ModeCrash a follower accepts it with a Confirm).
 func (nd *Node) tryVerify(s uint64, ss *slotState) {
-	if !ss.hasProp || ss.propView != nd.view || !nd.active || nd.vcTarget != 0 || ss.decided {
+	if !ss.hasProp || ss.propView != nd.view || !nd.active || nd.vcTarget != 0 || ss.decided || nd.mute {
 		return
 	}
 	if nd.crashMode() && !nd.isLeader() {
@@ -452,7 +514,7 @@ func (nd *Node) flushVotes(t wire.Type, ps []pair) {
 	}
 	for _, p := range ps {
 		nd.ownVotes[ownKey{t, nd.view, p.Slot}] = p.Digest
-		nd.eqIdx[eqKey{t, nd.view, p.Slot, nd.seat}] = eqVal{p.Digest, ref}
+		nd.putEq(eqKey{t, nd.view, p.Slot, nd.seat}, eqVal{p.Digest, ref})
 		ss := nd.slot(p.Slot)
 		ss.myEnvs = append(ss.myEnvs, ep)
 		if ss.decided {

@@ -65,6 +65,13 @@ type SyncNeed struct {
 // driver must write Persist (one group write) before sending Messages,
 // then apply InstallSnapshot (if any), then Committed, then call Advance.
 type Ready struct {
+	// Compact, when non-nil, replaces the whole WAL: the driver writes
+	// exactly these records in place of everything before (atomically),
+	// then appends Persist as usual. It comes after a stable checkpoint
+	// and keeps only what this node needs never to contradict a message
+	// it signed, so the log stops growing with the match. Ignoring it is
+	// safe; the log then keeps every record.
+	Compact         []Record
 	Persist         []Record
 	Messages        []Message
 	Committed       []Entry
@@ -76,7 +83,7 @@ type Ready struct {
 
 // IsEmpty reports whether the Ready holds nothing to do.
 func (r *Ready) IsEmpty() bool {
-	return len(r.Persist) == 0 && len(r.Messages) == 0 && len(r.Committed) == 0 &&
+	return r.Compact == nil && len(r.Persist) == 0 && len(r.Messages) == 0 && len(r.Committed) == 0 &&
 		len(r.Evidence) == 0 && len(r.CheckpointDue) == 0 && r.InstallSnapshot == nil && r.NeedSync == nil
 }
 
@@ -182,6 +189,15 @@ type Config struct {
 	// ResendTicks: how often unanswered own messages are re-sent (default
 	// ViewTimeoutTicks/4, at least 1), so a lossy network still makes progress.
 	ResendTicks int
+	// Recovering starts a node whose WAL was lost or damaged beyond
+	// repair: it may have signed votes it no longer remembers, so it signs
+	// no consensus vote at all for the rest of the match (no Verify,
+	// Confirm, Promise, ViewChange, NewView, Accept or Checkpoint); it
+	// follows the decided log as a learner (Confirms and catch-up) and
+	// still reports and announces evidence. It can never equivocate, and
+	// counts as one of the F faulty seats: see docs/PROTOCOL.md,
+	// "Recovering a seat that lost its WAL".
+	Recovering bool
 	// MaxViewJump bounds how far ahead of the current view a message may be
 	// before it is dropped as far-future (default 1024).
 	MaxViewJump uint64

@@ -12,7 +12,7 @@ import (
 // to all. The node stops voting in its current view until a new view starts.
 // A ModeCrash learner has no vote: it only follows the acceptors' views.
 func (nd *Node) startViewChange(target uint64) {
-	if !nd.isAcceptor(nd.seat) {
+	if !nd.votes() {
 		nd.timer = 0
 		return
 	}
@@ -103,7 +103,7 @@ func (nd *Node) checkViewChanges() {
 // values they name.
 func (nd *Node) enterView(w uint64) {
 	nd.setView(w)
-	if !nd.isAcceptor(nd.seat) {
+	if !nd.votes() {
 		return // a ModeCrash learner promises nothing; it waits for the NewView
 	}
 	pb := promiseBody{View: w, CP: nd.stable, CPCert: nd.stableCert}
@@ -122,9 +122,13 @@ func (nd *Node) enterView(w uint64) {
 				pb.VerifyEnvs = append(pb.VerifyEnvs, r.env)
 			}
 		}
-		if ss.prep.value != nil {
+		v := ss.prep.value
+		if v == nil {
+			v = ss.values[ss.prep.digest] // a digest-only certificate whose value came later
+		}
+		if v != nil {
 			vals.Slots = append(vals.Slots, s)
-			vals.Values = append(vals.Values, ss.prep.value)
+			vals.Values = append(vals.Values, v)
 		}
 	}
 	if nd.myPromise == nil || nd.promiseView() != w {
@@ -176,6 +180,20 @@ func (nd *Node) setView(w uint64) {
 	nd.timer = 0
 	nd.met.ViewChanges++
 	nd.clearQueues()
+	// Votes of views no longer taken (see keptViews) are forgotten, so a
+	// long run of view changes without a checkpoint cannot fill the index.
+	nd.dropEq(func(k eqKey) bool { return k.view+keptViews < w })
+	for _, ss := range nd.slots {
+		for i := range ss.votes {
+			kept := ss.votes[i][:0]
+			for _, b := range ss.votes[i] {
+				if b.view+keptViews >= w {
+					kept = append(kept, b)
+				}
+			}
+			ss.votes[i] = kept
+		}
+	}
 }
 
 func (nd *Node) sortedSlots() []uint64 {
