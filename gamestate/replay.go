@@ -40,6 +40,11 @@ var (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
+// MaxMatchName is the longest match name, in bytes, a replay header holds.
+// It is exported so that roster files are refused up front rather than
+// producing replays that no reader accepts.
+const MaxMatchName = 256
+
 // Header describes the match a replay records.
 type Header struct {
 	Name         string
@@ -79,7 +84,7 @@ func (h *Header) encode() []byte {
 
 func decodeHeader(b []byte) (*Header, error) {
 	r := wire.NewReader(b)
-	h := &Header{Name: r.String("header.name", 256)}
+	h := &Header{Name: r.String("header.name", MaxMatchName)}
 	n := r.Len("header.roster", MaxSeats, 32)
 	for i := 0; i < n; i++ {
 		h.Roster = append(h.Roster, r.Bytes32("header.key"))
@@ -168,9 +173,27 @@ type ReplayRecord struct {
 
 // ReplayReader reads a replay file record by record.
 type ReplayReader struct {
-	r      io.Reader
+	r      *countingReader
 	Header *Header
+	whole  int64 // bytes of the magic and of every whole record read
 }
+
+// countingReader counts the bytes read through it, for Offset.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Offset is the number of bytes of the file made of whole records read so
+// far (the magic included): where a torn or cut file stops making sense,
+// so that tools can say where a partial replay ends.
+func (rr *ReplayReader) Offset() int64 { return rr.whole }
 
 // NewReplayReader checks the magic and reads the header.
 func NewReplayReader(r io.Reader) (*ReplayReader, error) {
@@ -178,7 +201,7 @@ func NewReplayReader(r io.Reader) (*ReplayReader, error) {
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != replayMagic {
 		return nil, fmt.Errorf("%w: not a paxsync replay", ErrReplayCorrupt)
 	}
-	rr := &ReplayReader{r: r}
+	rr := &ReplayReader{r: &countingReader{r: r, n: int64(len(magic))}, whole: int64(len(magic))}
 	kind, body, err := rr.raw()
 	if err == io.EOF {
 		err = ErrReplayTruncated
@@ -215,6 +238,7 @@ func (rr *ReplayReader) raw() (byte, []byte, error) {
 	if binary.BigEndian.Uint32(rec[n:]) != crc32.Checksum(rec[:n], crcTable) {
 		return 0, nil, fmt.Errorf("%w: checksum", ErrReplayCorrupt)
 	}
+	rr.whole = rr.r.n
 	return rec[0], rec[1:n], nil
 }
 

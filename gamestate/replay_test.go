@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"strings"
 	"testing"
 
 	"github.com/paxsync/paxsync/crypto"
@@ -183,6 +185,55 @@ func TestTruncatedReplayVerifiesItsPrefix(t *testing.T) {
 	}
 	if !rep.Truncated || rep.Ticks == 0 || rep.Ticks > m.ref.Next() {
 		t.Fatalf("report %+v", rep)
+	}
+}
+
+// TestReplayIncomplete: an intact replay is complete and End is its size;
+// one cut in half, or holding only its header (what a crash-restarted peer
+// leaves), verifies as far as it goes but Incomplete says so and where.
+func TestReplayIncomplete(t *testing.T) {
+	m, file := recordMatch(t)
+	rep, err := gamestate.VerifyReplay(bytes.NewReader(file), arena.NewGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Incomplete(); err != nil || rep.End != int64(len(file)) {
+		t.Fatalf("intact replay: %v, End %d of %d", err, rep.End, len(file))
+	}
+
+	half := file[:len(file)/2]
+	rep, err = gamestate.VerifyReplay(bytes.NewReader(half), arena.NewGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic, recs := records(t, file)
+	whole := int64(len(magic))
+	for _, r := range recs {
+		if whole+int64(len(r)) > int64(len(half)) {
+			break
+		}
+		whole += int64(len(r))
+	}
+	err = rep.Incomplete()
+	if !errors.Is(err, gamestate.ErrReplayIncomplete) || !rep.Truncated || rep.End != whole ||
+		rep.Ticks == 0 || rep.Ticks >= m.ref.Next() {
+		t.Fatalf("half a replay: %v; report %+v (whole records end at %d)", err, rep, whole)
+	}
+	for _, want := range []string{"ends inside a record", fmt.Sprintf("at byte %d,", whole), fmt.Sprintf("after tick %d", rep.Ticks-1)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q does not say %q", err, want)
+		}
+	}
+
+	header := join(magic, recs[:1])
+	rep, err = gamestate.VerifyReplay(bytes.NewReader(header), arena.NewGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = rep.Incomplete()
+	if !errors.Is(err, gamestate.ErrReplayIncomplete) || rep.Ticks != 0 || rep.Truncated ||
+		!strings.Contains(err.Error(), fmt.Sprintf("only the header (%d bytes)", len(header))) {
+		t.Fatalf("header-only replay: %v; report %+v", err, rep)
 	}
 }
 

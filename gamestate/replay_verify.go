@@ -21,6 +21,39 @@ type Report struct {
 	// writing leaves it. Everything before it verified; what the missing
 	// tail held (including verdicts) is unknown.
 	Truncated bool
+	// End is the byte offset up to which the file was read as whole
+	// records (the file's size for an intact replay): where a partial
+	// replay stops making sense.
+	End int64
+}
+
+// ErrReplayIncomplete means a replay verified as far as it goes but does
+// not record a whole match, so it cannot show what happened in it: it
+// ends inside a record, or it holds no tick at all (a peer that restarted
+// from its WAL, or installed a checkpoint, records nothing).
+var ErrReplayIncomplete = errors.New("gamestate: replay is incomplete")
+
+// Incomplete says why the replay the report describes is partial, as an
+// error wrapping ErrReplayIncomplete that says where it ends, or nil if
+// nothing shows it to be partial. VerifyReplay succeeds on partial
+// replays (what they hold did verify); a tool that must not accept a
+// replay proving nothing checks this too. A file cut exactly between two
+// records cannot be told from a match that ended there: the format has no
+// end-of-match record.
+func (r *Report) Incomplete() error {
+	where := fmt.Sprintf("at byte %d", r.End)
+	switch {
+	case r.Truncated && r.Ticks == 0:
+		return fmt.Errorf("%w: it ends inside a record %s, before any tick was recorded", ErrReplayIncomplete, where)
+	case r.Truncated:
+		return fmt.Errorf("%w: it ends inside a record %s, after tick %d (%d batches): the recording peer stopped abruptly; everything up to there verified, what followed is unknown",
+			ErrReplayIncomplete, where, r.Ticks-1, r.Batches)
+	case r.Ticks == 0 && r.Batches == 0:
+		return fmt.Errorf("%w: it holds only the header (%d bytes), no tick: a peer restarted from its WAL or caught up from a checkpoint records nothing", ErrReplayIncomplete, r.End)
+	case r.Ticks == 0:
+		return fmt.Errorf("%w: it ends %s with %d batches but no tick", ErrReplayIncomplete, where, r.Batches)
+	}
+	return nil
 }
 
 // VerifyReplay re-simulates a replay deterministically and checks it: every
@@ -42,7 +75,7 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 		return nil, err
 	}
 	h := rr.Header
-	rep := &Report{Header: h, MatchID: h.MatchID()}
+	rep := &Report{Header: h, MatchID: h.MatchID(), End: rr.Offset()}
 	game, err := newGame(h)
 	if err != nil {
 		return rep, fmt.Errorf("%w: building the game: %v", ErrReplayInvalid, err)
@@ -54,7 +87,7 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 	}
 	rules := cfg.Rules()
 	fail := func(format string, a ...any) (*Report, error) {
-		rep.Ticks, rep.FinalHash = eng.Next(), eng.Hash()
+		rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
 		return rep, fmt.Errorf("%w: %s", ErrReplayInvalid, fmt.Sprintf(format, a...))
 	}
 	for {
@@ -67,7 +100,7 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			break
 		}
 		if err != nil {
-			rep.Ticks, rep.FinalHash = eng.Next(), eng.Hash()
+			rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
 			return rep, err
 		}
 		switch rec.Kind {
@@ -115,7 +148,7 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			rep.HashesChecked++
 		}
 	}
-	rep.Ticks, rep.FinalHash = eng.Next(), eng.Hash()
+	rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
 	return rep, nil
 }
 

@@ -1,15 +1,17 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/bench"
+	"github.com/paxsync/paxsync/internal/cli"
 )
 
 const benchExamples = `
@@ -22,20 +24,24 @@ examples:
 Every peer is its own OS process (paxsync match play) on 127.0.0.1. Exit
 status: 0 every run completed (targets missed are reported, not errors),
 1 a run failed, 2 bad flags. Figures are defined in docs/BENCH.md.
+
+--peers 1..3 runs, but bft with n < 4 tolerates no faulty peer (f = 0):
+such runs measure the protocol's cost, not a Byzantine-tolerant match, and
+a warning says so on stderr.
 `
 
-// runBench is `paxsync bench`: see bench.Options and docs/BENCH.md.
-func runBench(args []string) error {
-	return benchMain(args, os.Stdout, os.Stderr)
-}
+// minTolerantPeers is the smallest n for which bft tolerates a fault
+// (n >= 3f+1 with f >= 1); below it the benchmark warns.
+const minTolerantPeers = 4
 
-func benchMain(args []string, stdout, stderr io.Writer) error {
+// runBench is `paxsync bench`: see bench.Options and docs/BENCH.md.
+func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	peers := fs.Int("peers", 4, "number of peers (OS processes), 1..16")
+	peers := fs.Int("peers", 4, "number of peers (OS processes), 1..16; below 4, bft tolerates no fault (a warning is printed)")
 	hz := fs.Int("tick-hz", 60, "ticks per second, 1..60; 0 = saturating (as fast as consensus goes)")
-	dur := fs.Duration("duration", 10*time.Second, "measured window per mode (at least 1s)")
-	warm := fs.Duration("warmup", 2*time.Second, "warm-up before the window (excluded from every figure)")
+	dur := cli.Duration(fs, "duration", 10*time.Second, "measured window per mode, with a unit (at least 1s)")
+	warm := cli.Duration(fs, "warmup", 2*time.Second, "warm-up before the window, with a unit (excluded from every figure)")
 	modes := fs.String("mode", "all", "bft, broadcast, crash, all, or a comma list (e.g. bft,broadcast)")
 	asJSON := fs.Bool("json", false, "print one JSON object on stdout (the table goes to stderr)")
 	sweep := fs.Bool("sweep", false, "run n = 4, 7, 10 (60 Hz), 16 (30 Hz) and a saturating n = 4 in every mode; write --docs and its plot")
@@ -50,13 +56,10 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprint(stderr, benchExamples)
 	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return flagErr(err)
 	}
 	if fs.NArg() != 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -65,7 +68,7 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	}
 	ms, err := bench.ParseModes(*modes)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return &cli.UsageError{Err: err}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -77,25 +80,26 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 	if *sweep {
 		for _, f := range []string{"peers", "tick-hz"} {
 			if set[f] {
-				return fmt.Errorf("%w: --%s cannot be combined with --sweep (the sweep sets it per run)", errUsage, f)
+				return usagef("--%s cannot be combined with --sweep (the sweep sets it per run)", f)
 			}
 		}
 		if err := opt.ValidateSweep(); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return &cli.UsageError{Err: err}
 		}
 		// Find out now, not after minutes of runs, whether --docs can be
 		// written.
 		if err := bench.CheckDocs(*docs); err != nil {
-			return fmt.Errorf("%w: --docs: %v", errUsage, err)
+			return usagef("--docs: %v", err)
 		}
 		return runSweep(opt, *docs, *asJSON, stdout, stderr)
 	}
 	if set["docs"] {
-		return fmt.Errorf("%w: --docs only applies with --sweep", errUsage)
+		return usagef("--docs only applies with --sweep")
 	}
 	if err := opt.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return &cli.UsageError{Err: err}
 	}
+	warnFewPeers(stderr, *peers, ms)
 	res, err := bench.Run(opt)
 	if err != nil {
 		return err
@@ -109,6 +113,16 @@ func benchMain(args []string, stdout, stderr io.Writer) error {
 		res.PrintTable(stdout)
 	}
 	return failure(res)
+}
+
+// warnFewPeers says on stderr that bft with n < 4 tolerates no faulty peer:
+// such a run is allowed (it measures the protocol's cost at small n) but
+// must not be mistaken for a Byzantine-tolerant configuration.
+func warnFewPeers(stderr io.Writer, peers int, modes []bench.Mode) {
+	if peers < minTolerantPeers && slices.Contains(modes, paxsync.ConsensusBFT) {
+		fmt.Fprintf(stderr, "warning: --peers %d: bft with fewer than %d peers tolerates no faulty peer (f = 0); "+
+			"these figures are the protocol's cost, not those of a Byzantine-tolerant match\n", peers, minTolerantPeers)
+	}
 }
 
 func runSweep(opt bench.Options, docs string, asJSON bool, stdout, stderr io.Writer) error {

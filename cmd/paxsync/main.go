@@ -6,28 +6,40 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
-	"strings"
+
+	"github.com/paxsync/paxsync/internal/cli"
 )
 
-// command is one subcommand: run gets the arguments after its name.
+// command is one subcommand: run gets the arguments after its name and
+// the streams to write to (tests run commands in-process).
 type command struct {
 	summary string
-	run     func(args []string) error
+	run     func(args []string, stdout, stderr io.Writer) error
 }
 
-// errUsage marks errors caused by bad flags or arguments; they exit with
-// status 2, like the flag package's own errors.
-var errUsage = errors.New("usage")
+// usagef is a bad flag or argument (exit status 2, like the flag package's
+// own errors); the message is printed after "paxsync COMMAND: " as is.
+func usagef(format string, a ...any) error { return cli.Usagef(format, a...) }
+
+// flagErr turns a FlagSet.Parse error into the command's result: -h and
+// --help are a success (the flags were printed), anything else bad input.
+func flagErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return &cli.UsageError{Err: err}
+}
 
 func commands() map[string]command {
 	return map[string]command{
-		"keygen": {"write a new player key file (Ed25519, mode 0600)", runKeygen},
+		"keygen": {"write a new player key file (Ed25519, mode 0600); print its public key and peer ID", runKeygen},
 		"node":   {"run one consensus node on the network (libp2p)", runNode},
-		"replay": {"verify a recorded match: paxsync replay verify FILE", runReplay},
+		"replay": {"verify a recorded match: paxsync replay verify [-v] [--allow-partial] FILE", runReplay},
 		"match":  {"run a scripted cheat-injection match and report who was caught", runMatch},
 		"bench":  {"measure commit latency, throughput and cost per tick of N peer processes", runBench},
 	}
@@ -49,10 +61,12 @@ func usage(w io.Writer) {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stderr io.Writer) int {
+// run is the whole command line; it returns the exit status: 0 success
+// (and -h/--help), 1 failure, 2 bad flags, arguments or input files.
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		if len(args) == 0 {
@@ -66,13 +80,14 @@ func run(args []string, stderr io.Writer) int {
 		usage(stderr)
 		return 2
 	}
-	if err := cmd.run(args[1:]); err != nil {
-		if errors.Is(err, errUsage) || strings.Contains(err.Error(), "flag provided but not defined") {
-			fmt.Fprintf(stderr, "paxsync %s: %v\n", args[0], err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "paxsync %s: %v\n", args[0], err)
-		return 1
+	err := cmd.run(args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case cli.IsUsage(err):
+		fmt.Fprintf(stderr, "paxsync %s: %v\nRun 'paxsync %s -h' for its flags.\n", args[0], err, args[0])
+		return 2
 	}
-	return 0
+	fmt.Fprintf(stderr, "paxsync %s: %v\n", args[0], err)
+	return 1
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,17 +19,15 @@ import (
 // until its stdin closes (the runner's stop signal, which also fires if the
 // runner dies, so no peer outlives it) or SIGTERM/SIGINT, then writes its
 // report.
-func runPlay(args []string) error {
+func runPlay(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("match play", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "peer config written by `paxsync match`")
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "peer config written by `paxsync match` (its \"ticks\": print done after applying ticks 0..ticks-1, then play on until stopped)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return flagErr(err)
 	}
-	if *cfgPath == "" {
-		return fmt.Errorf("%w: --config is required", errUsage)
+	if *cfgPath == "" || fs.NArg() != 0 {
+		return usagef("--config FILE is required and no other arguments are allowed")
 	}
 	data, err := os.ReadFile(*cfgPath)
 	if err != nil {
@@ -38,7 +35,7 @@ func runPlay(args []string) error {
 	}
 	var cfg match.PeerConfig
 	if err := json.Unmarshal(data, &cfg); err != nil {
-		return fmt.Errorf("%w: %s: %v", errUsage, *cfgPath, err)
+		return usagef("%s: %v", *cfgPath, err)
 	}
 	stop := make(chan struct{})
 	go func() {
@@ -69,7 +66,7 @@ func runPlay(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	// os.Stdout is unbuffered: the runner sees each progress line at once
+	// stdout is os.Stdout, unbuffered: the runner sees each progress line at once
 	// (crash faults are timed by them).
-	return match.RunPeer(cfg, os.Stdout, merged)
+	return match.RunPeer(cfg, stdout, merged)
 }

@@ -16,9 +16,9 @@ import (
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
-	"github.com/paxsync/paxsync/driver/nodecmd"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/roster"
 )
 
 type list []string
@@ -40,10 +40,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	name, roster, _, err := nodecmd.LoadRoster(*rosterFile)
+	rs, err := roster.Load(*rosterFile)
 	if err != nil {
 		log.Fatal(err)
 	}
+	name, roster := rs.Match, rs.Keys
 	params := arena.Params(len(roster), *seed)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
