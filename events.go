@@ -10,9 +10,9 @@ import (
 
 // Event is one thing a Session reports on its Events channel. The concrete
 // types are TickEvent, VerdictEvent, ObservationEvent, DesyncEvent,
-// PeerEvent and StatsEvent. Events of one session arrive in the order the
-// session produced them; TickEvents and VerdictEvents follow the agreed log
-// order, so every honest peer sees the same sequence of them.
+// PeerEvent, StatsEvent and FatalEvent. Events of one session arrive in the
+// order the session produced them; TickEvents and VerdictEvents follow the
+// agreed log order, so every honest peer sees the same sequence of them.
 type Event interface{ isEvent() }
 
 // TickEvent reports one decided and applied tick. Inputs has one entry per
@@ -121,9 +121,20 @@ type Stats struct {
 	Signs, Verifies uint64
 }
 
+// FatalEvent reports the error that ended the session on its own: the
+// consensus driver stopped because this peer can no longer make its votes
+// durable (its write-ahead log failed: disk full, I/O error), so it must
+// not take part any more. It is the last event: Events is closed right
+// after it, and Session.Err returns the same error. The game should tell
+// the player and leave (Close); the match goes on without this seat.
+type FatalEvent struct {
+	Err error
+}
+
 func (TickEvent) isEvent()        {}
 func (VerdictEvent) isEvent()     {}
 func (ObservationEvent) isEvent() {}
 func (DesyncEvent) isEvent()      {}
 func (PeerEvent) isEvent()        {}
 func (StatsEvent) isEvent()       {}
+func (FatalEvent) isEvent()       {}

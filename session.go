@@ -47,6 +47,8 @@ type Session struct {
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
+	finished  chan struct{}         // closed by finish once Events is closed
+	fatal     atomic.Pointer[error] // the error that ended the session (fail)
 	msgsIn    atomic.Uint64
 	dropped   atomic.Uint64
 
@@ -86,8 +88,9 @@ type obsKey struct {
 
 // Join validates cfg, starts the network, consensus and clock, and returns
 // the running session. ctx bounds only the start-up; the session runs until
-// Close. A bad config returns an error wrapping ErrBadConfig that names the
-// field.
+// Close (or a fatal error: see FatalEvent). A bad config returns an error
+// wrapping ErrBadConfig that names the field; a write-ahead log that is
+// damaged or belongs to another node returns its error (Config.WALDir).
 func Join(ctx context.Context, cfg Config) (*Session, error) {
 	cfg, seat, err := cfg.withDefaults()
 	if err != nil {
@@ -105,7 +108,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	s := &Session{
 		cfg: cfg, seat: seat, n: n, match: match, log: cfg.Logger.With("seat", seat),
 		verifier: crypto.NewVerifier(match, cfg.Roster), signer: crypto.NewSigner(cfg.Key, match, uint16(seat)),
-		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}), pokes: make(chan struct{}, 1),
+		events: make(chan Event, cfg.EventBuffer), closed: make(chan struct{}), finished: make(chan struct{}), pokes: make(chan struct{}, 1),
 		pendingIn: map[uint64][]byte{}, signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
 		cheatCfg: cfg.Cheat,
 	}
@@ -175,29 +178,124 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 			return
 		}
 		if err := s.drv.Run(runCtx); err != nil {
-			s.log.Error("consensus driver stopped", "err", err)
+			s.fail(err)
 		}
 	}()
 	go s.runClock(runCtx)
 	go s.runNetEvents(runCtx)
+	go s.finish()
 	return s, nil
 }
 
-// openWAL opens Config.WALDir's bft log (or an in-memory one) and returns
-// the records to restore the node from.
+// fail ends the session because the consensus driver stopped with err:
+// its WAL could not make a vote durable (disk full, I/O error), so the
+// node sent nothing more and must not go on. It records err for Err,
+// stops the clock and network loops, and finish delivers the FatalEvent.
+func (s *Session) fail(err error) {
+	err = fmt.Errorf("paxsync: session stopped: consensus: %w", err)
+	if s.fatal.CompareAndSwap(nil, &err) {
+		s.log.Error("session stopped by a fatal error", "err", err)
+		s.cancel()
+	}
+}
+
+// Err returns the fatal error that ended the session on its own (the one
+// the FatalEvent carried), or nil while it runs normally or after a plain
+// Close.
+func (s *Session) Err() error {
+	if p := s.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// finish closes Events once every session goroutine has stopped, at Close
+// or after fail; after fail it first delivers the FatalEvent, waiting for
+// the reader (or Close) rather than dropping it like other events when the
+// buffer is full.
+func (s *Session) finish() {
+	s.wg.Wait()
+	if err := s.Err(); err != nil {
+		select {
+		case s.events <- FatalEvent{Err: err}:
+		case <-s.closed:
+		}
+	}
+	close(s.events)
+	close(s.finished)
+}
+
+// walWrapper is a test seam: when set, openWAL wraps the session's WAL
+// with it (tests inject a WAL that fails like a full disk). Nil in
+// production; nothing outside the package's tests sets it.
+var walWrapper func(driver.WAL) driver.WAL
+
+// openWAL opens the bft log in Config.WALDir (its default directory if
+// unset) with the owner header of this match, seat and key, or an
+// in-memory one for MemoryWAL, and returns the records to restore the
+// node from. Damage before the log's end and a foreign owner are errors;
+// a torn tail cut off is logged.
 func (s *Session) openWAL() (driver.WAL, []bft.Record, error) {
-	if s.cfg.WALDir == "" {
+	wl, recs, err := s.openWALFile()
+	if err == nil && walWrapper != nil {
+		wl = walWrapper(wl)
+	}
+	return wl, recs, err
+}
+
+func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
+	if s.cfg.WALDir == MemoryWAL {
 		return &driver.MemWAL{}, nil, nil
 	}
-	if err := os.MkdirAll(s.cfg.WALDir, 0o700); err != nil {
+	dir := s.cfg.WALDir
+	if dir == "" {
+		d, err := defaultWALDir(s.cfg.MatchName, s.match, s.cfg.Key.Public(), s.seat)
+		if err != nil {
+			return nil, nil, badConfig("WALDir", "no default directory (%v); set WALDir, or MemoryWAL to keep votes in memory only", err)
+		}
+		dir = d
+	}
+	if err := wal.MkdirAll(dir); err != nil {
 		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
 	}
-	fw, recs, err := driver.OpenFileWAL(filepath.Join(s.cfg.WALDir, "bft.wal"), wal.SyncProcess)
+	policy := wal.SyncPower
+	if s.cfg.WALSync == WALSyncProcess {
+		policy = wal.SyncProcess
+	}
+	path := filepath.Join(dir, "bft.wal")
+	fw, recs, err := driver.OpenOwnedFileWAL(path, policy, driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
 	}
+	fw.LogRecovery(s.log)
+	s.log.Info("write-ahead log", "path", path, "sync", policy.String(), "restored_records", len(recs))
 	s.closeWAL = fw.Close
 	return fw, recs, nil
+}
+
+// defaultWALDir is Config.WALDir's default: a directory per match (name
+// and ID, so matches that share a name but not a roster never meet) and
+// per seat and key, under $XDG_STATE_HOME (ignored unless absolute, as the
+// XDG spec says) or ~/.local/state.
+func defaultWALDir(name string, match crypto.MatchID, key crypto.PublicKey, seat int) (string, error) {
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	safe := []byte(name)
+	for i, c := range safe {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 48 {
+		safe = safe[:48]
+	}
+	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x", safe, match[:8]), fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
 }
 
 // newNode builds the consensus node for Config.Consensus, restored from
@@ -277,7 +375,8 @@ func (s *Session) PeerID() string { return s.host.PeerID() }
 // Events delivers the session's events. Drain it: when its buffer is full,
 // new events are dropped (counted in Stats.DroppedEvents) rather than
 // stalling consensus. Verdicts(), Flags() and View remain authoritative.
-// It is closed by Close.
+// It is closed by Close, or right after a FatalEvent (never dropped) when
+// a fatal error ended the session; Err then says why.
 func (s *Session) Events() <-chan Event { return s.events }
 
 // View calls fn with the game under the session's lock, so a renderer on
@@ -356,6 +455,9 @@ func (s *Session) submitLocked(tick uint64, data []byte) error {
 		return ErrClosed
 	default:
 	}
+	if err := s.Err(); err != nil {
+		return err
+	}
 	switch {
 	case len(data) > gamestate.MaxInputSize:
 		return ErrInputLarge
@@ -393,14 +495,16 @@ func (s *Session) addCounters(st *Stats) {
 }
 
 // Close leaves the match: it stops the clock, consensus and network, waits
-// for every goroutine, and closes Events. Safe to call more than once.
+// for every goroutine, and closes Events. It returns the fatal error that
+// ended the session (Err), if any, joined with errors closing the network
+// and the WAL, so a program that just closes its session still exits with
+// the reason. Safe to call more than once.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.cancel()
-		s.wg.Wait()
-		s.closeErr = errors.Join(s.host.Close(), s.closeWAL())
-		close(s.events)
+		<-s.finished
+		s.closeErr = errors.Join(s.Err(), s.host.Close(), s.closeWAL())
 	})
 	return s.closeErr
 }

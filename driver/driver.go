@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,9 +32,19 @@ type Transport interface {
 
 // WAL makes Ready.Persist durable. Append must not return until the records
 // are on stable storage: the node's messages are sent only afterwards, so a
-// restarted node never contradicts what it signed.
+// restarted node never contradicts what it signed. The driver calls Append
+// once per Ready that has records (one group, so a file WAL pays one fsync
+// per Ready) and never for a Ready without them.
+//
+// Rewrite replaces the whole content with recs, atomically: after a crash
+// the WAL holds either the old records or exactly recs. The driver uses it
+// to compact the log after a stable checkpoint.
+//
+// An error from either stops the driver (Run returns it): a node that
+// cannot make its votes durable must not send them.
 type WAL interface {
 	Append(recs []bft.Record) error
+	Rewrite(recs []bft.Record) error
 }
 
 // Config configures a Driver.
@@ -79,10 +90,11 @@ type Config struct {
 
 // Stats are the driver's own counters.
 type Stats struct {
-	Stepped, StepErrors    uint64
-	SendDrops              uint64 // direct messages dropped (peer queue full)
-	SyncsApplied, SyncErrs uint64
-	ProposalsDropped       uint64 // queued proposals dropped after losing leadership
+	Stepped, StepErrors uint64
+	SendDrops           uint64 // direct messages dropped (peer queue full)
+	SyncsApplied        uint64
+	SyncErrs            uint64 // sync answers that did not decode or that ApplySync rejected
+	ProposalsDropped    uint64 // queued proposals dropped after losing leadership
 }
 
 // ErrStopped is returned by Propose after Run has returned.
@@ -98,6 +110,16 @@ type syncReq struct {
 	reply chan []byte
 }
 
+// syncOffer is one peer's decoded SyncState handed to the driver goroutine
+// for ApplySync; the verdict goes back on reply, and on an error the
+// fetching goroutine asks the next peer at once. st == nil ends the
+// attempt: no peer had anything usable.
+type syncOffer struct {
+	st    *bft.SyncState
+	from  int
+	reply chan error
+}
+
 // Driver runs a node. Create it with New, then call Run.
 type Driver struct {
 	cfg  Config
@@ -106,7 +128,7 @@ type Driver struct {
 
 	proposals chan proposal
 	syncIn    chan syncReq
-	synced    chan *bft.SyncState
+	synced    chan syncOffer
 	statusReq chan chan bft.Status
 	suspect   chan chan struct{}
 	stopped   chan struct{}
@@ -141,7 +163,7 @@ func New(cfg Config) (*Driver, error) {
 	}
 	return &Driver{
 		cfg: cfg, node: cfg.Node, log: cfg.Logger.With("seat", cfg.Seat),
-		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan *bft.SyncState, 1),
+		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan syncOffer),
 		statusReq: make(chan chan bft.Status), suspect: make(chan chan struct{}), stopped: make(chan struct{}),
 		syncPeer: (cfg.Seat + 1) % cfg.N,
 	}, nil
@@ -274,16 +296,20 @@ func (d *Driver) Run(ctx context.Context) error {
 			p.reply <- d.propose(p.payload)
 		case r := <-d.syncIn:
 			r.reply <- d.syncResponse(r.after)
-		case st := <-d.synced:
-			d.syncing = false
-			if st != nil {
-				if err := d.node.ApplySync(st); err != nil {
-					d.count(func(s *Stats) { s.SyncErrs++ })
-					d.log.Warn("sync state rejected", "err", err)
-				} else {
-					d.count(func(s *Stats) { s.SyncsApplied++ })
-				}
+		case o := <-d.synced:
+			if o.st == nil {
+				d.syncing = false
+				break
 			}
+			err := d.node.ApplySync(o.st)
+			if err != nil {
+				d.count(func(s *Stats) { s.SyncErrs++ })
+				d.log.Warn("sync state rejected; asking the next peer", "from", o.from, "err", err)
+			} else {
+				d.count(func(s *Stats) { s.SyncsApplied++ })
+				d.syncing = false
+			}
+			o.reply <- err
 		case c := <-d.statusReq:
 			c <- d.node.Status()
 		case c := <-d.suspect:
@@ -350,10 +376,8 @@ func (d *Driver) process(ctx context.Context) error {
 			return nil
 		}
 		rd := d.node.Ready()
-		if len(rd.Persist) > 0 {
-			if err := d.cfg.WAL.Append(rd.Persist); err != nil {
-				return fmt.Errorf("driver: wal: %w", err)
-			}
+		if err := d.persist(&rd); err != nil {
+			return err
 		}
 		for _, m := range rd.Messages {
 			if d.cfg.Outbound == nil {
@@ -407,6 +431,28 @@ func (d *Driver) process(ctx context.Context) error {
 	}
 }
 
+// persist makes rd's records durable before anything of rd is sent: one
+// Append per Ready with records, nothing (no fsync) for a Ready without.
+// A Ready with Compact replaces the WAL's content with Compact followed by
+// Persist in one atomic Rewrite: the same final content as rewriting and
+// then appending, but a crash can never leave the compacted log without
+// this Ready's records, and it costs one fsync fewer.
+func (d *Driver) persist(rd *bft.Ready) error {
+	if rd.Compact != nil {
+		if err := d.cfg.WAL.Rewrite(slices.Concat(rd.Compact, rd.Persist)); err != nil {
+			return fmt.Errorf("driver: wal: compaction: %w", err)
+		}
+		return nil
+	}
+	if len(rd.Persist) == 0 {
+		return nil
+	}
+	if err := d.cfg.WAL.Append(rd.Persist); err != nil {
+		return fmt.Errorf("driver: wal: %w", err)
+	}
+	return nil
+}
+
 type snapAt struct {
 	slot uint64
 	data []byte
@@ -425,9 +471,14 @@ func (d *Driver) send(m bft.Message) {
 	}
 }
 
-// startSync fetches a SyncState from a peer in the background; the result
-// comes back to the loop through d.synced. Peers are tried in turn, starting
-// with those the node says are ahead; a poll asks only need.Peers.
+// startSync fetches a SyncState from a peer in the background and offers
+// it to the loop through d.synced. Peers are tried in turn, starting with
+// those the node says are ahead (need.Peers), then every other seat from
+// the rotating d.syncPeer on; a peer whose answer fails, does not decode or
+// is rejected by ApplySync (a Byzantine or confused responder) is passed
+// over at once for the next one. A poll (poll true) starts with need.Peers
+// and ends at the first empty answer: the node is then probably not
+// behind, and a peer that is sees the next poll.
 func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
 	if d.syncing {
 		return
@@ -435,45 +486,69 @@ func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
 	d.syncing = true
 	after := d.node.Status().Committed
 	var order []int
+	seen := map[int]bool{d.cfg.Seat: true}
+	add := func(s int) {
+		if s >= 0 && s < d.cfg.N && !seen[s] {
+			seen[s] = true
+			order = append(order, s)
+		}
+	}
 	if need != nil {
 		for _, p := range need.Peers {
-			order = append(order, int(p))
+			add(int(p))
 		}
 		if need.From > 0 {
 			after = need.From - 1
 		}
 	}
-	for i := 0; i < d.cfg.N && !poll; i++ {
-		if s := (d.syncPeer + i) % d.cfg.N; s != d.cfg.Seat {
-			order = append(order, s)
-		}
+	for i := 0; i < d.cfg.N; i++ {
+		add((d.syncPeer + i) % d.cfg.N)
 	}
 	d.syncPeer = (d.syncPeer + 1) % d.cfg.N
 	req := binary.AppendUvarint(nil, after)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		var got *bft.SyncState
 		for _, seat := range order {
-			if seat == d.cfg.Seat || ctx.Err() != nil {
-				continue
+			if ctx.Err() != nil {
+				return
 			}
 			rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			resp, err := d.cfg.Transport.RequestSync(rctx, seat, req)
 			cancel()
-			if err != nil || len(resp) == 0 {
+			if err != nil {
+				d.log.Debug("sync request failed", "to", seat, "err", err)
+				continue
+			}
+			if len(resp) == 0 {
+				if poll {
+					break
+				}
 				continue
 			}
 			st, err := bft.DecodeSyncState(resp)
 			if err != nil {
-				d.log.Warn("malformed sync state", "from", seat, "err", err)
+				d.count(func(s *Stats) { s.SyncErrs++ })
+				d.log.Warn("malformed sync state; asking the next peer", "from", seat, "err", err)
 				continue
 			}
-			got = st
-			break
+			reply := make(chan error, 1)
+			select {
+			case d.synced <- syncOffer{st: st, from: seat, reply: reply}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case err := <-reply:
+				if err == nil {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
 		}
 		select {
-		case d.synced <- got:
+		case d.synced <- syncOffer{}:
 		case <-ctx.Done():
 		}
 	}()

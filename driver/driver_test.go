@@ -65,12 +65,20 @@ type rig struct {
 	apps   []*logApp
 	wals   []*MemWAL
 	drv    []*Driver
-	cancel []context.CancelFunc
-	done   []chan error
+	// Optional per-seat overrides, read by start: the WAL (and the records
+	// to restore from), the transport, the idle sync poll.
+	walOf       func(i int) (WAL, []bft.Record)
+	transportOf func(i int) Transport
+	syncPoll    time.Duration
+	cancel      []context.CancelFunc
+	done        []chan error
 }
 
-func newRig(t *testing.T, n int) *rig {
+func newRig(t *testing.T, n int, opts ...func(r *rig)) *rig {
 	r := &rig{t: t, net: NewMemNetwork(n)}
+	for _, o := range opts {
+		o(r)
+	}
 	for i := 0; i < n; i++ {
 		seed := make([]byte, 32)
 		seed[0] = byte(i + 1)
@@ -99,6 +107,15 @@ func newRig(t *testing.T, n int) *rig {
 
 func (r *rig) start(i int, restart bool) {
 	n := len(r.keys)
+	var w WAL = r.wals[i]
+	restored := r.wals[i].Records()
+	if r.walOf != nil {
+		w, restored = r.walOf(i)
+	}
+	var tr Transport = r.net.Endpoint(i)
+	if r.transportOf != nil {
+		tr = r.transportOf(i)
+	}
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(i), N: n, F: (n - 1) / 3,
 		Signer:             crypto.NewSigner(r.keys[i], r.match, uint16(i)),
@@ -108,16 +125,16 @@ func (r *rig) start(i int, restart bool) {
 		// about the driver, and a view change caused by a slow -race run
 		// on a busy machine would only make them wait.
 		ViewTimeoutTicks: 100,
-	}, r.wals[i].Records())
+	}, restored)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	app := &logApp{}
 	r.apps[i] = app
 	d, err := New(Config{
-		Node: node, Seat: i, N: n, Transport: r.net.Endpoint(i), WAL: r.wals[i],
+		Node: node, Seat: i, N: n, Transport: tr, WAL: w,
 		TickInterval: 10 * time.Millisecond, Apply: app.apply, Snapshot: app.snapshot, Restore: app.restore,
-		SyncOnStart: restart,
+		SyncOnStart: restart, SyncPoll: r.syncPoll,
 	})
 	if err != nil {
 		r.t.Fatal(err)
@@ -265,5 +282,100 @@ func TestIdlePollRecoversMissedDecision(t *testing.T) {
 	sameLogs(t, logs, 6)
 	if st := r.drv[3].Stats(); st.SyncsApplied == 0 {
 		t.Fatalf("seat 3 recovered without a sync: %+v", st)
+	}
+}
+
+// badSyncPeer is seat's transport with one Byzantine or broken sync
+// responder: requests to bad are answered according to mode. It records
+// the order in which peers were asked.
+type badSyncPeer struct {
+	Transport
+	bad  int
+	mode string
+
+	mu    sync.Mutex
+	asked []int
+}
+
+func (b *badSyncPeer) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error) {
+	b.mu.Lock()
+	b.asked = append(b.asked, seat)
+	b.mu.Unlock()
+	if seat != b.bad {
+		return b.Transport.RequestSync(ctx, seat, req)
+	}
+	switch b.mode {
+	case "error":
+		return nil, errors.New("sync stream reset")
+	case "garbage":
+		return []byte("\x03\xffthis is not a sync state"), nil
+	}
+	// "forged": the responder's real state with its content altered, so it
+	// decodes but its proofs fail.
+	resp, err := b.Transport.RequestSync(ctx, seat, req)
+	if err != nil || len(resp) == 0 {
+		return resp, err
+	}
+	st, err := bft.DecodeSyncState(resp)
+	if err != nil {
+		return nil, err
+	}
+	if st.Snapshot != nil {
+		st.Snapshot = append(st.Snapshot, " tampered"...)
+	} else {
+		st.Entries[0].Value = append(st.Entries[0].Value, 'x')
+	}
+	return bft.EncodeSyncState(st), nil
+}
+
+func (b *badSyncPeer) order() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.asked)
+}
+
+// A restarted node whose first sync peer fails, serves garbage or serves a
+// forged state asks the next peer in the same attempt, not at the next idle
+// poll (disabled here, and the cluster is idle, so nothing else would
+// start another attempt).
+func TestSyncSkipsBadResponder(t *testing.T) {
+	for _, mode := range []string{"forged", "garbage", "error"} {
+		t.Run(mode, func(t *testing.T) {
+			var bad *badSyncPeer
+			r := newRig(t, 4, func(r *rig) {
+				r.syncPoll = -1
+				r.transportOf = func(i int) Transport {
+					if i != 3 {
+						return r.net.Endpoint(i)
+					}
+					// Seat 3's first sync peer is seat 0 (the next seat).
+					bad = &badSyncPeer{Transport: r.net.Endpoint(3), bad: 0, mode: mode}
+					return bad
+				}
+			})
+			r.propose(0, 20)
+			r.waitLogs([]int{0, 1, 2, 3}, 20)
+			r.stop(3)
+			r.net.Isolate(3, true)
+			r.propose(20, 70)
+			r.waitLogs([]int{0, 1, 2}, 70)
+			r.net.Reset(3)
+			r.net.Isolate(3, false)
+			r.start(3, true)
+			logs := r.waitLogs([]int{0, 1, 2, 3}, 70)
+			sameLogs(t, logs, 70)
+			asked := bad.order()
+			if len(asked) < 2 || asked[0] != 0 || asked[1] != 1 {
+				t.Fatalf("sync requests went to %v, want seat 0 then at once seat 1", asked)
+			}
+			st := r.drv[3].Stats()
+			wantErrs := uint64(1)
+			if mode == "error" {
+				wantErrs = 0 // a failed request has no answer to reject
+			}
+			if st.SyncsApplied == 0 || st.SyncErrs < wantErrs {
+				t.Fatalf("stats %+v", st)
+			}
+		})
 	}
 }

@@ -1,22 +1,115 @@
 package driver
 
 import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+
 	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wal"
 )
 
 // FileWAL adapts a wal.Log to the driver's WAL interface: each Ready's
 // records are one group write, made durable according to the policy chosen
 // at open (wal.SyncPower survives power loss, wal.SyncProcess a crash of
-// the process).
+// the process). It is not safe for concurrent use: the driver goroutine
+// owns it while Run runs.
 type FileWAL struct{ log *wal.Log }
 
-// OpenFileWAL opens (or creates) the log at path and returns it with the
-// records it already holds, for bft.NewNode. A torn tail left by a crash is
-// cut off (see package wal).
+// Owner identifies the node whose votes a WAL holds: restoring another
+// node's records (a directory mixed up between seats, players or matches)
+// would make this node sign as if it had sent what another did. It is the
+// WAL's header, written when the log is created and checked on every open.
+type Owner struct {
+	Match crypto.MatchID
+	Seat  int
+	Key   crypto.PublicKey
+}
+
+const ownerVersion = 1
+
+func (o Owner) encode() []byte {
+	b := []byte{ownerVersion}
+	b = append(b, o.Match[:]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(o.Seat))
+	return append(b, o.Key[:]...)
+}
+
+func decodeOwner(b []byte) (Owner, bool) {
+	var o Owner
+	if len(b) != 1+len(o.Match)+2+len(o.Key) || b[0] != ownerVersion {
+		return o, false
+	}
+	b = b[1:]
+	copy(o.Match[:], b)
+	b = b[len(o.Match):]
+	o.Seat = int(binary.BigEndian.Uint16(b))
+	copy(o.Key[:], b[2:])
+	return o, true
+}
+
+func shortKey(k crypto.PublicKey) string { return k.Hex()[:16] }
+
+// WrongOwnerError reports a WAL written by another node. It unwraps to the
+// *wal.OwnerError, so errors.Is(err, wal.ErrWrongOwner) holds.
+type WrongOwnerError struct {
+	Path string
+	Want Owner
+	// Have is the owner found in the header; nil if the header is not one
+	// this version can read.
+	Have *Owner
+	err  *wal.OwnerError
+}
+
+func (e *WrongOwnerError) Error() string {
+	var who string
+	switch h := e.Have; {
+	case h == nil:
+		who = fmt.Sprintf("another node (unreadable owner header %x)", e.err.Have)
+	case h.Match != e.Want.Match:
+		who = fmt.Sprintf("another match (%s, seat %d, key %s)", h.Match, h.Seat, shortKey(h.Key))
+	case h.Seat != e.Want.Seat:
+		who = fmt.Sprintf("seat %d (key %s)", h.Seat, shortKey(h.Key))
+	default:
+		who = fmt.Sprintf("another key (%s) at seat %d", shortKey(h.Key), h.Seat)
+	}
+	return fmt.Sprintf("driver: WAL %s belongs to %s, not to seat %d (key %s) of match %s: refusing to restore another node's votes",
+		e.Path, who, e.Want.Seat, shortKey(e.Want.Key), e.Want.Match)
+}
+
+// Unwrap returns the underlying *wal.OwnerError.
+func (e *WrongOwnerError) Unwrap() error { return e.err }
+
+// OpenFileWAL opens (or creates) the log at path with no owner check and
+// returns it with the records it already holds, for bft.NewNode. A torn
+// tail left by a crash is cut off and reported by Recovery; damage before
+// the end is a *wal.CorruptError (see package wal). Nodes that have an
+// identity should use OpenOwnedFileWAL.
 func OpenFileWAL(path string, policy wal.Policy) (*FileWAL, []bft.Record, error) {
-	l, raw, err := wal.Open(path, policy)
+	return openFileWAL(path, wal.Options{Policy: policy}, Owner{})
+}
+
+// OpenOwnedFileWAL is OpenFileWAL for the node owner: a new log gets owner
+// as its header, and a log whose header names another node is refused with
+// a *WrongOwnerError (nothing is read into the node, nothing on disk
+// changes).
+func OpenOwnedFileWAL(path string, policy wal.Policy, owner Owner) (*FileWAL, []bft.Record, error) {
+	return openFileWAL(path, wal.Options{Policy: policy, Owner: owner.encode()}, owner)
+}
+
+func openFileWAL(path string, opts wal.Options, owner Owner) (*FileWAL, []bft.Record, error) {
+	l, raw, err := wal.Open(path, opts)
 	if err != nil {
+		var oe *wal.OwnerError
+		if errors.As(err, &oe) {
+			we := &WrongOwnerError{Path: path, Want: owner, err: oe}
+			if h, ok := decodeOwner(oe.Have); ok {
+				we.Have = &h
+			}
+			return nil, nil, we
+		}
 		return nil, nil, err
 	}
 	recs := make([]bft.Record, len(raw))
@@ -26,14 +119,45 @@ func OpenFileWAL(path string, policy wal.Policy) (*FileWAL, []bft.Record, error)
 	return &FileWAL{log: l}, recs, nil
 }
 
-// Append writes recs as one group.
-func (w *FileWAL) Append(recs []bft.Record) error {
+// Append writes recs as one group: one write, and one fsync under
+// wal.SyncPower.
+func (w *FileWAL) Append(recs []bft.Record) error { return w.log.Append(toRaw(recs)...) }
+
+// Rewrite atomically replaces the log's content with recs (wal.Log.Rewrite:
+// temp file, fsync, rename, directory fsync).
+func (w *FileWAL) Rewrite(recs []bft.Record) error { return w.log.Rewrite(toRaw(recs)) }
+
+func toRaw(recs []bft.Record) [][]byte {
 	raw := make([][]byte, len(recs))
 	for i, r := range recs {
 		raw[i] = r
 	}
-	return w.log.Append(raw...)
+	return raw
 }
+
+// Recovery reports what opening the log found: a torn tail that was cut,
+// a leftover compaction temp file that was removed, a legacy log without
+// owner header.
+func (w *FileWAL) Recovery() wal.Recovery { return w.log.Recovery() }
+
+// LogRecovery logs Recovery: a cut torn tail as a warning with its offset
+// and size, so a record lost to a crash is never forgotten silently.
+func (w *FileWAL) LogRecovery(log *slog.Logger) {
+	r := w.log.Recovery()
+	if t := r.Tear; t != nil {
+		log.Warn("write-ahead log: cut a torn final write (records never acknowledged, so never sent)",
+			"path", w.log.Path(), "offset", t.Offset, "bytes", t.Bytes, "reason", t.Reason)
+	}
+	if r.RemovedTemp {
+		log.Info("write-ahead log: removed the temp file of an interrupted compaction", "path", w.log.Path()+wal.TempSuffix)
+	}
+	if r.Legacy {
+		log.Warn("write-ahead log has no owner header (written by an older version): its owner is not checked", "path", w.log.Path())
+	}
+}
+
+// Stats returns the log's write counters (group writes, fsyncs, bytes).
+func (w *FileWAL) Stats() wal.Stats { return w.log.Stats() }
 
 // Close closes the file.
 func (w *FileWAL) Close() error { return w.log.Close() }

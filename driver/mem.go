@@ -227,8 +227,9 @@ func (e *MemEndpoint) RequestSync(ctx context.Context, seat int, req []byte) ([]
 	return fn(e.seat, req)
 }
 
-// MemWAL keeps records in memory, for tests: Records returns what a
-// restarted node would read back.
+// MemWAL keeps records in memory: Records returns what a restarted node
+// would read back. Tests use it, and so do sessions asked to keep no file
+// (paxsync.MemoryWAL); it survives nothing.
 type MemWAL struct {
 	mu   sync.Mutex
 	recs []bft.Record
@@ -244,7 +245,18 @@ func (w *MemWAL) Append(recs []bft.Record) error {
 	return nil
 }
 
-// Records returns everything appended so far.
+// Rewrite replaces everything stored with copies of recs (compaction).
+func (w *MemWAL) Rewrite(recs []bft.Record) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.recs = nil
+	for _, r := range recs {
+		w.recs = append(w.recs, append(bft.Record(nil), r...))
+	}
+	return nil
+}
+
+// Records returns everything stored so far.
 func (w *MemWAL) Records() []bft.Record {
 	w.mu.Lock()
 	defer w.mu.Unlock()

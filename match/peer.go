@@ -40,6 +40,9 @@ type PeerConfig struct {
 
 	// Consensus is the session's ConsensusMode ("" = bft).
 	Consensus string `json:"consensus,omitempty"`
+	// WALSync is the session's Config.WALSync ("" = power: fsync before
+	// sending), so a bench can measure what durability costs.
+	WALSync string `json:"wal_sync,omitempty"`
 	// EpochUnixNano is the tick grid every peer shares (Config.Epoch), so
 	// all peers sample a tick at the same moment; 0 = each its own clock.
 	EpochUnixNano int64 `json:"epoch_unix_nano,omitempty"`
@@ -185,6 +188,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
 		Logger:    logger,
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
+		WALSync: paxsync.WALSync(cfg.WALSync),
 	}
 	if cfg.EpochUnixNano != 0 {
 		scfg.Epoch = time.Unix(0, cfg.EpochUnixNano)
@@ -200,6 +204,16 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	}
 	bench := newBenchRec(cfg, time.Now())
 	defer bench.stop()
+	heapStart := time.Now()
+	if cfg.EpochUnixNano != 0 {
+		heapStart = time.Unix(0, cfg.EpochUnixNano)
+	}
+	stopHeap, err := startHeapProfiles(cfg.Seat, heapStart)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	defer stopHeap()
 	feed := feeder{unpaced: cfg.Unpaced, play: play}
 	if cfg.Unpaced {
 		feed.feed(s) // the first ticks are sampled as soon as the clock starts
@@ -214,6 +228,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	done := false
 	events := s.Events()
 	nf := netFaults{todo: cfg.NetFaults}
+	tl := newTimelineRec(cfg, progress)
 	say := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
 	healT := time.NewTicker(20 * time.Millisecond)
 	defer healT.Stop()
@@ -232,6 +247,7 @@ loop:
 			if !ok {
 				break loop
 			}
+			tl.event(s, ev)
 			switch e := ev.(type) {
 			case paxsync.TickEvent:
 				last = e.Tick

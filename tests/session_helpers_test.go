@@ -36,6 +36,9 @@ func joinArena(t *testing.T, ctx context.Context, name string, n int, seed uint6
 			Key: keys[i], MatchName: name, Roster: roster, GameParams: params,
 			NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) },
 			Network: paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
+			// Fresh keys per test: nothing restarts into these seats, and
+			// the default WALDir would write under the home directory.
+			WALDir: paxsync.MemoryWAL,
 		}
 		if mod != nil {
 			mod(i, &cfg)

@@ -6,7 +6,6 @@ package nodecmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,15 +20,17 @@ import (
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/driver"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/cli"
 	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/roster"
 	"github.com/paxsync/paxsync/wal"
 )
 
 // Roster is the match file: {"match": name, "players": [hex public keys]}.
-type Roster struct {
-	Match   string   `json:"match"`
-	Players []string `json:"players"`
-}
+// It is roster.File, kept under this name for code that writes match files
+// for nodes (the multi-process tests).
+type Roster = roster.File
 
 type multiFlag []string
 
@@ -49,10 +50,24 @@ type options struct {
 	fsync                 wal.Policy
 }
 
+const usageLine = "usage: paxsync node --key FILE --roster FILE --wal DIR [--peer MULTIADDR]... [flags]"
+
+// parse reads the flags. Bad input is a *cli.UsageError (exit status 2);
+// -h and --help give flag.ErrHelp after printing the flags (exit 0).
 func parse(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("paxsync node", flag.ContinueOnError)
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, usageLine)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, `
+The node logs its listen addresses (msg=listening addr=...), each ending in
+/p2p/<peer ID>, once it is listening: give one to the other players' --peer.
+paxsync keygen also prints a key's peer ID. The roster must list %d..%d
+distinct keys, this node's among them; unknown fields are an error.
+`, roster.MinPlayers, gamestate.MaxSeats)
+	}
 	fs.StringVar(&o.key, "key", "", "player key file (paxsync keygen)")
 	fs.StringVar(&o.roster, "roster", "", `match file: {"match": name, "players": [hex keys]}`)
 	fs.Var(&o.listen, "listen", "listen multiaddr (repeatable; default all interfaces, TCP and QUIC)")
@@ -60,51 +75,43 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.mdns, "mdns", false, "discover peers on the LAN with mDNS")
 	fs.StringVar(&o.wal, "wal", "", "directory for the write-ahead log (required)")
 	fs.IntVar(&o.propose, "propose", 0, "propose this many test values while leader")
-	fs.DurationVar(&o.proposeEvery, "propose-every", 0, "pause between test proposals")
+	cli.DurationVar(fs, &o.proposeEvery, "propose-every", 0, "pause between test proposals")
 	fs.StringVar(&o.out, "out", "", `write the decided log here as "slot digest" lines`)
-	fs.DurationVar(&o.tick, "tick", 20*time.Millisecond, "consensus tick interval")
-	fs.Uint64Var(&o.slots, "slots", 0, "stop after this many decided slots (0: run until interrupted)")
-	fs.DurationVar(&o.linger, "linger", 3*time.Second, "keep serving peers this long after --slots is reached")
-	fs.DurationVar(&o.timeout, "timeout", 0, "give up after this long (0: never)")
+	cli.DurationVar(fs, &o.tick, "tick", 20*time.Millisecond, "consensus tick interval")
+	fs.Uint64Var(&o.slots, "slots", 0, "stop after this many decided slots (0: run until interrupted); --out then holds exactly\nthe first N, although the node goes on deciding with its peers during --linger")
+	cli.DurationVar(fs, &o.linger, "linger", 3*time.Second, "keep serving peers this long after --slots is reached (so that slower peers reach it too)")
+	cli.DurationVar(fs, &o.timeout, "timeout", 0, "give up after this long (0: never)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	fsync := fs.String("fsync", "power", "WAL durability: power (fsync each group; survives power loss), process (survives a process crash), none (tests only)")
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, &cli.UsageError{Err: err}
+	}
+	if fs.NArg() != 0 {
+		return nil, cli.Usagef("unexpected argument %q (%s)", fs.Arg(0), usageLine)
 	}
 	p, err := wal.ParsePolicy(*fsync)
 	if err != nil {
-		return nil, fmt.Errorf("paxsync node: --fsync: %w", err)
+		return nil, cli.Usagef("--fsync: %w", err)
 	}
 	o.fsync = p
 	if o.key == "" || o.roster == "" || o.wal == "" {
-		return nil, errors.New("paxsync node: --key, --roster and --wal are required")
+		return nil, cli.Usagef("--key, --roster and --wal are required (%s)", usageLine)
 	}
 	return o, nil
 }
 
 // LoadRoster reads a match file and returns the match name, the keys in
-// seat order and the match ID.
+// seat order and the match ID. It forwards to roster.Load, which new code
+// should call directly; it stays for package demo, which still uses it.
 func LoadRoster(path string) (string, []crypto.PublicKey, crypto.MatchID, error) {
-	data, err := os.ReadFile(path)
+	r, err := roster.Load(path)
 	if err != nil {
 		return "", nil, crypto.MatchID{}, err
 	}
-	var r Roster
-	if err := json.Unmarshal(data, &r); err != nil {
-		return "", nil, crypto.MatchID{}, fmt.Errorf("%s: %w", path, err)
-	}
-	var keys []crypto.PublicKey
-	for i, h := range r.Players {
-		k, err := crypto.ParsePublicKey(h)
-		if err != nil {
-			return "", nil, crypto.MatchID{}, fmt.Errorf("%s: player %d: %w", path, i, err)
-		}
-		keys = append(keys, k)
-	}
-	if len(keys) == 0 {
-		return "", nil, crypto.MatchID{}, fmt.Errorf("%s: no players", path)
-	}
-	return r.Match, keys, crypto.NewMatchID(r.Match, keys), nil
+	return r.Match, r.Keys, r.ID, nil
 }
 
 // decidedLog is the node's application: the decided log, as "slot digest"
@@ -142,9 +149,14 @@ func (l *decidedLog) len() int {
 	return len(l.lines)
 }
 
-func (l *decidedLog) write(path string) error {
+// write writes the first limit lines (all of them if limit < 0) to path.
+func (l *decidedLog) write(path string, limit int) error {
 	l.mu.Lock()
-	data := strings.Join(l.lines, "\n") + "\n"
+	lines := l.lines
+	if limit >= 0 && limit < len(lines) {
+		lines = lines[:limit]
+	}
+	data := strings.Join(lines, "\n") + "\n"
 	l.mu.Unlock()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(data), 0o644); err != nil {
@@ -169,32 +181,34 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	name, roster, match, err := LoadRoster(o.roster)
+	rs, err := roster.Load(o.roster)
+	if errors.Is(err, roster.ErrInvalid) {
+		return &cli.UsageError{Err: fmt.Errorf("--roster: %w", err)}
+	}
 	if err != nil {
 		return err
 	}
-	seat := -1
-	for i, k := range roster {
-		if k == key.Public() {
-			seat = i
-		}
-	}
+	name, roster, match, seat := rs.Match, rs.Keys, rs.ID, rs.Seat(key.Public())
 	if seat < 0 {
-		return fmt.Errorf("paxsync node: key %s is not in the roster %s", key.Public(), o.roster)
+		return cli.Usagef("the key in %s (public key %s) is not in the roster %s", o.key, key.Public().Hex(), o.roster)
 	}
 	if o.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	if err := os.MkdirAll(o.wal, 0o700); err != nil {
+	if err := wal.MkdirAll(o.wal); err != nil {
 		return err
 	}
-	wlog, restored, err := driver.OpenFileWAL(filepath.Join(o.wal, "bft.wal"), o.fsync)
+	// A damaged WAL or one of another seat or match is an error (exit
+	// status 1), never replaced: the node must not run without its votes.
+	wlog, restored, err := driver.OpenOwnedFileWAL(filepath.Join(o.wal, "bft.wal"), o.fsync,
+		driver.Owner{Match: match, Seat: seat, Key: key.Public()})
 	if err != nil {
 		return err
 	}
 	defer wlog.Close()
+	wlog.LogRecovery(log)
 	n := len(roster)
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(seat), N: n, F: (n - 1) / 3,
@@ -213,6 +227,11 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer host.Close()
 	log.Info("node started", "seat", seat, "peer", host.PeerID(), "restored_records", len(restored), "addrs", host.Addrs())
+	// One line per address, each complete with /p2p/<peer ID> and without
+	// quotes, so that the other players can copy one into their --peer.
+	for _, a := range host.Addrs() {
+		log.Info("listening", "addr", a)
+	}
 
 	app := &decidedLog{}
 	runCtx, stop := context.WithCancel(ctx)
@@ -248,7 +267,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	case <-reached:
 		log.Info("reached slots", "slots", o.slots)
 		if o.out != "" {
-			if err := app.write(o.out); err != nil {
+			// Exactly the first --slots slots: more may have been decided
+			// since reached was closed.
+			if err := app.write(o.out, int(o.slots)); err != nil {
 				runErr = err
 			}
 		}
@@ -260,7 +281,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		t.Stop()
 	case <-ctx.Done():
 		if o.slots > 0 && !errors.Is(context.Cause(ctx), context.Canceled) {
-			runErr = fmt.Errorf("paxsync node: decided %d of %d slots before timeout", app.len(), o.slots)
+			runErr = fmt.Errorf("decided %d of %d slots before the --timeout", app.len(), o.slots)
 		}
 	case err := <-done:
 		done <- err
@@ -275,7 +296,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("node stopped", "decided", app.len(), "syncs_applied", st.SyncsApplied, "sync_errors", st.SyncErrs,
 		"stepped", st.Stepped, "send_drops", st.SendDrops)
 	if o.out != "" && o.slots == 0 {
-		if err := app.write(o.out); err != nil && runErr == nil {
+		if err := app.write(o.out, -1); err != nil && runErr == nil {
 			runErr = err
 		}
 	}
