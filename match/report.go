@@ -19,11 +19,20 @@ type Report struct {
 	Peers             []PeerResult `json:"peers"`
 	HonestAgree       bool         `json:"honest_agree"`
 	CommonCheckpoints int          `json:"common_checkpoints"`
-	Detection         []Detection  `json:"detection"`
-	ExpectOK          bool         `json:"expect_ok"`
-	Failed            []string     `json:"failed"`
-	Notes             []string     `json:"notes,omitempty"`
-	DurationS         float64      `json:"duration_s"`
+	// HashTick is the last checkpoint every honest peer that is up at the
+	// end reported; PeerResult.HashAtTick is each peer's state hash there.
+	// Peers stop a few ticks apart, so their final hashes differ even when
+	// they agree: the table shows this hash instead, which is what
+	// honest_agree compares (absent: no such checkpoint).
+	HashTick  *uint64     `json:"hash_tick,omitempty"`
+	Detection []Detection `json:"detection"`
+	ExpectOK  bool        `json:"expect_ok"`
+	Failed    []string    `json:"failed"`
+	Notes     []string    `json:"notes,omitempty"`
+	DurationS float64     `json:"duration_s"`
+
+	sc        *Scenario       // what ran (report.html shows it)
+	timelines []*peerTimeline // per seat; report.html's timelines
 }
 
 // PeerResult is one peer's row of the report.
@@ -37,7 +46,8 @@ type PeerResult struct {
 	DownAtEnd    bool          `json:"down_at_end,omitempty"`
 	CaughtUp     bool          `json:"caught_up,omitempty"`
 	DecidedTicks uint64        `json:"decided_ticks"`
-	FinalHash    string        `json:"final_hash"`
+	FinalHash    string        `json:"final_hash"` // after this peer's own last decided tick
+	HashAtTick   string        `json:"hash_at_tick,omitempty"`
 	Checkpoints  int           `json:"checkpoints"`
 	CommitP50Ms  float64       `json:"commit_p50_ms"`
 	CommitP99Ms  float64       `json:"commit_p99_ms"`
@@ -64,6 +74,7 @@ type runState struct {
 	procs             []*proc
 	killed, restarted []bool
 	notes             []string
+	timelines         []*peerTimeline // per seat, see timelineLine
 }
 
 func newRunState(sc *Scenario, procs []*proc) *runState {
@@ -75,6 +86,7 @@ func (r *runState) handle(l line) {
 		r.note("peer %d: %s", l.seat, l.text)
 	}
 	r.procs[l.seat].parseLine(l.text, l.gen)
+	r.timelineLine(l.seat, l.text)
 }
 
 func (r *runState) note(format string, a ...any) {
@@ -126,7 +138,11 @@ func (r *runState) status(elapsed time.Duration) string {
 // build reads the peers' reports and evaluates the expectations.
 func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	sc := r.sc
-	rep := &Report{Scenario: sc.Name, Notes: r.notes, DurationS: elapsed.Round(10 * time.Millisecond).Seconds(), Failed: []string{}}
+	rep := &Report{Scenario: sc.Name, Notes: r.notes, DurationS: elapsed.Round(10 * time.Millisecond).Seconds(), Failed: []string{},
+		sc: sc}
+	for i := range r.procs {
+		rep.timelines = append(rep.timelines, r.timeline(i))
+	}
 	fail := func(format string, a ...any) { rep.Failed = append(rep.Failed, fmt.Sprintf(format, a...)) }
 	switch {
 	case timedOut && sc.Ticks == 0: // a run that ends on the peers' own "done" (bench)
@@ -174,6 +190,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 		rep.Peers = append(rep.Peers, pr)
 	}
 	r.checkAgreement(rep, fail)
+	r.commonHash(rep)
 	r.checkFlagged(rep, fail)
 	for i, pr := range rep.Peers {
 		if r.honest(i) && !pr.DownAtEnd && !sc.isolated(i) && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
@@ -219,6 +236,43 @@ func (r *runState) checkAgreement(rep *Report, fail func(string, ...any)) {
 	rep.CommonCheckpoints = max(common, 0)
 	if r.sc.Expect.HonestAgree && !rep.HonestAgree {
 		fail("honest_agree: %s", why)
+	}
+}
+
+// commonHash sets rep.HashTick to the last checkpoint that every honest
+// peer up at the end (and not cut off for good) holds, and each peer's
+// hash there. A crashed honest peer that stayed down is left out: its
+// last checkpoint is from before the crash, and it would pin the column to
+// that early tick.
+func (r *runState) commonHash(rep *Report) {
+	var common map[uint64]bool
+	for i, pr := range rep.Peers {
+		if !r.honest(i) || pr.DownAtEnd || r.sc.isolated(i) {
+			continue
+		}
+		if common == nil {
+			common = map[uint64]bool{}
+			for t := range pr.hashes {
+				common[t] = true
+			}
+			continue
+		}
+		for t := range common {
+			if _, ok := pr.hashes[t]; !ok {
+				delete(common, t)
+			}
+		}
+	}
+	if len(common) == 0 {
+		return
+	}
+	var last uint64
+	for t := range common {
+		last = max(last, t)
+	}
+	rep.HashTick = &last
+	for i := range rep.Peers {
+		rep.Peers[i].HashAtTick = rep.Peers[i].hashes[last]
 	}
 }
 
@@ -295,28 +349,28 @@ func (rep *Report) PrintJSON(w io.Writer) error {
 func (rep *Report) PrintTable(w io.Writer) {
 	fmt.Fprintf(w, "scenario %s: %.1fs\n", rep.Scenario, rep.DurationS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "peer\trole\tdecided\tfinal hash\tp50 ms\tp99 ms\tverdicts reached\tobservations")
+	hashCol := "final hash"
+	if rep.HashTick != nil {
+		hashCol = fmt.Sprintf("hash @%d", *rep.HashTick)
+	}
+	fmt.Fprintf(tw, "peer\trole\tdecided\t%s\tp50 ms\tp99 ms\tverdicts reached\tobservations\n", hashCol)
 	for _, p := range rep.Peers {
-		role := p.Role
-		if p.Cheat != "" {
-			role += " (" + p.Cheat + ")"
+		hash := p.FinalHash
+		if rep.HashTick != nil {
+			hash = p.HashAtTick
 		}
-		if p.Crashes > 0 {
-			role += fmt.Sprintf(" crashed×%d restarted×%d", p.Crashes, p.Restarts)
+		if hash == "" {
+			hash = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.16s\t%.1f\t%.1f\t%s\t%s\n", p.Index, role, p.DecidedTicks, p.FinalHash,
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.16s\t%.1f\t%.1f\t%s\t%s\n", p.Index, p.roleText(), p.DecidedTicks, hash,
 			p.CommitP50Ms, p.CommitP99Ms, summarizeVerdicts(p.Verdicts), summarizeObs(p.Observations))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "honest_agree: %v (%d checkpoints in common, least over honest pairs)\n", rep.HonestAgree, rep.CommonCheckpoints)
+	fmt.Fprintf(w, "key: %s\n", rep.hashKey())
+	fmt.Fprintln(w, "key: "+notationKey)
 	for _, d := range rep.Detection {
-		when := fmt.Sprintf("%d ticks after the cheat began", d.LatencyTicks)
-		if d.LatencyTicks < 0 {
-			// Evidence ordered before the cheated tick itself was applied
-			// (e.g. a bad reveal caught while its tick is still pending).
-			when = fmt.Sprintf("%d ticks before the cheated tick was applied", -d.LatencyTicks)
-		}
-		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, when)
+		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, d.when())
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
@@ -331,41 +385,118 @@ func (rep *Report) PrintTable(w io.Writer) {
 	}
 }
 
-// summarizeVerdicts groups verdicts as kind→seat×count (first tick).
-func summarizeVerdicts(vs []VerdictInfo) string {
-	type key struct {
-		kind    string
-		against int
+// when says how long detection took, in words.
+func (d Detection) when() string {
+	n, s := d.LatencyTicks, "s"
+	if n == 1 || n == -1 {
+		s = ""
 	}
-	count, first := map[key]int{}, map[key]uint64{}
+	if n < 0 {
+		// Evidence ordered before the cheated tick itself was applied
+		// (e.g. a bad reveal caught while its tick is still pending).
+		return fmt.Sprintf("%d tick%s before the cheated tick was applied", -n, s)
+	}
+	return fmt.Sprintf("%d tick%s after the cheat began", n, s)
+}
+
+// notationKey explains the verdict and observation columns.
+const notationKey = "kind→peer×count(@tick) = count verdicts of kind against peer, the first about tick @tick; " +
+	"observations kind→peer×count (no tick: not agreed)"
+
+// hashKey explains the hash column: which tick it is at and why that is
+// not every peer's final state.
+func (rep *Report) hashKey() string {
+	if rep.HashTick == nil {
+		return "final hash = state after each peer's own last decided tick (peers stop a few ticks apart, so it may differ); " +
+			"no checkpoint is common to every honest peer up at the end"
+	}
+	return fmt.Sprintf("hash @%d = each peer's state hash at tick %d, the last checkpoint every honest peer reported "+
+		"(final hashes differ: peers stop a few ticks apart)", *rep.HashTick, *rep.HashTick)
+}
+
+// roleText is the role column: the cheat and the crashes, if any.
+func (p *PeerResult) roleText() string {
+	role := p.Role
+	if p.Cheat != "" {
+		role += " (" + p.Cheat + ")"
+	}
+	if p.Crashes > 0 {
+		role += fmt.Sprintf(" crashed×%d restarted×%d", p.Crashes, p.Restarts)
+	}
+	return role
+}
+
+// kindGroup is every verdict (or observation) of one kind about one peer.
+type kindGroup struct {
+	kind  string
+	about int
+	n     int
+	first uint64 // verdicts: the tick the first one is about
+}
+
+// verdictGroups groups verdicts by (kind, offender), in kind then peer
+// order, as both the table and report.html show them.
+func verdictGroups(vs []VerdictInfo) []kindGroup {
+	var out []kindGroup
+	idx := map[[2]any]int{}
 	for _, v := range vs {
-		k := key{v.Kind, v.Against}
-		if count[k] == 0 {
-			first[k] = v.Tick
+		k := [2]any{v.Kind, v.Against}
+		if i, ok := idx[k]; ok {
+			out[i].n++
+			continue
 		}
-		count[k]++
+		idx[k] = len(out)
+		out = append(out, kindGroup{kind: v.Kind, about: v.Against, n: 1, first: v.Tick})
 	}
+	sortGroups(out)
+	return out
+}
+
+// obsGroups groups observations by (kind, peer observed).
+func obsGroups(os []ObsInfo) []kindGroup {
+	var out []kindGroup
+	idx := map[[2]any]int{}
+	for _, o := range os {
+		k := [2]any{o.Kind, o.About}
+		if i, ok := idx[k]; ok {
+			out[i].n++
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kindGroup{kind: o.Kind, about: o.About, n: 1})
+	}
+	sortGroups(out)
+	return out
+}
+
+func sortGroups(gs []kindGroup) {
+	sort.Slice(gs, func(i, j int) bool {
+		if gs[i].kind != gs[j].kind {
+			return gs[i].kind < gs[j].kind
+		}
+		return gs[i].about < gs[j].about
+	})
+}
+
+// summarizeVerdicts writes verdicts as kind→peer×count(@tick), the tick
+// being the one the first verdict is about (notationKey).
+func summarizeVerdicts(vs []VerdictInfo) string {
 	var out []string
-	for k, n := range count {
-		out = append(out, fmt.Sprintf("%s→%d×%d(@%d)", k.kind, k.against, n, first[k]))
+	for _, g := range verdictGroups(vs) {
+		out = append(out, fmt.Sprintf("%s→%d×%d(@%d)", g.kind, g.about, g.n, g.first))
 	}
-	sort.Strings(out)
 	if len(out) == 0 {
 		return "-"
 	}
 	return strings.Join(out, " ")
 }
 
+// summarizeObs writes observations as kind→peer×count.
 func summarizeObs(os []ObsInfo) string {
-	count := map[string]int{}
-	for _, o := range os {
-		count[fmt.Sprintf("%s→%d", o.Kind, o.About)]++
-	}
 	var out []string
-	for k, n := range count {
-		out = append(out, fmt.Sprintf("%s×%d", k, n))
+	for _, g := range obsGroups(os) {
+		out = append(out, fmt.Sprintf("%s→%d×%d", g.kind, g.about, g.n))
 	}
-	sort.Strings(out)
 	if len(out) == 0 {
 		return "-"
 	}

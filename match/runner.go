@@ -25,7 +25,8 @@ type Options struct {
 	Exe  string
 	Args []string
 	// Dir holds keys, WALs, peer configs and reports. If OutDir is set it
-	// is used (and kept), so every peer's log and replay are there.
+	// is used (and kept), so every peer's log and replay are there, and a
+	// match also writes OutDir/report.html (HTMLName).
 	OutDir string
 	// Progress gets a status line about once a second (nil: none).
 	Progress io.Writer
@@ -186,6 +187,7 @@ wait:
 				<-p.exited
 				p.crashed, p.done = true, false
 				r.note("t+%.1fs: SIGKILL peer %d at tick %d", time.Since(start).Seconds(), p.seat, p.tick)
+				r.markFault(p.seat, markCrash, p.tick)
 			}
 			if r.killed[i] && !r.restarted[i] && f.RestartAtTick != 0 && r.maxTick() >= f.RestartAtTick {
 				r.restarted[i] = true
@@ -198,6 +200,7 @@ wait:
 				p.crashed = false
 				p.restarts++
 				r.note("t+%.1fs: restarted peer %d (same key and WAL) at tick %d", time.Since(start).Seconds(), p.seat, r.maxTick())
+				r.markFault(p.seat, markRestart, r.maxTick())
 			}
 		}
 	}
@@ -229,6 +232,16 @@ wait:
 		}
 	}
 	rep := r.build(time.Since(start), timedOut)
+	// A match run with --out also gets its page. A run whose harness
+	// brings its own peers (Configure: `paxsync bench`) reports through
+	// that harness, and its peers stream no timeline.
+	if opt.OutDir != "" && opt.Configure == nil {
+		// The run itself is over and its report stands; a page that could
+		// not be written is said in the report rather than losing it.
+		if err := rep.writeHTMLFile(filepath.Join(dir, HTMLName)); err != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s not written: %v", HTMLName, err))
+		}
+	}
 	return rep, nil
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages paxsync needs are installed.
 #   scripts/deps.sh demo   - what building and running the Ebiten demo needs
-#   scripts/deps.sh test   - the above plus Xvfb, for the headless demo test
+#   scripts/deps.sh test   - the above plus Xvfb, for the headless demo test,
+#                            and Chromium, which renders `paxsync match`'s
+#                            report.html in its test
 # As root it installs what is missing with apt-get and says what; otherwise
 # it prints the exact command to run and exits 1.
 set -euo pipefail
@@ -9,7 +11,7 @@ mode=${1:-test}
 pkgs=(pkg-config libc6-dev libgl1-mesa-dev libxcursor-dev libxi-dev libxinerama-dev
       libxrandr-dev libxxf86vm-dev libasound2-dev)
 if [ "$mode" = test ]; then
-  pkgs+=(xvfb xauth libgl1-mesa-dri iproute2)
+  pkgs+=(xvfb xauth libgl1-mesa-dri iproute2 chromium)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
