@@ -87,6 +87,16 @@ type Config struct {
 	// nothing on disk then. A torn final write, which only a crash leaves,
 	// is cut and logged as a warning.
 	WALDir string
+	// RecoverLostWAL is the way back for a player whose WAL was lost or
+	// damaged (Join refuses a damaged one): the seat rejoins as a learner
+	// that signs no consensus vote for the rest of this match, so it can
+	// never contradict a vote it no longer remembers. It still plays: its
+	// inputs are ordered and it follows the agreed log. A damaged WAL file
+	// is kept beside the new one as bft.wal.damaged-<unix time>, never
+	// deleted. The seat counts as one of the f faults the match tolerates
+	// (docs/PROTOCOL.md, "Recovering a seat that lost its WAL"); the new
+	// WAL remembers the recovery, so later restarts stay learners too.
+	RecoverLostWAL bool
 	// WALSync is what a vote in the WAL survives before it is sent; ""
 	// means WALSyncPower. See WALSync.
 	WALSync WALSync

@@ -263,7 +263,19 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		policy = wal.SyncProcess
 	}
 	path := filepath.Join(dir, "bft.wal")
-	fw, recs, err := driver.OpenOwnedFileWAL(path, policy, driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()})
+	owner := driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()}
+	var fw *driver.FileWAL
+	var recs []bft.Record
+	var err error
+	if s.cfg.RecoverLostWAL {
+		var aside string
+		fw, recs, aside, err = driver.OpenRecoveringFileWAL(path, policy, owner, time.Now())
+		if aside != "" {
+			s.log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", path, "kept_as", aside)
+		}
+	} else {
+		fw, recs, err = driver.OpenOwnedFileWAL(path, policy, owner)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
 	}
@@ -315,6 +327,7 @@ func (s *Session) newNode(restored []bft.Record) (*bft.Node, error) {
 		Seat: uint16(s.seat), N: s.n, F: (s.n - 1) / 3, Verifier: s.verifier, Mode: mode,
 		Signer:       s.nodeSigner,
 		MaxValueSize: 64 << 10,
+		Recovering:   s.cfg.RecoverLostWAL,
 		ValidateValue: func(_ uint64, payload []byte) error {
 			b, err := gamestate.DecodeBatch(payload)
 			if err != nil {

@@ -253,3 +253,42 @@ func TestWALSyncConfig(t *testing.T) {
 		t.Fatalf("unknown WALSync: %v", err)
 	}
 }
+
+// RecoverLostWAL is the way back from a damaged WAL: Join keeps the
+// damaged file aside (unchanged) and starts a new log that records the
+// recovery, so this seat never votes again in the match, even after a
+// later restart without the flag.
+func TestRecoverLostWALKeepsDamagedFileAndMarksNewLog(t *testing.T) {
+	keys, _ := testRoster(t, 1)
+	dir := t.TempDir()
+	playTicks(t, soloConfig(keys[0], dir), 40)
+	data, _ := os.ReadFile(walPath(dir))
+	data[len(data)/2] ^= 0x20
+	os.WriteFile(walPath(dir), data, 0o600)
+	cfg := soloConfig(keys[0], dir)
+	cfg.RecoverLostWAL = true
+	s, err := Join(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Join with RecoverLostWAL on a damaged WAL: %v", err)
+	}
+	s.Close()
+	aside, _ := filepath.Glob(walPath(dir) + ".damaged-*")
+	if len(aside) != 1 {
+		t.Fatalf("damaged WAL not kept aside: %v", aside)
+	}
+	if kept, _ := os.ReadFile(aside[0]); !bytes.Equal(kept, data) {
+		t.Fatal("the damaged WAL kept aside differs from what was on disk")
+	}
+	l, recs, err := wal.Open(walPath(dir), wal.Options{Policy: wal.SyncProcess})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	marked := false
+	for _, r := range recs {
+		marked = marked || bytes.Equal(r, []byte{6})
+	}
+	if !marked {
+		t.Fatalf("the new WAL (%d records) does not record the recovery", len(recs))
+	}
+}

@@ -30,11 +30,15 @@ import (
 const (
 	recStable   = 4 // stable checkpoint body | its certificate
 	recOwnVotes = 5 // (type, view, slot, digest)*
+	recMute     = 6 // this seat lost its WAL once in this match: it never votes again (Config.Recovering)
 )
 
 // compact builds the records that replace the whole WAL (Ready.Compact).
 func (nd *Node) compact() []Record {
 	var recs []Record
+	if nd.mute {
+		recs = append(recs, Record{recMute})
+	}
 	if nd.stable.Slot > 0 {
 		w := wire.NewWriter([]byte{recStable})
 		w.Blob(nd.stable.encode())

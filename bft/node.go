@@ -153,7 +153,21 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	if err := nd.restore(restored); err != nil {
 		return nil, err
 	}
+	if c.Recovering && !restoredMute(restored) {
+		// The marker goes to the new WAL first, so a later restart without
+		// Config.Recovering still never votes in this match.
+		nd.rd.Persist = append(nd.rd.Persist, Record{recMute})
+	}
 	return nd, nil
+}
+
+func restoredMute(recs []Record) bool {
+	for _, r := range recs {
+		if len(r) == 1 && r[0] == recMute {
+			return true
+		}
+	}
+	return false
 }
 
 // sizedVerifier lets Evidence.Check know the leader rotation (the roster

@@ -75,6 +75,8 @@ func (nd *Node) restore(recs []Record) error {
 			err = nd.restoreStable(rec[1:])
 		case recOwnVotes:
 			err = nd.restoreOwnVotes(rec[1:], &maxView)
+		case recMute:
+			nd.mute = true
 		default:
 			err = fmt.Errorf("kind %d", rec[0])
 		}

@@ -167,3 +167,27 @@ func (c *walCluster) hasLeader() bool {
 	}
 	return false
 }
+
+// TestRecoveryIsPersisted: the recovering seat's new WAL remembers that it
+// lost one, through compaction too, so a later restart without the flag
+// still never votes (its new WAL holds none of the votes it lost).
+func TestRecoveryIsPersisted(t *testing.T) {
+	_, _, _, c := lostWALAttack(t, true)
+	c.wal[2] = nil // the node from lostWALAttack: collect from now on
+	cfg := c.cfgs[2]
+	cfg.Recovering = true
+	nd, err := NewNode(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.nodes[2] = nd
+	c.run(t, 200) // passes checkpoints: the WAL is compacted
+	cfg.Recovering = false
+	re, err := NewNode(cfg, c.wal[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !re.mute {
+		t.Fatalf("restart from the recovering seat's WAL (%d records) votes again", len(c.wal[2]))
+	}
+}

@@ -196,7 +196,9 @@ type Config struct {
 	// follows the decided log as a learner (Confirms and catch-up) and
 	// still reports and announces evidence. It can never equivocate, and
 	// counts as one of the F faulty seats: see docs/PROTOCOL.md,
-	// "Recovering a seat that lost its WAL".
+	// "Recovering a seat that lost its WAL". The first Ready persists a
+	// marker, so the seat stays a learner across later restarts from its
+	// new WAL even without this flag.
 	Recovering bool
 	// MaxViewJump bounds how far ahead of the current view a message may be
 	// before it is dropped as far-future (default 1024).

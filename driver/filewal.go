@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
@@ -161,3 +163,21 @@ func (w *FileWAL) Stats() wal.Stats { return w.log.Stats() }
 
 // Close closes the file.
 func (w *FileWAL) Close() error { return w.log.Close() }
+
+// OpenRecoveringFileWAL is OpenOwnedFileWAL for a seat that rejoins after
+// losing its WAL (bft.Config.Recovering): a damaged log is renamed to
+// path.damaged-<unix time> (kept for inspection, never deleted) and a new
+// one is started; aside names it ("" if none was damaged). A log of
+// another owner is still refused.
+func OpenRecoveringFileWAL(path string, policy wal.Policy, owner Owner, now time.Time) (fw *FileWAL, recs []bft.Record, aside string, err error) {
+	fw, recs, err = OpenOwnedFileWAL(path, policy, owner)
+	if err == nil || !errors.Is(err, wal.ErrCorrupt) {
+		return fw, recs, "", err
+	}
+	aside = fmt.Sprintf("%s.damaged-%d", path, now.Unix())
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, nil, "", fmt.Errorf("%w (and it could not be moved aside: %v)", err, rerr)
+	}
+	fw, recs, err = OpenOwnedFileWAL(path, policy, owner)
+	return fw, recs, aside, err
+}

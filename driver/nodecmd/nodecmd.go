@@ -40,7 +40,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 type options struct {
 	key, roster, wal, out string
 	listen, peers         multiFlag
-	mdns                  bool
+	mdns, recover         bool
 	propose               int
 	proposeEvery          time.Duration
 	tick                  time.Duration
@@ -82,6 +82,7 @@ distinct keys, this node's among them; unknown fields are an error.
 	cli.DurationVar(fs, &o.linger, "linger", 3*time.Second, "keep serving peers this long after --slots is reached (so that slower peers reach it too)")
 	cli.DurationVar(fs, &o.timeout, "timeout", 0, "give up after this long (0: never)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	fs.BoolVar(&o.recover, "recover", false, "this seat lost or damaged its WAL: keep a damaged one aside and rejoin as a learner\nthat signs no vote for the rest of the match (docs/PROTOCOL.md)")
 	fsync := fs.String("fsync", "power", "WAL durability: power (fsync each group; survives power loss), process (survives a process crash), none (tests only)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -202,8 +203,20 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	// A damaged WAL or one of another seat or match is an error (exit
 	// status 1), never replaced: the node must not run without its votes.
-	wlog, restored, err := driver.OpenOwnedFileWAL(filepath.Join(o.wal, "bft.wal"), o.fsync,
-		driver.Owner{Match: match, Seat: seat, Key: key.Public()})
+	// With --recover, a damaged one is kept aside and the node rejoins as
+	// a learner that signs no vote (bft.Config.Recovering).
+	walPath, owner := filepath.Join(o.wal, "bft.wal"), driver.Owner{Match: match, Seat: seat, Key: key.Public()}
+	var wlog *driver.FileWAL
+	var restored []bft.Record
+	if o.recover {
+		var aside string
+		wlog, restored, aside, err = driver.OpenRecoveringFileWAL(walPath, o.fsync, owner, time.Now())
+		if aside != "" {
+			log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", walPath, "kept_as", aside)
+		}
+	} else {
+		wlog, restored, err = driver.OpenOwnedFileWAL(walPath, o.fsync, owner)
+	}
 	if err != nil {
 		return err
 	}
@@ -212,8 +225,9 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	n := len(roster)
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(seat), N: n, F: (n - 1) / 3,
-		Signer:   crypto.NewSigner(key, match, uint16(seat)),
-		Verifier: crypto.NewVerifier(match, roster),
+		Signer:     crypto.NewSigner(key, match, uint16(seat)),
+		Verifier:   crypto.NewVerifier(match, roster),
+		Recovering: o.recover,
 	}, restored)
 	if err != nil {
 		return err
