@@ -94,7 +94,10 @@ type Options struct {
 	// measure what sealing costs; broadcast mode cannot (nothing orders
 	// the commitments).
 	Sealed bool
-	Seed   uint64
+	// WALSync is every peer's Config.WALSync ("": the session's default,
+	// power), so the cost of durable votes can be measured.
+	WALSync paxsync.WALSync
+	Seed    uint64
 	// Exe and Args start one peer process (cmd/paxsync: os.Executable()
 	// and ["match", "play"]), as for match.Run.
 	Exe  string
@@ -119,6 +122,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: --tick-hz %d, want 1..%d, or 0 for a saturating run", ErrConfig, o.TickHz, MaxTickHz)
 	case o.Duration < MinDuration:
 		return fmt.Errorf("%w: --duration %v, want at least %v", ErrConfig, o.Duration, MinDuration)
+	case o.WALSync != "" && o.WALSync != paxsync.WALSyncPower && o.WALSync != paxsync.WALSyncProcess:
+		return fmt.Errorf("%w: --wal-sync %q, want power or process", ErrConfig, o.WALSync)
 	case o.Warmup < 0:
 		return fmt.Errorf("%w: --warmup %v, want 0 or more", ErrConfig, o.Warmup)
 	case o.InputDelay < 0 || o.InputDelay > 30:
@@ -213,6 +218,7 @@ func runMode(opt Options, mode Mode, idx int, sign, verify time.Duration) (*Mode
 			cfg.Unpaced = opt.TickHz == 0
 			cfg.InputDelay = effectiveInputDelay(opt.InputDelay, opt.TickHz, opt.Sealed)
 			cfg.Sealed = opt.Sealed
+			cfg.WALSync = string(opt.WALSync)
 			cfg.Game = game
 			cfg.Bench = &match.BenchSpec{Warmup: opt.Warmup, Duration: opt.Duration}
 		},

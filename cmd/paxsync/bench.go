@@ -48,6 +48,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	docs := fs.String("docs", "docs/BENCHMARKS.md", "with --sweep: the Markdown file whose sweep section is replaced (the plot goes next to it)")
 	delay := fs.Int("input-delay", 0, "session input delay in ticks = ticks in flight (0: the default, 2; 16 for --tick-hz 0)")
 	sealed := fs.Bool("sealed", false, "commit-reveal inputs (Config.Sealed) in every mode; default modes become bft,crash")
+	walSync := fs.String("wal-sync", "power", "peers' WAL durability: power (fsync every vote group, the default) or process (no fsync)")
 	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
 	seed := fs.Uint64("seed", 1, "game seed (bot inputs are reproducible per seed)")
 	fs.Usage = func() {
@@ -75,7 +76,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay, Sealed: *sealed,
-		Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
+		WALSync: paxsync.WALSync(*walSync), Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
 		Command: "paxsync bench " + strings.Join(args, " ")}
 	if *sweep {
 		for _, f := range []string{"peers", "tick-hz"} {
