@@ -248,8 +248,15 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		return &driver.MemWAL{}, nil, nil
 	}
 	dir := s.cfg.WALDir
+	if dir == "" && s.cfg.Epoch.IsZero() {
+		// Nothing tells this match from an earlier one of the same name and
+		// roster: a default directory would restore that match's votes,
+		// and no seat could vote for this match's slots.
+		s.log.Warn("no Config.Epoch and no Config.WALDir: votes are kept in memory only, so a restarted process cannot rejoin this match with the same key; set Epoch (the agreed start time) or WALDir")
+		return &driver.MemWAL{}, nil, nil
+	}
 	if dir == "" {
-		d, err := defaultWALDir(s.cfg.MatchName, s.match, s.cfg.Key.Public(), s.seat)
+		d, err := defaultWALDir(s.cfg.MatchName, s.match, s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
 		if err != nil {
 			return nil, nil, badConfig("WALDir", "no default directory (%v); set WALDir, or MemoryWAL to keep votes in memory only", err)
 		}
@@ -264,6 +271,9 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 	}
 	path := filepath.Join(dir, "bft.wal")
 	owner := driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()}
+	if !s.cfg.Epoch.IsZero() {
+		owner.Epoch = s.cfg.Epoch.UnixNano()
+	}
 	var fw *driver.FileWAL
 	var recs []bft.Record
 	var err error
@@ -285,11 +295,12 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 	return fw, recs, nil
 }
 
-// defaultWALDir is Config.WALDir's default: a directory per match (name
-// and ID, so matches that share a name but not a roster never meet) and
+// defaultWALDir is Config.WALDir's default: a directory per match (name,
+// ID and start time, so matches that share a name but not a roster or a
+// start never meet) and
 // per seat and key, under $XDG_STATE_HOME (ignored unless absolute, as the
 // XDG spec says) or ~/.local/state.
-func defaultWALDir(name string, match crypto.MatchID, key crypto.PublicKey, seat int) (string, error) {
+func defaultWALDir(name string, match crypto.MatchID, epoch time.Time, key crypto.PublicKey, seat int) (string, error) {
 	base := os.Getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(base) {
 		home, err := os.UserHomeDir()
@@ -307,7 +318,8 @@ func defaultWALDir(name string, match crypto.MatchID, key crypto.PublicKey, seat
 	if len(safe) > 48 {
 		safe = safe[:48]
 	}
-	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x", safe, match[:8]), fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
+	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x-%s", safe, match[:8], epoch.UTC().Format("20060102T150405.000000000Z")),
+		fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
 }
 
 // newNode builds the consensus node for Config.Consensus, restored from

@@ -226,10 +226,17 @@ func TestDefaultWALDir(t *testing.T) {
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {
 		t.Fatalf("MemoryWAL wrote %d entries under the state directory", len(ents))
 	}
+	// With no start time nothing tells this match from an earlier one of
+	// the same name and roster: no default directory.
 	cfg.WALDir = ""
 	playTicks(t, cfg, 3)
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Fatalf("a match without Epoch wrote %d entries under the state directory", len(ents))
+	}
+	cfg.Epoch = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
+	playTicks(t, cfg, 3)
 	match := crypto.NewMatchID(cfg.MatchName, cfg.Roster)
-	dir := filepath.Join(state, "paxsync", fmt.Sprintf("wal-test-%x", match[:8]), "seat0-"+keys[0].Public().Hex()[:16])
+	dir := filepath.Join(state, "paxsync", fmt.Sprintf("wal-test-%x-20261201T200000.000000000Z", match[:8]), "seat0-"+keys[0].Public().Hex()[:16])
 	st, err := os.Stat(walPath(dir))
 	if err != nil || st.Size() == 0 {
 		t.Fatalf("default WAL: %v", err)
@@ -290,5 +297,22 @@ func TestRecoverLostWALKeepsDamagedFileAndMarksNewLog(t *testing.T) {
 	}
 	if !marked {
 		t.Fatalf("the new WAL (%d records) does not record the recovery", len(recs))
+	}
+}
+
+// The same players replaying a match of the same name and roster make the
+// same match ID; an explicit WALDir reused for the second match must not
+// restore the first one's votes (they would block every slot, or replay
+// the old log): the start time in the WAL's owner tells them apart.
+func TestJoinRefusesWALOfEarlierMatchInstance(t *testing.T) {
+	keys, _ := testRoster(t, 1)
+	dir := t.TempDir()
+	cfg := soloConfig(keys[0], dir)
+	cfg.Epoch = time.Now().Add(-time.Hour)
+	playTicks(t, cfg, 3)
+	cfg.Epoch = time.Now()
+	_, err := Join(context.Background(), cfg)
+	if !errors.Is(err, wal.ErrWrongOwner) || !strings.Contains(err.Error(), "an earlier match with the same name and roster") {
+		t.Fatalf("Join with the WAL of an earlier match of the same name: %v", err)
 	}
 }

@@ -28,20 +28,27 @@ type Owner struct {
 	Match crypto.MatchID
 	Seat  int
 	Key   crypto.PublicKey
+	// Epoch is the match's start (Config.Epoch, Unix nanoseconds; 0 when
+	// the match has none). A match ID is its name and roster only, so the
+	// same players replaying "friday" make the same ID: the start time
+	// tells the two matches apart, and a WAL of the earlier one is refused
+	// instead of restored (its votes would block or replay the old log).
+	Epoch int64
 }
 
-const ownerVersion = 1
+const ownerVersion = 2
 
 func (o Owner) encode() []byte {
 	b := []byte{ownerVersion}
 	b = append(b, o.Match[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(o.Seat))
-	return append(b, o.Key[:]...)
+	b = append(b, o.Key[:]...)
+	return binary.BigEndian.AppendUint64(b, uint64(o.Epoch))
 }
 
 func decodeOwner(b []byte) (Owner, bool) {
 	var o Owner
-	if len(b) != 1+len(o.Match)+2+len(o.Key) || b[0] != ownerVersion {
+	if len(b) != 1+len(o.Match)+2+len(o.Key)+8 || b[0] != ownerVersion {
 		return o, false
 	}
 	b = b[1:]
@@ -49,10 +56,18 @@ func decodeOwner(b []byte) (Owner, bool) {
 	b = b[len(o.Match):]
 	o.Seat = int(binary.BigEndian.Uint16(b))
 	copy(o.Key[:], b[2:])
+	o.Epoch = int64(binary.BigEndian.Uint64(b[2+len(o.Key):]))
 	return o, true
 }
 
 func shortKey(k crypto.PublicKey) string { return k.Hex()[:16] }
+
+func epochString(ns int64) string {
+	if ns == 0 {
+		return "with no start time"
+	}
+	return "at " + time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
+}
 
 // WrongOwnerError reports a WAL written by another node. It unwraps to the
 // *wal.OwnerError, so errors.Is(err, wal.ErrWrongOwner) holds.
@@ -72,6 +87,8 @@ func (e *WrongOwnerError) Error() string {
 		who = fmt.Sprintf("another node (unreadable owner header %x)", e.err.Have)
 	case h.Match != e.Want.Match:
 		who = fmt.Sprintf("another match (%s, seat %d, key %s)", h.Match, h.Seat, shortKey(h.Key))
+	case h.Epoch != e.Want.Epoch && h.Seat == e.Want.Seat && h.Key == e.Want.Key:
+		who = fmt.Sprintf("an earlier match with the same name and roster (started %s; this one starts %s): give this match its own name, or remove the old WAL", epochString(h.Epoch), epochString(e.Want.Epoch))
 	case h.Seat != e.Want.Seat:
 		who = fmt.Sprintf("seat %d (key %s)", h.Seat, shortKey(h.Key))
 	default:
