@@ -28,8 +28,11 @@ type Options struct {
 	ExitAfterTicks uint64
 	// Screenshot is a PNG path for the final frame.
 	Screenshot string
-	// ShowNet starts with the network panel visible.
+	// ShowNet starts with the network statistics visible.
 	ShowNet bool
+	// Quit ends the game (RunGame returns nil) at the next update once it
+	// is closed: how a signal stops the window loop.
+	Quit <-chan struct{}
 }
 
 // Game implements ebiten.Game. Update samples the keyboard, Draw renders
@@ -49,9 +52,15 @@ func NewGame(opt Options) *Game {
 }
 
 // Run opens the window and runs g until it exits; ebiten.Termination (the
-// normal end of a headless run) is reported as nil.
+// normal end of a headless run, or Options.Quit) is reported as nil. The
+// window opens at IdealWidth × IdealHeight, or smaller where the monitor
+// is smaller (WindowSize); the HUD is laid out for the window's size.
 func Run(g *Game, title string) error {
-	ebiten.SetWindowSize(ScreenWidth, ScreenHeight)
+	var mw, mh int
+	if m := ebiten.Monitor(); m != nil {
+		mw, mh = m.Size()
+	}
+	ebiten.SetWindowSize(WindowSize(mw, mh))
 	ebiten.SetWindowTitle(title)
 	ebiten.SetWindowResizingMode(ebiten.WindowResizingModeEnabled)
 	ebiten.SetRunnableOnUnfocused(true)
@@ -62,13 +71,22 @@ func Run(g *Game, title string) error {
 	return err
 }
 
-// Layout keeps a fixed logical screen; Ebiten scales it to the window.
-func (g *Game) Layout(int, int) (int, int) { return ScreenWidth, ScreenHeight }
+// Layout makes the logical screen the window's size (at least MinWidth ×
+// MinHeight; Ebiten scales that down into a smaller window), so the HUD's
+// text keeps its size and the arena takes the room that is left.
+func (g *Game) Layout(outsideWidth, outsideHeight int) (int, int) {
+	return max(outsideWidth, MinWidth), max(outsideHeight, MinHeight)
+}
 
 // Update samples input, toggles panels and cheats, and ends the game when
 // the source fails or the headless run is complete.
 func (g *Game) Update() error {
 	w := g.opt.World
+	select {
+	case <-g.opt.Quit:
+		return ebiten.Termination
+	default:
+	}
 	if g.shot {
 		if g.shotErr != nil {
 			return g.shotErr
@@ -151,19 +169,21 @@ func (g *Game) Draw(screen *ebiten.Image) {
 	if g.shoot {
 		v.alpha = 1 // the screenshot shows exactly the last agreed tick
 	}
+	l := newLayout(screen.Bounds().Dx(), screen.Bounds().Dy())
 	screen.Fill(colBackground)
-	drawTopBar(screen, &v)
+	drawTopBar(screen, &l, &v)
 	if v.lobby != "" {
-		drawLobby(screen, v.lobby)
+		drawLobby(screen, &l, v.lobby)
 	} else {
-		drawArena(screen, &v)
-		drawCheatBanner(screen, &v)
-		if g.showNet {
-			drawNetPanel(screen, &v)
-		}
+		drawArena(screen, &l, &v)
+		drawFlaggedBanner(screen, &l, &v)
+		drawCheatBanner(screen, &l, &v)
 	}
-	drawPanel(screen, &v, g.cheats)
-	drawFooter(screen, &v)
+	if g.showNet {
+		drawNetStrip(screen, &l, &v)
+	}
+	drawPanel(screen, &l, &v, g.cheats)
+	drawFooter(screen, &l, &v)
 	if g.shoot && !g.shot {
 		g.shot = true
 		g.shotErr = writePNG(screen, g.opt.Screenshot)

@@ -4,25 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/demo/lobby"
 	"github.com/paxsync/paxsync/driver/nodecmd"
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
 
 // JoinLAN joins a real match on the network: this player's key file, the
 // roster every player agreed on (its order fixes the seats), and peers
-// found by mDNS or given as multiaddrs. The arena seed is derived from the
-// match ID, so every player builds the same initial arena without another
-// round of agreement. A lobby lists who is connected until everyone is.
+// found by mDNS or given as multiaddrs. With neither, this peer is the
+// first: it listens and waits, and the others join it with --peer (its
+// addresses are in the lobby and in Addrs). The arena seed is derived from
+// the match ID, so every player builds the same initial arena without
+// another round of agreement. A lobby lists who is connected until
+// everyone is.
 func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	if lc.KeyFile == "" || lc.RosterFile == "" {
 		return nil, errors.New("LAN play needs --key FILE and --roster FILE (see paxsync keygen)")
-	}
-	if !lc.MDNS && len(lc.Peers) == 0 {
-		return nil, errors.New("LAN play needs --mdns or at least one --peer MULTIADDR")
 	}
 	key, err := crypto.LoadKeyFile(lc.KeyFile)
 	if err != nil {
@@ -69,47 +69,46 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	me := s.Seat()
 	players := make([]Player, len(roster))
 	for i, k := range roster {
-		players[i] = Player{Name: "P" + itoa(i), Note: k.String()}
+		players[i] = Player{Name: "P" + itoa(i), Note: ShortID(k.String())}
 	}
 	players[me].Note, players[me].Connected = "you", true
 	w := NewWorld(fmt.Sprintf("paxsync arena — match %q", name), players, me, lc.TickRate,
 		crypto.NewVerifier(match, roster))
 	g, _ := arena.New(len(roster), seed)
-	l := &Live{World: w, title: "paxsync arena — " + name, rec: rec, stop: stop, lobby: true}
+	l := &Live{World: w, title: "paxsync arena — " + name, rec: rec, stop: stop, lobby: true, debug: lc.Debug, onObs: lc.OnObservation,
+		lanInfo: &lanInfo{match: name, joinAddr: lobby.JoinAddr(s.Addrs())}}
 	l.local = &peer{seat: me, sess: s, mirror: g, delay: uint64(delayOf(cfg))}
-	l.updateLobby(s.Addrs())
+	l.updateLobby()
 	l.wg.Add(1)
 	go l.run(ctx, l.local, true)
 	l.submit(l.local, true)
 	return l, nil
 }
 
+// lanInfo is what a LAN lobby shows besides the roster.
+type lanInfo struct {
+	match    string
+	joinAddr string // the address others should pass as --peer
+}
+
 // updateLobby shows who is connected until every player is (or the first
 // agreed tick arrives: consensus needs only a quorum, so a match can start
 // while a straggler is still connecting).
-func (l *Live) updateLobby(addrs []string) {
-	if !l.lobby {
+func (l *Live) updateLobby() {
+	if !l.lobby || l.lanInfo == nil {
 		return
 	}
 	l.World.mu.Lock()
-	missing, lines := 0, []string{}
-	for _, p := range l.World.players {
-		state := "connected"
-		if !p.Connected {
-			state, missing = "waiting…", missing+1
-		}
-		lines = append(lines, fmt.Sprintf("%s  %-14s %s", p.Name, p.Note, state))
+	seats := make([]lobby.Seat, len(l.World.players))
+	for i, p := range l.World.players {
+		seats[i] = lobby.Seat{Name: p.Name, Key: p.Note, You: i == l.World.local, Connected: p.Connected}
 	}
 	started := l.World.cur != nil
 	l.World.mu.Unlock()
-	if missing == 0 || started {
+	if lobby.Missing(seats) == 0 || started {
 		l.lobby = false
 		l.World.SetLobby("")
 		return
 	}
-	msg := fmt.Sprintf("Lobby — waiting for %d player(s)\n%s", missing, strings.Join(lines, "\n"))
-	if len(addrs) > 0 {
-		msg += "\n\nothers can join with --peer " + addrs[0]
-	}
-	l.World.SetLobby(msg)
+	l.World.SetLobby(lobby.Message(l.lanInfo.match, seats, l.lanInfo.joinAddr))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log"
 	"sync"
 	"time"
 
@@ -25,7 +24,7 @@ type LiveConfig struct {
 	Record     string // replay file path
 
 	Bots            int
-	Cheater         int    // bot seat that cheats, -1 for none
+	Cheater         int    // seat that cheats (0: the local player), -1 for none
 	Cheat           string // a paxsync.CheatKind
 	CheatAfter      time.Duration
 	CheatAfterTicks uint64
@@ -38,16 +37,14 @@ type LiveConfig struct {
 	MDNS    bool
 	Peers   []string
 	Listen  string
-}
 
-// CheatKinds lists the kinds a bot can be told to play: every cheat the
-// session implements, through its own code path.
-func CheatKinds() []string {
-	return []string{string(paxsync.CheatInvalidMove), string(paxsync.CheatForgeInput),
-		string(paxsync.CheatEquivocateInput), string(paxsync.CheatStateHashLie),
-		string(paxsync.CheatReplayInput), string(paxsync.CheatGarbage),
-		string(paxsync.CheatFlood), string(paxsync.CheatSilentLeader), string(paxsync.CheatTamperRelay),
-		string(paxsync.CheatEquivocateProposal), string(paxsync.CheatDoubleVote)}
+	// Debug, if set, receives the demo's internal notes, which are not
+	// for the player's screen: a render mirror resynced from its session,
+	// a refused input.
+	Debug func(msg string)
+	// OnObservation, if set, is called with every observation the local
+	// peer reports, on the goroutine that drains its events.
+	OnObservation func(gamestate.Observation)
 }
 
 // Live is a running match with the local player at seat `seat`. Bots (in
@@ -61,12 +58,25 @@ type Live struct {
 	rec   *recorder
 	wg    sync.WaitGroup
 	stop  context.CancelFunc
+	debug func(string)
+	onObs func(gamestate.Observation)
+	// notice is a sentence for the terminal about how the match was set
+	// up (a leader-only cheater moved to seat 0).
+	notice string
+	// ownCheat is the local session's cheat from --cheater 0, which it
+	// plays again when F2 and F3 are off (nil: honest). Set before the
+	// game starts.
+	ownCheat *paxsync.Cheat
 
 	mu       sync.Mutex
 	controls arena.Controls
 	speed    bool              // F1: the local player sends speed-hacked inputs
 	cheat    paxsync.CheatKind // F2/F3: the local session's cheat ("" = none)
 	lobby    bool              // LAN: the lobby is shown (touched only by the local run goroutine after start)
+	lanInfo  *lanInfo          // LAN: what the lobby lists (nil in the one-machine demo)
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // peer is one session plus the arena mirror it keeps from its own
@@ -86,6 +96,24 @@ type peer struct {
 
 // Title is the window title.
 func (l *Live) Title() string { return l.title }
+
+// Notice is a sentence for the terminal about how the match was set up,
+// or "".
+func (l *Live) Notice() string { return l.notice }
+
+// PeerID is the local player's libp2p peer ID.
+func (l *Live) PeerID() string { return l.local.sess.PeerID() }
+
+// Addrs are the local player's listen multiaddrs, each ending in
+// /p2p/<peer ID>: what other players pass as --peer.
+func (l *Live) Addrs() []string { return l.local.sess.Addrs() }
+
+// logf sends an internal note to LiveConfig.Debug.
+func (l *Live) logf(format string, args ...any) {
+	if l.debug != nil {
+		l.debug(fmt.Sprintf(format, args...))
+	}
+}
 
 // CheatKeys are the local player's cheat keys. F1 makes the demo send
 // speed-hacked inputs (an invalid move, caught by every engine); F2 and F3
@@ -129,12 +157,12 @@ func (l *Live) Input(c arena.Controls, cheats []CheatKey) {
 	l.cheat = kind
 	l.mu.Unlock()
 	if changed && l.local != nil && l.local.sess != nil {
-		var ch *paxsync.Cheat // nil: honest again
+		ch := l.ownCheat // nil: honest again
 		if kind != "" {
 			ch = &paxsync.Cheat{Kind: kind}
 		}
 		if err := l.local.sess.SetCheat(ch); err != nil {
-			log.Printf("demo: cheat key: %v", err)
+			l.logf("cheat key: %v", err)
 		}
 	}
 }
@@ -197,7 +225,7 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 			l.submit(p, isLocal)
 			if isLocal {
 				l.World.PushFrame(Capture(p.mirror))
-				l.updateLobby(nil)
+				l.updateLobby()
 			}
 		case paxsync.VerdictEvent:
 			if isLocal {
@@ -207,6 +235,9 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 			if isLocal {
 				o := e.Observation
 				l.World.AddNote(fmt.Sprintf("%s about P%d: %s", o.Kind, o.About, o.Detail))
+				if l.onObs != nil {
+					l.onObs(o)
+				}
 			}
 		case paxsync.PeerEvent:
 			if isLocal {
@@ -218,7 +249,7 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 				case paxsync.PeerSilent:
 					l.World.AddNote(fmt.Sprintf("P%d has been silent", e.Seat))
 				}
-				l.updateLobby(p.sess.Addrs())
+				l.updateLobby()
 			}
 		case paxsync.StatsEvent:
 			if isLocal {
@@ -255,42 +286,58 @@ loop:
 			continue
 		case errors.Is(err, paxsync.ErrTooEarly), errors.Is(err, paxsync.ErrClosed):
 		default:
-			if isLocal {
-				l.World.AddNote("input: " + err.Error())
-			}
+			l.logf("seat %d: input for tick %d refused: %v", p.seat, t, err)
 		}
 		break loop
 	}
 	p.next = t
 }
 
-// resync replaces a diverged mirror with the session's own state. It
-// should never run: the mirror applies the same agreed inputs to the same
-// deterministic game. If it does, the screen says so.
+// resync replaces a diverged mirror with the session's own state. The
+// mirror applies the same agreed inputs to the same deterministic game, so
+// this is about the demo's own bookkeeping, not the match: it is logged
+// (LiveConfig.Debug), not shown to the player.
 func (l *Live) resync(p *peer, isLocal bool, tick uint64) {
 	snap, _ := p.sess.Snapshot()
 	err := p.mirror.Restore(snap)
+	who := "bot"
 	if isLocal {
-		l.World.AddNote(fmt.Sprintf("render mirror differed from the session at tick %d; resynced (err=%v)", tick, err))
+		who = "local"
 	}
+	l.logf("seat %d (%s): render mirror differed from the session at tick %d; resynced (restore error: %v)", p.seat, who, tick, err)
 }
 
-// Close stops every session and the recorder.
+// Close stops every session (all at once: each closes its libp2p host and
+// WAL) and then finishes the replay file. It is safe to call more than
+// once.
 func (l *Live) Close() error {
-	l.stop()
-	var errs []error
-	for _, p := range append([]*peer{l.local}, l.bots...) {
-		if p != nil && p.sess != nil {
-			if err := p.sess.Close(); err != nil && !errors.Is(err, paxsync.ErrClosed) {
-				errs = append(errs, err)
+	l.closeOnce.Do(func() {
+		l.stop()
+		var mu sync.Mutex
+		var errs []error
+		var wg sync.WaitGroup
+		for _, p := range append([]*peer{l.local}, l.bots...) {
+			if p == nil || p.sess == nil {
+				continue
 			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := p.sess.Close(); err != nil && !errors.Is(err, paxsync.ErrClosed) {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("seat %d: %w", p.seat, err))
+					mu.Unlock()
+				}
+			}()
 		}
-	}
-	l.wg.Wait()
-	if l.rec != nil {
-		errs = append(errs, l.rec.Close())
-	}
-	return errors.Join(errs...)
+		wg.Wait()
+		l.wg.Wait()
+		if l.rec != nil {
+			errs = append(errs, l.rec.Close())
+		}
+		l.closeErr = errors.Join(errs...)
+	})
+	return l.closeErr
 }
 
 // newMatch is the shared part of a session config.

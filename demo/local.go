@@ -11,6 +11,7 @@ import (
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/demo/cheats"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
@@ -43,8 +44,15 @@ func openRecorder(path string) (*recorder, error) {
 // StartLocal starts "one machine, one command": seat 0 is the local
 // player, seats 1..Bots are bots. Every seat is a real paxsync session with
 // a fresh key and its own libp2p host on 127.0.0.1, and the bots are dialled
-// to the local peer's address, so everything on screen went through the
-// real protocol.
+// to seat 0's address, so everything on screen went through the real
+// protocol.
+//
+// A cheat that acts only while its player leads (cheats.LeaderOnly) would
+// do nothing as a follower, and seat 0 leads the first view: so such a
+// cheating bot plays seat 0 and the local player takes the bot's seat
+// (Live.Notice says so). The HUD shows whether it leads at any moment.
+// Cheater 0 is the local player: the cheat keys' way of being caught, with
+// any kind and from a chosen tick, for headless runs.
 func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 	n := lc.Bots + 1
 	seed := lc.Seed
@@ -65,61 +73,77 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		keys[i], roster[i] = k, k.Public()
 	}
 	name := fmt.Sprintf("local-%x", seed&0xffffff)
+	you, cheater := 0, lc.Cheater
+	var notice string
+	if cheater > 0 && cheats.LeaderOnly(lc.Cheat) {
+		you, cheater = lc.Cheater, 0
+		notice = fmt.Sprintf("%s acts only while its player leads, and seat 0 leads first: the cheating bot plays P0 and you play P%d", lc.Cheat, you)
+	}
 	players := make([]Player, n)
-	players[0] = Player{Name: "P0", Note: "you", Connected: true}
-	for i := 1; i < n; i++ {
+	for i := range players {
 		players[i] = Player{Name: "P" + itoa(i), Note: "bot"}
 	}
+	players[you] = Player{Name: "P" + itoa(you), Note: "you", Connected: true}
 	fromTick := lc.CheatAfterTicks
 	if lc.CheatAfter > 0 {
 		fromTick = uint64(lc.CheatAfter.Seconds() * float64(max(lc.TickRate, 1)))
 	}
-	if lc.Cheater > 0 {
-		players[lc.Cheater].Note = "bot · cheats: " + lc.Cheat
+	if cheater >= 0 && cheater < n {
+		players[cheater].Cheat, players[cheater].CheatFrom = lc.Cheat, fromTick
 	}
 	base := newMatchConfig(lc, name, roster, seed)
+	// Fresh keys every run: no process can restart into these seats, so
+	// their votes need no file (Config.WALDir).
+	base.WALDir = paxsync.MemoryWAL
 	// Every seat runs in this process: give them one tick grid, so each
 	// tick's inputs are signed together and agreed one consensus round
 	// later (Config.Epoch).
 	if base.Epoch.IsZero() {
 		base.Epoch = time.Now().Add(time.Second)
 	}
-	w := NewWorld(fmt.Sprintf("paxsync arena — you + %d bot peers", lc.Bots), players, 0, lc.TickRate,
+	w := NewWorld(fmt.Sprintf("paxsync arena — you + %d bot peers", lc.Bots), players, you, lc.TickRate,
 		crypto.NewVerifier(crypto.NewMatchID(name, roster), roster))
 	rec, err := openRecorder(lc.Record)
 	if err != nil {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(ctx)
-	l := &Live{World: w, title: "paxsync arena", rec: rec, stop: stop}
+	l := &Live{World: w, title: "paxsync arena", rec: rec, stop: stop, debug: lc.Debug, onObs: lc.OnObservation, notice: notice}
 	fail := func(err error) (*Live, error) {
 		l.Close()
 		return nil, err
 	}
+	var first *paxsync.Session // seat 0, which every other seat dials
 	for i := 0; i < n; i++ {
 		cfg := base
 		cfg.Key = keys[i]
 		cfg.Network.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		if i == 0 && rec != nil {
+		if i == you && rec != nil {
 			cfg.Record = rec
 		}
 		if i > 0 {
-			cfg.Network.Peers = l.local.sess.Addrs()
+			cfg.Network.Peers = first.Addrs()
 		}
-		if i == lc.Cheater {
+		if i == cheater {
 			ch, err := botCheat(lc.Cheat, fromTick)
 			if err != nil {
 				return fail(err)
 			}
 			cfg.Cheat = ch
+			if i == you {
+				l.ownCheat = ch
+			}
 		}
 		s, err := paxsync.Join(ctx, cfg)
 		if err != nil {
 			return fail(fmt.Errorf("seat %d: %w", i, err))
 		}
+		if i == 0 {
+			first = s
+		}
 		g, _ := arena.New(n, seed)
 		p := &peer{seat: i, sess: s, mirror: g, delay: uint64(delayOf(cfg))}
-		if i == 0 {
+		if i == you {
 			l.local = p
 		} else {
 			p.bot = arena.NewBot(i, seed)
@@ -160,7 +184,7 @@ func botCheat(kind string, from uint64) (*paxsync.Cheat, error) {
 		paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood, paxsync.CheatSilentLeader,
 		paxsync.CheatTamperRelay, paxsync.CheatEquivocateProposal, paxsync.CheatDoubleVote:
 	default:
-		return nil, fmt.Errorf("--cheat %q: want one of %v", kind, CheatKinds())
+		return nil, fmt.Errorf("--cheat %q: want one of %v", kind, cheats.Kinds())
 	}
 	return ch, nil
 }

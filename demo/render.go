@@ -14,19 +14,75 @@ import (
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
 
-// Screen layout in logical pixels: the 800×600 arena at (arenaX, arenaY),
-// a side panel to its right. The arena maps 1:1 to arena pixels
-// (arena.Width/arena.Unit), so nothing is scaled by a non-integer factor.
+// Screen layout in logical pixels. The logical screen is the window's size
+// (Game.Layout), so the HUD stays legible in a small window: the side
+// panel keeps at least minPanelW, the strip under the arena keeps its
+// lines, and the arena (arena.Width/arena.Unit by arena.Height/arena.Unit
+// arena pixels) is scaled to the space left. At the ideal window size
+// (IdealWidth × IdealHeight) the arena is drawn 1:1.
 const (
-	arenaX       = 16
-	arenaY       = 40
-	arenaW       = arena.Width / arena.Unit
-	arenaH       = arena.Height / arena.Unit
-	panelX       = arenaX + arenaW + 16
-	panelW       = 300
-	ScreenWidth  = panelX + panelW + 16
-	ScreenHeight = arenaY + arenaH + 40
+	margin    = 16
+	topBarH   = 40
+	minPanelW = 280
+	maxPanelW = 420
+	bottomH   = 64 // the network strip (two lines) and the status line
+	arenaPxW  = arena.Width / arena.Unit
+	arenaPxH  = arena.Height / arena.Unit
+	// IdealWidth and IdealHeight are the window size at which the arena is
+	// drawn 1:1 beside a side panel of 300 pixels.
+	IdealWidth  = 3*margin + arenaPxW + 300
+	IdealHeight = topBarH + arenaPxH + bottomH
+	// MinWidth and MinHeight are the smallest logical screen laid out;
+	// a smaller window shows it scaled down.
+	MinWidth  = 3*margin + minPanelW + 400
+	MinHeight = topBarH + 300 + bottomH + margin
 )
+
+// layout is where everything goes on a w×h logical screen.
+type layout struct {
+	w, h       float64
+	ax, ay, as float64 // the arena's top-left corner and scale (screen px per arena px)
+	aw, ah     float64 // the arena's size on screen
+	px, py     float64 // the side panel's top-left corner
+	pw, ph     float64
+	stripY     float64 // the network strip, under the arena
+	footY      float64 // the status line
+}
+
+// newLayout lays out a w×h screen (at least MinWidth × MinHeight).
+func newLayout(w, h int) layout {
+	w, h = max(w, MinWidth), max(h, MinHeight)
+	l := layout{w: float64(w), h: float64(h), ax: margin, ay: topBarH}
+	l.as = min(float64(w-3*margin-minPanelW)/arenaPxW, float64(h-topBarH-bottomH)/arenaPxH, 2)
+	l.aw, l.ah = arenaPxW*l.as, arenaPxH*l.as
+	l.px, l.py = l.ax+l.aw+margin, l.ay
+	l.pw = min(l.w-l.px-margin, maxPanelW)
+	l.ph = l.h - l.py - margin
+	l.stripY = l.ay + l.ah + 8
+	l.footY = l.stripY + 2*18 + 4
+	return l
+}
+
+// at maps arena pixels to screen pixels.
+func (l *layout) at(x, y float64) (float32, float32) {
+	return float32(l.ax + x*l.as), float32(l.ay + y*l.as)
+}
+
+// WindowSize is the window size to open on a monitor of mw×mh pixels
+// (0×0: unknown): the ideal size, or, where it does not fit, the largest
+// one of the same shape that leaves room for the desktop's panels.
+func WindowSize(mw, mh int) (int, int) {
+	if mw <= 0 || mh <= 0 {
+		return IdealWidth, IdealHeight
+	}
+	fw, fh := float64(mw)*0.96, float64(mh)*0.90
+	s := min(1, (fw-3*margin-minPanelW)/arenaPxW, (fh-topBarH-bottomH)/arenaPxH)
+	if s >= 1 {
+		return IdealWidth, IdealHeight
+	}
+	s = max(s, 0.4)
+	return int(3*margin + minPanelW + arenaPxW*s), int(topBarH + bottomH + arenaPxH*s)
+}
 
 // Palette. Red is reserved for cheater flags so it is never confused with a
 // player's colour.
@@ -86,36 +142,43 @@ func drawText(dst *ebiten.Image, s string, size, x, y float64, c color.Color) {
 func textWidth(s string, size float64) float64 { return text.Advance(s, face(size)) }
 
 // drawArena draws the playing field, bullets and ships of v.
-func drawArena(dst *ebiten.Image, v *view) {
-	vector.FillRect(dst, arenaX, arenaY, arenaW, arenaH, colArena, false)
-	for x := 50; x < arenaW; x += 50 {
-		vector.StrokeLine(dst, float32(arenaX+x), arenaY, float32(arenaX+x), arenaY+arenaH, 1, colGrid, false)
+func drawArena(dst *ebiten.Image, l *layout, v *view) {
+	vector.FillRect(dst, float32(l.ax), float32(l.ay), float32(l.aw), float32(l.ah), colArena, false)
+	for x := 50; x < arenaPxW; x += 50 {
+		x0, y0 := l.at(float64(x), 0)
+		x1, y1 := l.at(float64(x), arenaPxH)
+		vector.StrokeLine(dst, x0, y0, x1, y1, 1, colGrid, false)
 	}
-	for y := 50; y < arenaH; y += 50 {
-		vector.StrokeLine(dst, arenaX, float32(arenaY+y), arenaX+arenaW, float32(arenaY+y), 1, colGrid, false)
+	for y := 50; y < arenaPxH; y += 50 {
+		x0, y0 := l.at(0, float64(y))
+		x1, y1 := l.at(arenaPxW, float64(y))
+		vector.StrokeLine(dst, x0, y0, x1, y1, 1, colGrid, false)
 	}
-	vector.StrokeRect(dst, arenaX-1, arenaY-1, arenaW+2, arenaH+2, 2, colBorder, true)
+	vector.StrokeRect(dst, float32(l.ax-1), float32(l.ay-1), float32(l.aw+2), float32(l.ah+2), 2, colBorder, true)
 	if v.cur == nil {
 		msg := "waiting for the first agreed tick…"
-		drawText(dst, msg, 18, arenaX+arenaW/2-textWidth(msg, 18)/2, arenaY+arenaH/2-10, colDim)
+		drawText(dst, msg, 18, l.ax+l.aw/2-textWidth(msg, 18)/2, l.ay+l.ah/2-10, colDim)
 		return
 	}
 	for _, b := range lerpBullets(v.cur, v.alpha) {
 		c := seatColor(b.Owner)
-		vector.FillCircle(dst, float32(arenaX+b.X), float32(arenaY+b.Y), 4, withAlpha(c, 0x50), true)
-		vector.FillCircle(dst, float32(arenaX+b.X), float32(arenaY+b.Y), 2, c, true)
+		x, y := l.at(b.X, b.Y)
+		vector.FillCircle(dst, x, y, float32(4*max(l.as, 0.75)), withAlpha(c, 0x50), true)
+		vector.FillCircle(dst, x, y, float32(2*max(l.as, 0.75)), c, true)
 	}
 	poses := lerpShips(v.prev, v.cur, v.alpha)
 	for i, p := range poses {
-		drawShip(dst, i, p, v)
+		drawShip(dst, l, i, p, v)
 	}
 }
 
 // drawShip draws one ship as a triangle in its seat colour, with its label;
 // a proven cheater gets a red ring and a CHEATER tag in the arena too, so
-// the flag is visible where the player is looking.
-func drawShip(dst *ebiten.Image, seat int, p shipPose, v *view) {
-	x, y := arenaX+p.X, arenaY+p.Y
+// the flag is visible where the player is looking. Labels keep their size
+// whatever the arena's scale.
+func drawShip(dst *ebiten.Image, l *layout, seat int, p shipPose, v *view) {
+	fx, fy := l.at(p.X, p.Y)
+	x, y := float64(fx), float64(fy)
 	c := seatColor(seat)
 	cheater := seat < len(v.flags) && v.flags[seat] != nil
 	if !p.Alive {
@@ -124,7 +187,7 @@ func drawShip(dst *ebiten.Image, seat int, p shipPose, v *view) {
 		drawText(dst, s, 12, x-textWidth(s, 12)/2, y-8, withAlpha(c, 0xa0))
 		return
 	}
-	const r = 13.0
+	r := 13.0 * max(l.as, 0.75)
 	pt := func(angle, radius float64) (float32, float32) {
 		return float32(x + math.Cos(angle)*radius), float32(y + math.Sin(angle)*radius)
 	}
@@ -138,12 +201,12 @@ func drawShip(dst *ebiten.Image, seat int, p shipPose, v *view) {
 	op.ColorScale.ScaleWithColor(c)
 	vector.FillPath(dst, &path, nil, op)
 	if seat == v.local {
-		vector.StrokeCircle(dst, float32(x), float32(y), r+6, 1.5, withAlpha(c, 0x90), true)
+		vector.StrokeCircle(dst, float32(x), float32(y), float32(r+6), 1.5, withAlpha(c, 0x90), true)
 	}
 	label := playerName(v, seat)
 	lc := withAlpha(c, 0xd0)
 	if cheater {
-		vector.StrokeCircle(dst, float32(x), float32(y), r+9, 3, colCheater, true)
+		vector.StrokeCircle(dst, float32(x), float32(y), float32(r+9), 3, colCheater, true)
 		tag := "CHEATER"
 		tw := textWidth(tag, 12)
 		vector.FillRect(dst, float32(x-tw/2-4), float32(y-r-34), float32(tw+8), 17, colCheater, false)

@@ -14,7 +14,13 @@ import (
 type Player struct {
 	Name      string
 	Connected bool   // a live connection to this peer (always true for the local seat)
-	Note      string // e.g. "bot", "you", "bot · cheats at 10s"
+	Note      string // e.g. "bot", "you", a short public key
+	// Cheat is the cheat kind this seat was told to play (the one-machine
+	// demo's --cheater), "" for none; the HUD says what it does and what
+	// honest peers will see of it.
+	Cheat string
+	// CheatFrom is the tick the cheat starts at.
+	CheatFrom uint64
 }
 
 // NetStats is what the network panel shows; the live source fills it from
@@ -53,7 +59,8 @@ type World struct {
 	curAt     time.Time
 	ticks     uint64 // agreed ticks received
 	flags     []*Flag
-	verdicts  []Flag // every verdict, in arrival order
+	seen      map[verdictKey]bool
+	onVerdict func(Flag)
 	notes     []note
 	stats     NetStats
 	cheats    []string // labels of the local player's active cheats
@@ -72,7 +79,24 @@ func NewWorld(title string, players []Player, local, tickRate int, verifier *cry
 		tickRate = gamestate.DefaultTickRate
 	}
 	return &World{title: title, players: players, local: local, flags: make([]*Flag, len(players)),
-		tickDur: time.Second / time.Duration(tickRate), verifier: verifier}
+		tickDur: time.Second / time.Duration(tickRate), verifier: verifier, seen: map[verdictKey]bool{}}
+}
+
+// verdictKey identifies one proven fact: a verdict delivered twice (a
+// replayed batch, a restarted session) is the same one.
+type verdictKey struct {
+	kind     gamestate.VerdictKind
+	offender int
+	tick     uint64
+}
+
+// OnVerdict sets a function called with every new verdict, after the HUD
+// has it, on the goroutine that added it (paxsync-demo prints verdicts as
+// they happen with it). fn must not call back into the World.
+func (w *World) OnVerdict(fn func(Flag)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.onVerdict = fn
 }
 
 // PushFrame records a newly agreed state.
@@ -91,21 +115,30 @@ func (w *World) Ticks() uint64 {
 }
 
 // AddVerdict flags the offender (the first verdict against a seat is the
-// one shown) and records the verdict for the exit report. It re-checks the
-// evidence's signatures when a verifier is known, so "proof verified" on
-// screen is a statement this client checked, not one it was told.
+// one shown) and passes the verdict to the OnVerdict function. It
+// re-checks the evidence's signatures when a verifier is known, so "proof
+// verified" on screen is a statement this client checked, not one it was
+// told.
 func (w *World) AddVerdict(v gamestate.Verdict) {
+	k := verdictKey{v.Kind, v.Offender, v.Tick}
+	w.mu.Lock()
+	if w.seen[k] {
+		w.mu.Unlock()
+		return // the same proven fact, delivered twice
+	}
+	w.seen[k] = true
+	w.mu.Unlock()
+	// Verifying signatures takes a while; not under the lock the renderer
+	// takes every frame.
 	f := Flag{Verdict: v, Text: VerdictText(v, w.verifier)}
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, o := range w.verdicts {
-		if o.Verdict.Kind == v.Kind && o.Verdict.Offender == v.Offender && o.Verdict.Tick == v.Tick {
-			return // the same proven fact, delivered twice
-		}
-	}
-	w.verdicts = append(w.verdicts, f)
 	if v.Offender >= 0 && v.Offender < len(w.flags) && w.flags[v.Offender] == nil {
 		w.flags[v.Offender] = &f
+	}
+	fn := w.onVerdict
+	w.mu.Unlock()
+	if fn != nil {
+		fn(f)
 	}
 }
 
@@ -197,24 +230,6 @@ func (w *World) Finish(err error) {
 	}
 }
 
-// Verdicts returns every verdict seen, in arrival order.
-func (w *World) Verdicts() []Flag {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]Flag(nil), w.verdicts...)
-}
-
-// Names returns the players' names by seat.
-func (w *World) Names() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	out := make([]string, len(w.players))
-	for i, p := range w.players {
-		out[i] = p.Name
-	}
-	return out
-}
-
 // view is a consistent copy of the world for one Draw call.
 type view struct {
 	title    string
@@ -241,6 +256,10 @@ func (w *World) snapshot(now time.Time) view {
 		prev: w.prev, cur: w.cur, ticks: w.ticks, flags: append([]*Flag(nil), w.flags...),
 		notes: append([]note(nil), w.notes...), stats: w.stats, cheats: append([]string(nil), w.cheats...),
 		lobby: w.lobby, done: w.done, err: w.err, tickRate: float64(time.Second) / float64(w.tickDur), alpha: 1}
+	if w.local >= 0 && w.local < len(w.players) && w.players[w.local].Cheat != "" &&
+		w.cur != nil && w.cur.Tick >= w.players[w.local].CheatFrom {
+		v.cheats = append(v.cheats, w.players[w.local].Cheat+" (--cheater)")
+	}
 	if w.cur != nil && w.tickDur > 0 {
 		v.alpha = min(1, max(0, float64(now.Sub(w.curAt))/float64(w.tickDur)))
 	}

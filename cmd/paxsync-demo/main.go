@@ -1,203 +1,229 @@
-// Command paxsync-demo is the Ebiten arena client. With no --match or
-// --peer it starts "one machine, one command": the local player plus
-// --bots bot peers, each a real paxsync session with its own key, talking
-// libp2p over loopback, so the whole system (and a cheater being caught)
-// is visible at once. --replay watches a recorded match; --ticks with
-// --screenshot makes a headless check that works under Xvfb.
+// Command paxsync-demo is the Ebiten arena client. With no LAN flags it
+// starts "one machine, one command": the local player plus --bots bot
+// peers, each a real paxsync session with its own key, talking libp2p over
+// loopback, so the whole system (and a cheater being caught) is visible at
+// once. --replay watches a recorded match; --ticks with --screenshot makes
+// a headless check that works under Xvfb.
+//
+// Verdicts are printed as they are reached (the first of each kind against
+// each player; -v for all) and summarised once at the end. SIGINT, SIGTERM
+// and SIGQUIT end the demo cleanly: the window loop stops, every session
+// closes (its WAL with it), the replay file is finished and the summary is
+// printed; the exit status is then 0.
+//
+// --help, a bad flag and a missing display are answered before Ebiten's
+// package init, which would otherwise panic without a display: see package
+// internal/preflight.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	_ "github.com/paxsync/paxsync/cmd/paxsync-demo/internal/preflight" // must run before Ebiten's init
+
+	"github.com/paxsync/paxsync/cmd/paxsync-demo/internal/cli"
 	"github.com/paxsync/paxsync/demo"
+	"github.com/paxsync/paxsync/demo/lobby"
+	"github.com/paxsync/paxsync/demo/verdictlog"
 )
 
-// stringList is a repeatable string flag (--peer A --peer B).
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
-func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
-
-// options are the parsed flags.
-type options struct {
-	bots        int
-	cheater     int
-	cheat       string
-	cheatAfter  string
-	tickHz      int
-	inputDelay  int
-	seed        uint64
-	match       string
-	key, roster string
-	mdns        bool
-	peers       stringList
-	listen      string
-	startAt     string
-	record      string
-	replay      string
-	replaySpeed float64
-	ticks       uint64
-	screenshot  string
-	net         bool
-}
-
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("paxsync-demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.IntVar(&o.bots, "bots", 3, "bot peers to start on this machine (1..7), each a real paxsync peer")
-	fs.IntVar(&o.cheater, "cheater", -1, "seat of the bot that cheats (1..bots); -1 for none")
-	fs.StringVar(&o.cheat, "cheat", "invalid-move", "what the --cheater does: "+strings.Join(demo.CheatKinds(), ", "))
-	fs.StringVar(&o.cheatAfter, "cheat-after", "0", "when the cheater starts: a duration (10s) or a tick count (300)")
-	fs.IntVar(&o.tickHz, "tick-hz", 30, "agreed ticks per second (1..60)")
-	fs.IntVar(&o.inputDelay, "input-delay", 0, "ticks between sampling and applying an input (0: the session's default)")
-	fs.Uint64Var(&o.seed, "seed", 0, "arena seed (0: random)")
-	fs.StringVar(&o.match, "match", "", "LAN: the match name to join (with --key and --roster)")
-	fs.StringVar(&o.key, "key", "", "LAN: this player's key file (paxsync keygen)")
-	fs.StringVar(&o.roster, "roster", "", "LAN: the match's roster file ({\"match\":..., \"players\":[...]})")
-	fs.BoolVar(&o.mdns, "mdns", false, "LAN: find the other players by mDNS")
-	fs.Var(&o.peers, "peer", "LAN: a peer's multiaddr (repeatable), for networks without multicast")
-	fs.StringVar(&o.listen, "listen", "", "LAN: listen multiaddr (default /ip4/0.0.0.0/tcp/0)")
-	fs.StringVar(&o.startAt, "start-at", "", "LAN: the match's tick grid, the same for every player (RFC 3339, e.g. 2026-11-23T20:00:00Z); with NTP-synced clocks each tick is agreed one consensus round after its inputs")
-	fs.StringVar(&o.record, "record", "", "record the match to this replay file")
-	fs.StringVar(&o.replay, "replay", "", "watch a recorded match instead of playing")
-	fs.Float64Var(&o.replaySpeed, "replay-speed", 1, "replay playback speed factor")
-	fs.Uint64Var(&o.ticks, "ticks", 0, "exit after this many agreed ticks (headless check)")
-	fs.StringVar(&o.screenshot, "screenshot", "", "write the final frame to this PNG (needs --ticks)")
-	fs.BoolVar(&o.net, "net", false, "start with the network panel shown (toggle with Tab)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: paxsync-demo [flags]")
-		fmt.Fprintln(stderr, "\n  paxsync-demo                                   you + 3 bot peers on this machine")
-		fmt.Fprintln(stderr, "  paxsync-demo --bots 3 --cheater 2 --cheat invalid-move   watch bot 2 get caught")
-		fmt.Fprintln(stderr, "  paxsync-demo --replay match.replay             watch a recorded match")
-		fmt.Fprintln(stderr, "\nflags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if o.screenshot != "" && o.ticks == 0 {
-		return nil, errors.New("--screenshot needs --ticks N")
-	}
-	if o.tickHz < 1 || o.tickHz > 60 {
-		return nil, fmt.Errorf("--tick-hz %d: want 1..60", o.tickHz)
-	}
-	if o.replay != "" && (o.record != "" || o.match != "" || len(o.peers) > 0) {
-		return nil, errors.New("--replay cannot be combined with --record, --match or --peer")
-	}
-	return o, nil
-}
-
-// parseAfter reads --cheat-after: a Go duration or a whole number of ticks.
-func parseAfter(s string) (time.Duration, uint64, error) {
-	if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-		return 0, n, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, 0, fmt.Errorf("--cheat-after %q: want a duration (10s) or a tick count (300)", s)
-	}
-	return d, 0, nil
-}
+// forceAfter is how long a stop signal waits for the window loop to return
+// before the shutdown runs without it. The loop checks every frame, so
+// this only matters if it is stuck.
+const forceAfter = 3 * time.Second
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+	// Preflight has answered --help and bad flags already; parsing again
+	// is cheap and keeps run complete on its own.
+	o, err := cli.Parse(args)
+	if err != nil {
+		return cli.ParseFailed(err, stdout, stderr)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+
+	d := &demoRun{o: o, stdout: stdout, stderr: stderr, done: make(chan struct{})}
+	go d.watchSignals(sigs, cancel)
+	err = d.play(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Stopped by a signal while starting: the source has cleaned up
+		// after itself (its start-up honours ctx).
+		d.shutdown()
+		err = nil
+	}
+	close(d.done)
 	if err != nil {
 		fmt.Fprintln(stderr, "paxsync-demo:", err)
-		return 2
+		return cli.ExitError
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := play(ctx, o, stdout); err != nil {
-		fmt.Fprintln(stderr, "paxsync-demo:", err)
-		return 1
-	}
-	return 0
+	return cli.ExitOK
 }
 
-// play builds the source the flags ask for, runs the window, and prints
-// every verdict seen (one line each) so scripts and tests can check them.
-func play(ctx context.Context, o *options, stdout io.Writer) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	gopt := demo.Options{ExitAfterTicks: o.ticks, Screenshot: o.screenshot, ShowNet: o.net}
-	title := "paxsync arena"
+// demoRun is one run of the demo: the source being shown, its verdict log
+// and the shutdown that both the normal end and a stop signal go through.
+type demoRun struct {
+	o              *cli.Options
+	stdout, stderr io.Writer
+	vlog           *verdictlog.Log
+	done           chan struct{} // closed when play has returned and shut down
+
+	mu      sync.Mutex
+	closeFn func() error // stops the source; nil until the window loop runs
+
+	shutOnce sync.Once
+	shutErr  error
+}
+
+// watchSignals turns the first stop signal into cancel (start-up gives
+// up, the window loop returns at its next update) and makes sure the
+// process ends even if the loop does not: forceAfter later, if the loop
+// runs still, it shuts down and exits itself. A second signal exits at
+// once.
+func (d *demoRun) watchSignals(sigs <-chan os.Signal, cancel context.CancelFunc) {
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case <-d.done:
+		return
+	}
+	fmt.Fprintf(d.stderr, "paxsync-demo: %v: stopping\n", sig)
+	cancel()
+	timeout := time.After(forceAfter)
+	for {
+		select {
+		case <-d.done:
+			return
+		case sig = <-sigs:
+			fmt.Fprintf(d.stderr, "paxsync-demo: %v again: exiting without cleanup\n", sig)
+			os.Exit(cli.ExitError)
+		case <-timeout:
+			d.mu.Lock()
+			running := d.closeFn != nil
+			d.mu.Unlock()
+			if !running {
+				timeout = nil // still starting: start-up honours ctx, wait for it
+				continue
+			}
+			fmt.Fprintln(d.stderr, "paxsync-demo: the window loop did not stop; shutting down without it")
+			code := cli.ExitOK
+			if err := d.shutdown(); err != nil {
+				fmt.Fprintln(d.stderr, "paxsync-demo:", err)
+				code = cli.ExitError
+			}
+			os.Exit(code)
+		}
+	}
+}
+
+// shutdown stops the source (sessions, WALs, replay file) and prints the
+// verdict summary, once, whoever calls it first.
+func (d *demoRun) shutdown() error {
+	d.shutOnce.Do(func() {
+		d.mu.Lock()
+		closeFn := d.closeFn
+		d.mu.Unlock()
+		if closeFn != nil {
+			d.shutErr = closeFn()
+		}
+		if d.vlog != nil {
+			d.vlog.Summary()
+		}
+	})
+	return d.shutErr
+}
+
+// debug is LiveConfig.Debug: internal notes go to stderr under -v.
+func (d *demoRun) debug(msg string) {
+	fmt.Fprintln(d.stderr, "paxsync-demo: [debug]", msg)
+}
+
+// play builds the source the flags ask for, runs the window until it is
+// closed, the headless run is complete or ctx is cancelled, and shuts
+// down.
+func (d *demoRun) play(ctx context.Context) error {
+	o := d.o
+	d.vlog = verdictlog.New(d.stdout, o.Verbose)
+	gopt := demo.Options{ExitAfterTicks: o.Ticks, Screenshot: o.Screenshot, ShowNet: o.Net, Quit: ctx.Done()}
+	title := "paxsync replay"
 	var closeFn func() error
 	switch {
-	case o.replay != "":
-		r, err := demo.OpenReplay(o.replay, o.replaySpeed)
+	case o.Replay != "":
+		r, err := demo.OpenReplay(o.Replay, o.ReplaySpeed)
 		if err != nil {
 			return err
 		}
 		gopt.World = r.World
-		title = "paxsync replay"
-		go r.Play(ctx)
+		played := make(chan struct{})
+		rctx, stop := context.WithCancel(ctx)
+		go func() {
+			defer close(played)
+			r.Play(rctx)
+		}()
+		closeFn = func() error { stop(); <-played; return nil }
 	default:
-		lc := demo.LiveConfig{TickRate: o.tickHz, InputDelay: o.inputDelay, Seed: o.seed, Record: o.record}
+		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Seed: o.Seed, Record: o.Record,
+			OnObservation: d.vlog.AddObservation}
+		if o.Verbose {
+			lc.Debug = d.debug
+		}
 		var live *demo.Live
 		var err error
-		if o.match != "" || len(o.peers) > 0 || o.mdns {
-			lc.Match, lc.KeyFile, lc.RosterFile, lc.MDNS, lc.Peers, lc.Listen = o.match, o.key, o.roster, o.mdns, o.peers, o.listen
-			if o.startAt != "" {
-				at, err := time.Parse(time.RFC3339, o.startAt)
-				if err != nil {
-					return fmt.Errorf("--start-at %q: want RFC 3339 time, e.g. 2026-11-23T20:00:00Z", o.startAt)
-				}
-				lc.StartAt = at
-			}
+		if o.LAN {
+			lc.Match, lc.KeyFile, lc.RosterFile, lc.MDNS, lc.Peers, lc.Listen = o.Match, o.Key, o.Roster, o.MDNS, o.Peers, o.Listen
+			lc.StartAt = o.StartAt
 			live, err = demo.JoinLAN(ctx, lc)
 		} else {
-			if o.bots < 1 || o.bots > 7 {
-				return fmt.Errorf("--bots %d: want 1..7 (the arena seats 2..8 players)", o.bots)
-			}
-			if o.cheater == 0 || o.cheater > o.bots {
-				return fmt.Errorf("--cheater %d: want a bot seat 1..%d (seat 0 is you; use the F keys to cheat yourself)", o.cheater, o.bots)
-			}
-			lc.Bots, lc.Cheater, lc.Cheat = o.bots, o.cheater, o.cheat
-			if lc.CheatAfter, lc.CheatAfterTicks, err = parseAfter(o.cheatAfter); err != nil {
-				return err
-			}
+			lc.Bots, lc.Cheater, lc.Cheat = o.Bots, o.Cheater, o.Cheat
+			lc.CheatAfter, lc.CheatAfterTicks = o.CheatAfter, o.CheatAfterTicks
 			live, err = demo.StartLocal(ctx, lc)
 		}
 		if err != nil {
 			return err
 		}
+		if o.LAN {
+			d.printListening(live)
+		}
+		if n := live.Notice(); n != "" {
+			fmt.Fprintln(d.stdout, "paxsync-demo:", n)
+		}
 		gopt.World, gopt.Input, gopt.Cheats = live.World, live.Input, live.CheatKeys()
 		title = live.Title()
 		closeFn = live.Close
 	}
+	gopt.World.OnVerdict(func(f demo.Flag) { d.vlog.Add(f.Verdict, f.Text) })
+	d.mu.Lock()
+	d.closeFn = closeFn
+	d.mu.Unlock()
+
 	runErr := demo.Run(demo.NewGame(gopt), title)
-	cancel()
-	if closeFn != nil {
-		if err := closeFn(); err != nil && runErr == nil {
-			runErr = err
-		}
-	}
-	names := gopt.World.Names()
-	for _, f := range gopt.World.Verdicts() {
-		who := fmt.Sprintf("seat %d", f.Verdict.Offender)
-		if f.Verdict.Offender < len(names) {
-			who = names[f.Verdict.Offender]
-		}
-		fmt.Fprintf(stdout, "verdict: %s player %d (%s): %s\n", f.Verdict.Kind, f.Verdict.Offender, who, f.Text)
+	if err := d.shutdown(); err != nil && runErr == nil {
+		runErr = err
 	}
 	return runErr
+}
+
+// printListening tells a LAN player, on the terminal, where this peer
+// listens and the command the others join it with.
+func (d *demoRun) printListening(live *demo.Live) {
+	addrs := live.Addrs()
+	fmt.Fprintf(d.stdout, "paxsync-demo: listening as peer %s on:\n", live.PeerID())
+	for _, a := range addrs {
+		fmt.Fprintln(d.stdout, "  "+a)
+	}
+	if a := lobby.JoinAddr(addrs); a != "" {
+		fmt.Fprintln(d.stdout, "paxsync-demo: the others can join with:")
+		fmt.Fprintln(d.stdout, "  "+lobby.JoinCommand(d.o.Match, d.o.Roster, a))
+	}
 }
