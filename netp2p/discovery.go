@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/control"
@@ -25,6 +26,9 @@ type gater struct {
 	mu       sync.Mutex
 	cut      map[int]bool
 	reported map[peer.ID]time.Time
+	// cutRefused counts connections refused because their peer is cut, so
+	// a test can wait for the refusals themselves rather than for a time.
+	cutRefused atomic.Uint64
 }
 
 func newGater(h *Host) *gater {
@@ -63,7 +67,11 @@ func (g *gater) InterceptSecured(_ network.Direction, p peer.ID, addrs network.C
 		g.reportNonMember(p, addrs)
 		return false
 	}
-	return g.admit(p)
+	if !g.admit(p) {
+		g.cutRefused.Add(1)
+		return false
+	}
+	return true
 }
 
 func (g *gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

@@ -11,7 +11,7 @@
 // Delivery guarantees the layers above must NOT rely on: pubsub gives no
 // ordering (not even per sender), may drop under overload (queues are
 // bounded), and may deliver one envelope more than once. Pubsub suppresses
-// an identical payload for its seen-cache window (120 s); since Ed25519
+// an identical payload for its seen-cache window (seenMessagesTTL); since Ed25519
 // signatures are deterministic, a protocol's re-send of the same envelope
 // would be silently swallowed. Each Broadcast therefore publishes
 // nonce | envelope, with a fresh 8-byte nonce: a re-send is a new
@@ -30,6 +30,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -124,6 +125,13 @@ type Config struct {
 	// noValidate turns off this host's own validation of what it sends and
 	// receives; only tests use it, to play a faulty member.
 	noValidate bool
+	// now, if set, is the rate limiter's clock instead of time.Now: tests
+	// advance it themselves, so that what a flood is allowed depends on
+	// how many messages it sends, not on how fast the machine sends them.
+	now func() time.Time
+	// msgIdle, if set, replaces msgIdleTimeout (and so msgReuseLimit), so
+	// that a test can watch an idle stream being reclaimed.
+	msgIdle time.Duration
 }
 
 // Inbound is one envelope received from the network.
@@ -160,6 +168,7 @@ type Host struct {
 	events  chan Event
 	limits  *limiter
 	out     *outStreams
+	slots   *streamSlots
 	dialer  *dialer
 
 	syncMu      sync.RWMutex
@@ -197,6 +206,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.MaxSyncResponse <= 0 {
 		cfg.MaxSyncResponse = DefaultMaxSyncResponse
 	}
+	if cfg.msgIdle <= 0 {
+		cfg.msgIdle = msgIdleTimeout
+	}
 	if len(cfg.ListenAddrs) == 0 {
 		cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}
 	}
@@ -209,7 +221,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		topicStr: "paxsync/" + crypto.Digest(cfg.Match).Hex(),
 		inbound:  make(chan Inbound, inboundChanBuffer),
 		events:   make(chan Event, defaultEventBuffer),
-		limits:   newLimiter(cfg.RateLimit, len(cfg.Roster)),
+		limits:   newLimiter(cfg.RateLimit, len(cfg.Roster), cfg.now),
 	}
 	if hs.verifier == nil {
 		hs.verifier = crypto.NewVerifier(cfg.Match, cfg.Roster)

@@ -44,6 +44,7 @@ func (b *bucket) take(now time.Time, rate, burst float64, want int) int {
 //     budget by replaying its envelopes.
 type limiter struct {
 	mu       sync.Mutex
+	now      func() time.Time // time.Now; tests set a clock they advance
 	n        int
 	rate     float64 // per signer; negative disables
 	burst    float64
@@ -52,8 +53,11 @@ type limiter struct {
 	reported []time.Time
 }
 
-func newLimiter(rl RateLimit, n int) *limiter {
-	l := &limiter{n: n, rate: rl.PerSecond, burst: float64(rl.Burst),
+func newLimiter(rl RateLimit, n int, now func() time.Time) *limiter {
+	if now == nil {
+		now = time.Now
+	}
+	l := &limiter{now: now, n: n, rate: rl.PerSecond, burst: float64(rl.Burst),
 		peer: make([]bucket, n), pair: make([]bucket, n*n), reported: make([]time.Time, n)}
 	if l.rate == 0 {
 		l.rate = DefaultRatePerSecond
@@ -73,7 +77,7 @@ func (l *limiter) arrive(seat, k int) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := float64(l.n)
-	return l.peer[seat].take(time.Now(), n*l.rate, n*l.burst, k)
+	return l.peer[seat].take(l.now(), n*l.rate, n*l.burst, k)
 }
 
 // allowSigned charges one decoded message signed by signer and delivered
@@ -84,7 +88,7 @@ func (l *limiter) allowSigned(seat, signer int) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.pair[seat*l.n+signer].take(time.Now(), l.rate, l.burst, 1) == 1
+	return l.pair[seat*l.n+signer].take(l.now(), l.rate, l.burst, 1) == 1
 }
 
 // validateQueue sizes pubsub's validation queue, which all peers share and
@@ -109,8 +113,8 @@ func (l *limiter) shouldReport(seat int) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := time.Now()
-	if now.Sub(l.reported[seat]) < time.Second {
+	now := l.now()
+	if !l.reported[seat].IsZero() && now.Sub(l.reported[seat]) < time.Second {
 		return false
 	}
 	l.reported[seat] = now

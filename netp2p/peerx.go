@@ -109,12 +109,8 @@ func (h *Host) sharePeers(p peer.ID) {
 
 // handlePeersStream reads one exchange and adds the roster addresses it
 // names to the peerstore; the dialer then connects to them.
-func (h *Host) handlePeersStream(s network.Stream) {
+func (h *Host) handlePeersStream(s network.Stream, _ int) {
 	defer s.Close()
-	if h.seatOfPeer(s.Conn().RemotePeer()) < 0 {
-		_ = s.Reset()
-		return
-	}
 	_ = s.SetReadDeadline(time.Now().Add(peersTimeout))
 	n := len(h.ids)
 	data, err := readFrame(bufio.NewReader(s), 16+n*(8+maxPeerAddrs*(maxPeerAddrBytes+4)))

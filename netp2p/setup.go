@@ -40,6 +40,7 @@ func (h *Host) start() error {
 	}
 	h.gater = newGater(h)
 	h.out = newOutStreams(h)
+	h.slots = newStreamSlots(len(h.ids))
 	h.dialer = newDialer(h) // connection callbacks kick it as soon as we listen
 	h.bw = &byteCounter{}
 	lh, err := libp2p.New(
@@ -66,9 +67,9 @@ func (h *Host) start() error {
 	if err := h.startPubsub(); err != nil {
 		return err
 	}
-	h.h.SetStreamHandler(msgProto, h.handleMsgStream)
-	h.h.SetStreamHandler(syncProto, h.handleSyncStream)
-	h.h.SetStreamHandler(peersProto, h.handlePeersStream)
+	h.h.SetStreamHandler(msgProto, h.inboundHandler(msgProto, h.handleMsgStream))
+	h.h.SetStreamHandler(syncProto, h.inboundHandler(syncProto, h.handleSyncStream))
+	h.h.SetStreamHandler(peersProto, h.inboundHandler(peersProto, h.handlePeersStream))
 	if err := h.addBootstrap(); err != nil {
 		return err
 	}
@@ -101,6 +102,17 @@ func pubsubParams() pubsub.GossipSubParams {
 	return p
 }
 
+// seenMessagesTTL is how long pubsub remembers a message ID to drop a
+// second copy of one publication. Its default, 120 s, held every message
+// ID of the last 2-3 minutes (pubsub sweeps once a minute) in two maps:
+// about 25 MB per peer at n = 4 and 60 Hz, the largest part of its heap.
+// Nothing needs that long here: with no mesh and no gossip (pubsubParams)
+// pubsub relays nothing, so a copy can only come from a peer replaying it,
+// which can as well re-wrap it in a fresh nonce; every receiver
+// de-duplicates envelopes itself (bft by envelope ID, the session's pool
+// per signed input). 5 s still absorbs a copy that raced the original.
+const seenMessagesTTL = 5 * time.Second
+
 func (h *Host) startPubsub() error {
 	q := h.cfg.QueueSize
 	ps, err := pubsub.NewGossipSub(h.ctx, h.h,
@@ -117,6 +129,7 @@ func (h *Host) startPubsub() error {
 			d := sha256.Sum256(m.Data)
 			return string(d[:])
 		}),
+		pubsub.WithSeenMessagesTTL(seenMessagesTTL),
 		pubsub.WithPeerOutboundQueueSize(q),
 		pubsub.WithValidateQueueSize(h.limits.validateQueue(q)),
 		pubsub.WithMaxMessageSize(maxPubsubMessage),

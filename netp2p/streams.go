@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,7 +29,88 @@ const (
 	defaultSendTimeout = 5 * time.Second
 	syncReadTimeout    = 10 * time.Second
 	syncWriteTimeout   = 30 * time.Second
+
+	// msgIdleTimeout is how long an inbound message stream may go without a
+	// complete frame before it is reset. A long-lived stream is idle between
+	// messages for as long as consensus has nothing point-to-point to say
+	// (between matches, or while a peer waits in the lobby), so this is
+	// not a liveness check: it reclaims streams whose sender went away
+	// without closing them, and bounds how long a peer can hold a frame
+	// half-sent. Send never writes to a stream idle for longer than
+	// msgReuseLimit, well inside it, so the reset cannot race a frame.
+	// (Config.msgIdle overrides it in tests.)
+	msgIdleTimeout = 60 * time.Second
 )
+
+// msgReuseLimit is how long an outbound message stream may sit idle and
+// still be written to; after that the next Send closes it and opens a new
+// one (no extra round trip once identify has told us the peer speaks
+// msgProto: the protocol is then negotiated lazily) rather than write
+// while the receiver may be resetting it. A third of the idle
+// timeout leaves room for a slow machine and the frame's time in flight.
+func (h *Host) msgReuseLimit() time.Duration { return h.cfg.msgIdle / 3 }
+
+// maxInboundStreams is how many streams one peer may have open to this
+// host on each protocol at once; more are reset on arrival. Each open
+// stream holds a goroutine and buffers, so without a bound one roster peer
+// can make another spend memory at will. An honest peer keeps one message
+// stream (two for a moment when it replaces one), makes one sync request
+// at a time (driver.startSync) and sends the address exchange twice per
+// connection, one after the other.
+var maxInboundStreams = map[protocol.ID]int{msgProto: 4, syncProto: 2, peersProto: 2}
+
+// streamSlots counts the open inbound streams per (protocol, seat).
+type streamSlots struct {
+	mu   sync.Mutex
+	open map[protocol.ID][]int
+}
+
+func newStreamSlots(n int) *streamSlots {
+	sl := &streamSlots{open: map[protocol.ID][]int{}}
+	for p := range maxInboundStreams {
+		sl.open[p] = make([]int, n)
+	}
+	return sl
+}
+
+func (sl *streamSlots) acquire(p protocol.ID, seat int) bool {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.open[p][seat] >= maxInboundStreams[p] {
+		return false
+	}
+	sl.open[p][seat]++
+	return true
+}
+
+func (sl *streamSlots) release(p protocol.ID, seat int) {
+	sl.mu.Lock()
+	sl.open[p][seat]--
+	sl.mu.Unlock()
+}
+
+// inboundHandler admits a stream on p from a roster peer that is not cut
+// and is within its maxInboundStreams, and runs handle on it with the
+// peer's seat; any other stream is reset at once. Refusals are counted
+// (Traffic.StreamsRefused) but not reported as misbehaviour: a peer whose
+// connection flapped may briefly hold one stream too many.
+func (h *Host) inboundHandler(p protocol.ID, handle func(s network.Stream, seat int)) network.StreamHandler {
+	return func(s network.Stream) {
+		seat := h.seatOfPeer(s.Conn().RemotePeer())
+		if seat < 0 || h.gater.isCut(seat) {
+			_ = s.Reset()
+			return
+		}
+		if !h.slots.acquire(p, seat) {
+			h.ctr.streamsRefused.Add(1)
+			h.log.Debug("inbound stream refused: too many open", "protocol", string(p), "peer_seat", seat)
+			_ = s.Reset()
+			return
+		}
+		defer h.slots.release(p, seat)
+		handle(s, seat)
+	}
+}
 
 // Errors returned by Send and RequestSync.
 var (
@@ -47,8 +129,18 @@ func writeFrame(w io.Writer, b []byte) error {
 	return err
 }
 
+// frameChunk is the most readFrame allocates ahead of the bytes that have
+// arrived: the announced length is only a claim, and a peer that announces
+// a megabyte and sends nothing must not cost a megabyte. Measured
+// (TestStreamHeaderFloodCostsNoMemory, 30 streams per protocol each
+// sending only a header): the victim's heap grew by 33 MiB when frames
+// were allocated at their announced size, by 0.5 MiB now.
+const frameChunk = 4 << 10
+
 // readFrame reads one frame of at most max bytes; a longer announced length
-// fails before anything is allocated.
+// fails before anything is allocated. The buffer grows (doubling, from
+// frameChunk) as the bytes arrive, so what a frame costs is at most about
+// twice what the peer has actually sent.
 func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -57,17 +149,31 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if n > uint64(max) {
 		return nil, fmt.Errorf("frame of %d bytes exceeds %d: %w", n, max, errOversize)
 	}
-	b := make([]byte, n)
-	_, err = io.ReadFull(r, b)
-	return b, err
+	size := int(n)
+	b := make([]byte, 0, min(size, frameChunk))
+	for len(b) < size {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(size-len(b), len(b)))
+		}
+		k, err := r.Read(b[len(b):min(cap(b), size)])
+		b = b[:len(b)+k]
+		if err != nil && len(b) < size {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 var errOversize = errors.New("oversize")
 
 type outStream struct {
-	mu sync.Mutex
-	s  network.Stream
-	w  *bufio.Writer
+	mu   sync.Mutex
+	s    network.Stream
+	w    *bufio.Writer
+	last time.Time // last frame written
 }
 
 // outStreams holds the long-lived outbound message stream to each seat.
@@ -117,6 +223,10 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 	st := h.out.get(seat)
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.s != nil && time.Since(st.last) > h.msgReuseLimit() {
+		_ = st.s.Close() // the receiver reads to the end and lets it go
+		st.s, st.w = nil, nil
+	}
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
 		if st.s == nil {
@@ -129,6 +239,7 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 		_ = st.s.SetWriteDeadline(deadline)
 		if err = writeFrame(st.w, frame); err == nil {
 			if err = st.w.Flush(); err == nil {
+				st.last = time.Now()
 				h.ctr.msgsOut.Add(1)
 				return nil
 			}
@@ -140,16 +251,14 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 }
 
 // handleMsgStream reads envelopes from one peer's long-lived stream until
-// it breaks or the host closes.
-func (h *Host) handleMsgStream(s network.Stream) {
+// it breaks, ends, stays idle for msgIdleTimeout or the host closes.
+func (h *Host) handleMsgStream(s network.Stream, seat int) {
 	p := s.Conn().RemotePeer()
-	seat := h.seatOfPeer(p)
-	if seat < 0 || h.gater.isCut(seat) {
-		_ = s.Reset()
-		return
-	}
 	r := bufio.NewReader(s)
 	for {
+		// Renewed per frame, not per read: a frame must be complete within
+		// the timeout, so a trickle of bytes cannot keep a stream alive.
+		_ = s.SetReadDeadline(time.Now().Add(h.cfg.msgIdle))
 		data, err := readFrame(r, maxEnvelope)
 		if err != nil {
 			if errors.Is(err, errOversize) {
@@ -230,10 +339,9 @@ func (h *Host) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, e
 	return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
 }
 
-func (h *Host) handleSyncStream(s network.Stream) {
+func (h *Host) handleSyncStream(s network.Stream, seat int) {
 	p := s.Conn().RemotePeer()
-	seat := h.seatOfPeer(p)
-	if seat < 0 || h.gater.isCut(seat) || h.limits.arrive(seat, 1) == 0 {
+	if h.limits.arrive(seat, 1) == 0 {
 		_ = s.Reset()
 		return
 	}

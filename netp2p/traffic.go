@@ -37,6 +37,11 @@ type Traffic struct {
 	// (pubsub's subscription buffer, or this host's per-pair delivery
 	// queue). Zero in a healthy match; see DefaultQueueSize.
 	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
+	// StreamsRefused counts inbound streams reset on arrival because their
+	// peer already had as many open on that protocol as it may (a peer
+	// opening streams to make this host spend memory). Zero in a healthy
+	// match.
+	StreamsRefused uint64
 }
 
 // Sub returns the traffic between an earlier reading t0 and t.
@@ -48,6 +53,7 @@ func (t Traffic) Sub(t0 Traffic) Traffic {
 		DroppedValidation:   t.DroppedValidation - t0.DroppedValidation,
 		DroppedOutbound:     t.DroppedOutbound - t0.DroppedOutbound,
 		DroppedSubscription: t.DroppedSubscription - t0.DroppedSubscription,
+		StreamsRefused:      t.StreamsRefused - t0.StreamsRefused,
 	}
 }
 
@@ -55,6 +61,7 @@ func (t Traffic) Sub(t0 Traffic) Traffic {
 type counters struct {
 	msgsIn, msgsOut, flooding           atomic.Uint64
 	dropValidate, dropOut, dropDelivery atomic.Uint64
+	streamsRefused                      atomic.Uint64
 }
 
 // Traffic returns the host's counters (see Traffic for what each means).
@@ -65,6 +72,7 @@ func (h *Host) Traffic() Traffic {
 		DroppedValidation:   h.ctr.dropValidate.Load(),
 		DroppedOutbound:     h.ctr.dropOut.Load(),
 		DroppedSubscription: h.ctr.dropDelivery.Load(),
+		StreamsRefused:      h.ctr.streamsRefused.Load(),
 	}
 	if h.bw != nil {
 		t.BytesIn, t.BytesOut = h.bw.in.Load(), h.bw.out.Load()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,14 +25,14 @@ func TestTrafficCounts(t *testing.T) {
 		}
 	}
 	for i := range k {
-		if _, ok := recv(t, rcv, 5*time.Second); !ok {
+		if _, ok := recv(t, rcv, waitLong); !ok {
 			t.Fatalf("received %d of %d", i, k)
 		}
 	}
 	if err := snd.Send(context.Background(), 1, c.signers[0].Sign(wire.TypeInput, []byte("direct"))); err != nil {
 		t.Fatal(err)
 	}
-	if in, ok := recv(t, rcv, 5*time.Second); !ok || !in.Direct {
+	if in, ok := recv(t, rcv, waitLong); !ok || !in.Direct {
 		t.Fatalf("direct message: %+v, %v", in, ok)
 	}
 	s, r := snd.Traffic().Sub(t0s), rcv.Traffic().Sub(t0r)
@@ -51,107 +52,137 @@ func TestTrafficCounts(t *testing.T) {
 }
 
 // TestFloodDoesNotCostHonestDelivery: seat 3 publishes far beyond its rate
-// limit while seats 1 and 2 broadcast at a game's pace; every host must get
-// every honest message, and seat 3 must be reported as flooding.
+// limit while seats 1 and 2 broadcast alongside; every host must get every
+// honest message, seat 3 must get no more than its budget through, and it
+// must be reported as flooding.
+//
+// The limiter's clock is the test's (Config.now), advanced by one step per
+// round, so what is over the limit is fixed by the counts below and not by
+// how fast this machine publishes: under the race detector a real-time
+// flood never even reached the limit. Each round waits until every host
+// has delivered or limited the whole round, which keeps the flood within
+// pubsub's queues (a loss there would be a queue, not the limiter, at work)
+// and the honest messages interleaved with it.
 func TestFloodDoesNotCostHonestDelivery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("floods four hosts for a few seconds")
+		t.Skip("floods four hosts with a few thousand messages")
 	}
-	c := newCluster(t, 4, func(i int, cfg *Config) { cfg.noValidate = i == 3 })
+	const (
+		rate, burst    = 100, 200 // per signer and delivering peer
+		rounds         = 30
+		floodPerRound  = 100 // 10× the refill per round, and the burst is gone in 2 rounds
+		honestPerRound = 5   // for each of seats 1 and 2: within every budget
+		step           = 100 * time.Millisecond
+		n              = 4
+	)
+	// The most a host can let through of seat 3's own messages: the pair
+	// bucket (signer 3, delivered by 3) full at the start plus its refill.
+	// The arrival bucket (n×) is emptied too: from round 20 on more than
+	// half of each round is cut before pubsub even queues it.
+	maxFlood := burst + rate*int(rounds*step/time.Second)
+	clk := newFakeClock()
+	c := newCluster(t, n, func(i int, cfg *Config) {
+		cfg.noValidate = i == 3
+		cfg.RateLimit = RateLimit{PerSecond: rate, Burst: burst}
+		cfg.now = clk.now
+	})
 	flooder := c.hosts[3]
-	ctx, stop := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	published := 0
-	go func() {
-		defer wg.Done()
-		// One pre-signed envelope, each publication distinct by its nonce,
-		// as the flood cheat does.
-		env := c.signers[3].Sign(wire.TypeHello, []byte("flood"))
-		for n := uint64(0); ctx.Err() == nil; n++ {
-			data := env.Encode(binary.BigEndian.AppendUint64(nil, n))
-			if flooder.topic.Publish(ctx, data) == nil {
-				published++
-			}
-		}
-	}()
 
-	// Honest seats 1 and 2: 150 messages each, 5 ms apart (~200/s).
-	const perSeat = 150
-	want := map[string]bool{}
-	for s := 1; s <= 2; s++ {
-		for i := range perSeat {
-			want[fmt.Sprintf("seat %d msg %d", s, i)] = true
-		}
-	}
-	got := make([]map[string]bool, 3)
+	var mu sync.Mutex
+	got := make([]map[string]bool, 3) // honest bodies delivered to host h
+	var flood [3]atomic.Int64         // seat 3's envelopes delivered to host h
+	stop := make(chan struct{})
 	var rwg sync.WaitGroup
 	for h := range 3 {
 		got[h] = map[string]bool{}
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			deadline := time.After(30 * time.Second)
 			for {
 				select {
 				case in := <-c.hosts[h].Inbound():
-					if in.Env.Sender != 3 {
-						got[h][string(in.Env.Body)] = true
+					if in.Env.Sender == 3 {
+						flood[h].Add(1)
+						continue
 					}
-				case <-deadline:
-					return
-				}
-				n := 0
-				for m := range want {
-					if got[h][m] && int(m[5]-'0') != h {
-						n++
-					}
-				}
-				if n == len(want)-wantOwn(h, perSeat) {
+					mu.Lock()
+					got[h][string(in.Env.Body)] = true
+					mu.Unlock()
+				case <-stop:
 					return
 				}
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond) // the flood is on
-	var swg sync.WaitGroup
-	for s := 1; s <= 2; s++ {
-		swg.Add(1)
-		go func() {
-			defer swg.Done()
-			for i := range perSeat {
-				env := c.signers[s].Sign(wire.TypeInput, []byte(fmt.Sprintf("seat %d msg %d", s, i)))
-				if err := c.hosts[s].Broadcast(env); err != nil {
-					t.Error(err)
-				}
-				time.Sleep(5 * time.Millisecond)
+	defer rwg.Wait()
+	defer close(stop)
+
+	// One pre-signed envelope, each publication distinct by its nonce, as
+	// the flood cheat does.
+	env := c.signers[3].Sign(wire.TypeHello, []byte("flood"))
+	published := 0
+	for r := range rounds {
+		for range floodPerRound {
+			data := env.Encode(binary.BigEndian.AppendUint64(nil, uint64(published)))
+			if err := flooder.topic.Publish(context.Background(), data); err != nil {
+				t.Fatal(err)
 			}
-		}()
+			published++
+		}
+		for s := 1; s <= 2; s++ {
+			for k := range honestPerRound {
+				body := fmt.Sprintf("seat %d msg %d", s, r*honestPerRound+k)
+				if err := c.hosts[s].Broadcast(c.signers[s].Sign(wire.TypeInput, []byte(body))); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		waitFor(t, waitLong, fmt.Sprintf("round %d of the flood delivered or limited", r), func() bool {
+			for h := range 3 {
+				tr := c.hosts[h].Traffic()
+				if flood[h].Load()+int64(tr.Flooding+tr.DroppedValidation+tr.DroppedSubscription) < int64(published) {
+					return false
+				}
+			}
+			return true
+		})
+		clk.advance(step)
 	}
-	swg.Wait()
-	rwg.Wait()
-	stop()
-	wg.Wait()
+	honest := rounds * honestPerRound
+	waitFor(t, waitLong, "every honest message at every host", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for h := range 3 {
+			if len(got[h]) < 2*honest-wantOwn(h, honest) {
+				return false
+			}
+		}
+		return true
+	})
 
 	for h := range 3 {
-		var missing []string
-		for m := range want {
-			if int(m[5]-'0') != h && !got[h][m] {
-				missing = append(missing, m)
+		tr := c.hosts[h].Traffic()
+		t.Logf("host %d: seat 3 delivered %d of %d; %+v", h, flood[h].Load(), published, tr)
+		mu.Lock()
+		for s := 1; s <= 2; s++ {
+			for k := 0; k < honest && s != h; k++ {
+				if m := fmt.Sprintf("seat %d msg %d", s, k); !got[h][m] {
+					t.Errorf("host %d lost honest message %q while seat 3 flooded", h, m)
+				}
 			}
 		}
-		tr := c.hosts[h].Traffic()
-		t.Logf("host %d: %+v", h, tr)
-		if len(missing) > 0 {
-			t.Errorf("host %d lost %d honest messages (e.g. %q) while seat 3 flooded", h, len(missing), missing[0])
+		mu.Unlock()
+		if d := flood[h].Load(); d < burst || d > int64(maxFlood) {
+			t.Errorf("host %d delivered %d of seat 3's %d publications; its budget is %d to %d", h, d, published, burst, maxFlood)
+		}
+		if tr.Flooding < uint64(published-maxFlood) {
+			t.Errorf("host %d limited %d of %d flood publications, want at least %d", h, tr.Flooding, published, published-maxFlood)
+		}
+		if tr.DroppedValidation+tr.DroppedSubscription != 0 {
+			t.Errorf("host %d dropped messages in a queue: %+v", h, tr)
 		}
 	}
-	t.Logf("flooder published %d", published)
-	tr := c.hosts[0].Traffic()
-	if tr.Flooding == 0 {
-		t.Errorf("host 0 limited none of %d flood publications", published)
-	}
-	waitEvent(t, c.hosts[0], 5*time.Second, func(ev Event) bool {
+	waitEvent(t, c.hosts[0], waitLong, func(ev Event) bool {
 		return ev.Kind == EventInvalid && ev.Reason == ReasonFlooding && ev.Seat == 3
 	})
 	for h := range 3 {
@@ -186,11 +217,11 @@ func TestTamperedRelayIsBlamedOnRelayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, h := range c.hosts[1:] {
-		ev := waitEvent(t, h, 5*time.Second, func(ev Event) bool { return ev.Kind == EventInvalid })
+		ev := waitEvent(t, h, waitLong, func(ev Event) bool { return ev.Kind == EventInvalid })
 		if ev.Seat != 0 || ev.Reason != ReasonBadSignature || ev.Peer != c.hosts[0].PeerID() {
 			t.Errorf("host %d: event %v; want bad-signature against seat 0 (the relayer)", h.Seat(), ev)
 		}
-		if in, ok := recv(t, h, 300*time.Millisecond); ok {
+		if in, ok := recv(t, h, waitQuiet); ok {
 			t.Errorf("host %d: tampered envelope delivered: %+v", h.Seat(), in)
 		}
 	}
@@ -199,7 +230,7 @@ func TestTamperedRelayIsBlamedOnRelayer(t *testing.T) {
 	if err := c.hosts[0].Broadcast(orig); err != nil {
 		t.Fatal(err)
 	}
-	in, ok := recv(t, c.hosts[2], 5*time.Second)
+	in, ok := recv(t, c.hosts[2], waitLong)
 	if !ok || in.Env.Sender != 1 || !bytes.Equal(in.Env.Body, orig.Body) {
 		t.Fatalf("genuine relay: %+v, %v", in, ok)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // netns is a set of network namespaces made for one test: a bridge
@@ -79,9 +80,9 @@ func TestMDNSDiscoveryBetweenNamespaces(t *testing.T) {
 	var cmds []*exec.Cmd
 	for _, p := range m.players {
 		cmds = append(cmds, m.start(t, p, m.roster, "--mdns", "--propose", strconv.Itoa(slots),
-			"--slots", strconv.Itoa(slots), "--linger", "3s", "--timeout", "60s"))
+			"--slots", strconv.Itoa(slots), "--linger", lingerUntilStopped))
 	}
-	waitAll(t, cmds, m.players)
+	stopWhenAllDecided(t, cmds, m.players, 80*time.Second)
 	sameOutputs(t, m.players, slots)
 	for i, p := range m.players {
 		if !strings.Contains(readFile(t, p.logFile), "kind=found") {

@@ -221,12 +221,66 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// waitAll waits for the processes and fails with their logs if any fails.
-func waitAll(t *testing.T, cmds []*exec.Cmd, ps []*player) {
+// lingerUntilStopped is the --linger of nodes run by stopWhenAllDecided:
+// they keep serving their peers until the test stops them, not for a fixed
+// time that a slow peer's catch-up could outlast.
+const lingerUntilStopped = "10m"
+
+// stopWhenAllDecided waits until every node has written its --out file
+// (it reached --slots and lingers, serving the others), then interrupts
+// them all and waits for them; it fails with their logs if any node exits
+// on its own before that or with an error, or if they have not all
+// decided within the given bound.
+func stopWhenAllDecided(t *testing.T, cmds []*exec.Cmd, ps []*player, within time.Duration) {
 	t.Helper()
+	type exit struct {
+		i   int
+		err error
+	}
+	exited := make(chan exit, len(cmds))
 	for i, c := range cmds {
-		if err := c.Wait(); err != nil {
-			t.Errorf("node %d: %v\n%s", i, err, tail(readFile(t, ps[i].logFile), 3000))
+		go func() { exited <- exit{i, c.Wait()} }()
+	}
+	running := len(cmds)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+		}
+		for ; running > 0; running-- {
+			<-exited
+		}
+		for i, p := range ps {
+			b, _ := os.ReadFile(p.logFile)
+			t.Logf("node %d log:\n%s", i, tail(string(b), 3000))
+		}
+		t.Fatalf(format, args...)
+	}
+	decided := func() bool {
+		for _, p := range ps {
+			if _, err := os.Stat(p.outFile); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	deadline := time.After(within)
+	for !decided() {
+		select {
+		case e := <-exited:
+			running--
+			fail("node %d exited before every node had decided: %v", e.i, e.err)
+		case <-deadline:
+			fail("not every node decided its slots within %v", within)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for _, c := range cmds {
+		_ = c.Process.Signal(os.Interrupt)
+	}
+	for ; running > 0; running-- {
+		if e := <-exited; e.err != nil {
+			t.Errorf("node %d: %v\n%s", e.i, e.err, tail(readFile(t, ps[e.i].logFile), 3000))
 		}
 	}
 	if t.Failed() {
@@ -284,10 +338,13 @@ func TestNodesAgreeOverLibp2p(t *testing.T) {
 	const slots = 40
 	var cmds []*exec.Cmd
 	for _, p := range m.players {
-		cmds = append(cmds, m.start(t, p, m.roster, "--propose", strconv.Itoa(slots), "--slots", strconv.Itoa(slots), "--linger", "4s"))
+		cmds = append(cmds, m.start(t, p, m.roster, "--propose", strconv.Itoa(slots), "--slots", strconv.Itoa(slots), "--linger", lingerUntilStopped))
 	}
-	icmd := m.start(t, intruder, forgedRoster, "--timeout", "6s")
-	waitAll(t, cmds, m.players)
+	// The intruder keeps dialing for as long as the members run (not for a
+	// fixed time, which a slow start could use up), then is interrupted.
+	icmd := m.start(t, intruder, forgedRoster)
+	stopWhenAllDecided(t, cmds, m.players, 80*time.Second)
+	_ = icmd.Process.Signal(os.Interrupt)
 	_ = icmd.Wait() // it decides nothing; its exit status is not the point
 	sameOutputs(t, m.players, slots)
 
@@ -345,7 +402,7 @@ func TestNodeKilledAndRestarted(t *testing.T) {
 	}
 	m := newMatch(t, 4)
 	const slots = 150
-	args := []string{"--propose", strconv.Itoa(slots), "--propose-every", "25ms", "--slots", strconv.Itoa(slots), "--linger", "6s"}
+	args := []string{"--propose", strconv.Itoa(slots), "--propose-every", "25ms", "--slots", strconv.Itoa(slots), "--linger", lingerUntilStopped}
 	var cmds []*exec.Cmd
 	for _, p := range m.players {
 		cmds = append(cmds, m.start(t, p, m.roster, args...))
@@ -367,7 +424,8 @@ func TestNodeKilledAndRestarted(t *testing.T) {
 		t.Fatal("the run ended before the restart; slow the proposals down")
 	}
 	cmds[3] = m.start(t, victim, m.roster, args...)
-	waitAll(t, cmds, m.players)
+	// The others serve the restarted node until it has caught up too.
+	stopWhenAllDecided(t, cmds, m.players, 80*time.Second)
 	sameOutputs(t, m.players, slots)
 
 	log := readFile(t, victim.logFile)
