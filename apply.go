@@ -62,6 +62,7 @@ func (s *Session) applyBatchLocked(b *gamestate.Batch) {
 		if at, ok := s.signedAt[tr.Tick]; ok {
 			commit = now.Sub(at)
 			s.addLatency(commit)
+			s.met.Commit(commit)
 			delete(s.signedAt, tr.Tick)
 		}
 		s.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash, Commit: commit})
@@ -72,6 +73,7 @@ func (s *Session) applyBatchLocked(b *gamestate.Batch) {
 			}
 		}
 	}
+	s.met.TicksDecided(len(res.Ticks))
 	for _, v := range res.Verdicts {
 		s.verdict(v)
 	}
@@ -116,6 +118,7 @@ func (s *Session) applyCompleteLocked() {
 
 func (s *Session) verdict(v gamestate.Verdict) {
 	s.verdicts = append(s.verdicts, v)
+	s.met.Verdict(v.Kind)
 	s.emit(VerdictEvent{Verdict: v})
 	if v.Kind == gamestate.StateDivergence {
 		s.emit(DesyncEvent{Tick: v.Tick, Seat: v.Offender, Local: v.Offender == s.seat})
@@ -225,6 +228,7 @@ func (s *Session) observe(kind gamestate.ObservationKind, about int, detail stri
 		return
 	}
 	s.obsLast[k] = now
+	s.met.Observation(kind)
 	o := gamestate.Observation{Kind: kind, About: about, Detail: detail}
 	if len(s.observations) < 4096 {
 		s.observations = append(s.observations, o)

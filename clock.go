@@ -148,6 +148,8 @@ func (s *Session) step(ctx context.Context, c *clockLoop, advance bool) bool {
 		s.boundClock(max(s.clock, next), next)
 	}
 	out := s.sampleInputs(now)
+	out = append(out, s.badSyncLure(now)...)
+	s.streamFloodHook(ctx)
 	if s.cfg.Consensus == ConsensusBroadcast {
 		s.applyCompleteLocked()
 	}
@@ -391,6 +393,7 @@ func (s *Session) statsLocked() Stats {
 		st.TicksBehind = s.clock - next
 	}
 	s.addCounters(&st)
+	st.PeerRTT = s.host.RTT()
 	if len(s.lat) > 0 {
 		l := slices.Clone(s.lat)
 		slices.Sort(l)

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 )
@@ -105,6 +107,15 @@ type Config struct {
 	Record io.Writer
 	// Cheat makes THIS peer misbehave, for tests and demos only.
 	Cheat *Cheat
+	// Metrics, if set, gets this session's Prometheus metrics, labelled
+	// with the match name and seat, for a game or server that already
+	// scrapes its processes: commit latency, ticks decided, view changes,
+	// messages and bytes by type, drops by reason, verdicts and
+	// observations by kind, RTT per peer (docs/EMBEDDING.md, "Metrics and
+	// stats"). Nil: no metrics, at no cost. Sessions of different seats or
+	// matches may share a registry; Join refuses (ErrBadConfig) one that
+	// already holds this match name and seat. Close unregisters them.
+	Metrics prometheus.Registerer
 	// EventBuffer is the capacity of Events() (default 4096).
 	EventBuffer int
 	Logger      *slog.Logger
@@ -208,6 +219,33 @@ const (
 	// others' would. The key does not open the ordered commitment: every
 	// engine reaches reveal-mismatch, and the input is not applied.
 	CheatLookahead CheatKind = "lookahead"
+
+	// The four kinds below attack the honest peers' memory, bandwidth and
+	// catch-up (cheat_attack.go) rather than the game: each is a roster
+	// peer running honest code with one behaviour changed, sending what
+	// its own limits let it, so a match shows what they cost (issue 12).
+
+	// CheatVoteFlood: besides its honest votes, the peer signs fat
+	// Confirms and Verifies (4096 (slot, digest) pairs each, the most a
+	// vote may name) over a wide range of slots in many views ahead of the
+	// current one, as many per second as its rate budget at the other
+	// peers leaves room for. The (view, slot)s never conflict with its own
+	// votes: no proof, just memory and bandwidth.
+	CheatVoteFlood CheatKind = "vote-flood"
+	// CheatEvidenceBait: rounds of one fat Verify and then one-pair
+	// Verifies, each naming another of its slots with a different digest,
+	// every round in a new view (new slots to conflict at), at the same
+	// rate as vote-flood. Every one-pair Verify proves vote-equivocation.
+	CheatEvidenceBait CheatKind = "evidence-bait"
+	// CheatStreamFlood: the peer keeps as many raw streams as it can open
+	// to every other peer, on the message and the sync protocol, each
+	// announcing a frame of about 1 MB and then sending nothing more.
+	CheatStreamFlood CheatKind = "stream-flood"
+	// CheatBadSync: the peer answers every sync request with a forged
+	// SyncState as large as the requester accepts, and claims (in a signed
+	// Confirm naming a slot far past the others' window) to be ahead, so
+	// that the others keep asking it.
+	CheatBadSync CheatKind = "bad-sync"
 )
 
 // Cheat configures this peer to misbehave from FromTick on, through the
@@ -348,7 +386,8 @@ func checkCheat(ch *Cheat, seat, n int, sealed bool) (*Cheat, error) {
 			c.Target = (seat + 1) % n
 		}
 	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader,
-		CheatEquivocateProposal, CheatDoubleVote, CheatTamperRelay:
+		CheatEquivocateProposal, CheatDoubleVote, CheatTamperRelay,
+		CheatVoteFlood, CheatEvidenceBait, CheatStreamFlood, CheatBadSync:
 	case CheatLookahead:
 		if !sealed {
 			return nil, badConfig("Cheat.Kind", "%s needs Sealed (there is nothing to look ahead of without commitments)", c.Kind)

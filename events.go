@@ -112,6 +112,10 @@ type Stats struct {
 	Connected            []int  // seats with a live connection
 	DroppedEvents        uint64 // events dropped because Events() was not drained
 	Proposed             uint64 // batches this peer proposed as leader
+	// PeerRTT is the round-trip time to each seat's peer, indexed by seat
+	// (a moving average of pings every 2 s, what GGPO-style HUDs show as
+	// ping); 0 for this seat and for seats not connected or not pinged yet.
+	PeerRTT []time.Duration
 	// Network totals since Join: bytes on the wire (all libp2p protocols)
 	// and signed envelopes delivered to / sent by this peer.
 	BytesIn, BytesOut uint64
@@ -119,6 +123,18 @@ type Stats struct {
 	// Signature operations of this process since it started (all sessions
 	// in it): what the CPU floor of the protocol is counted in.
 	Signs, Verifies uint64
+	// Messages lost or refused since Join (netp2p.Traffic and the
+	// driver): Flooding were cut on arrival because their peer was over
+	// its rate budget (whoever signed them); DroppedValidation,
+	// DroppedOutbound and DroppedSubscription were lost to a full bounded
+	// queue of the network layer; SendDrops are this peer's own direct
+	// consensus messages dropped because the queue to their peer was
+	// full; StreamsRefused are inbound streams reset on arrival because
+	// their peer held too many open. All but Flooding and StreamsRefused
+	// are zero in a healthy match.
+	Flooding                                                uint64
+	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
+	SendDrops, StreamsRefused                               uint64
 }
 
 // FatalEvent reports the error that ended the session on its own: the

@@ -22,6 +22,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/driver"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/metrics"
 	"github.com/paxsync/paxsync/netp2p"
 	"github.com/paxsync/paxsync/wal"
 	"github.com/paxsync/paxsync/wire"
@@ -51,6 +52,7 @@ type Session struct {
 	fatal     atomic.Pointer[error] // the error that ended the session (fail)
 	msgsIn    atomic.Uint64
 	dropped   atomic.Uint64
+	met       *metrics.Set // Config.Metrics; nil: none
 
 	// mu guards everything below: the engine (and the game inside it), the
 	// pool, the clock and input state, stats and the recorder. The driver's
@@ -79,6 +81,7 @@ type Session struct {
 	consCheat    atomic.Bool    // cheatCfg is a consensus cheat (read without mu by outbound)
 	nodeSigner   *crypto.Signer // the bft node's signer; driver goroutine only
 	msgRate      float64
+	atk          attackGen // vote-flood and evidence-bait; driver goroutine only
 }
 
 type obsKey struct {
@@ -149,7 +152,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.host, err = netp2p.New(runCtx, netp2p.Config{Key: cfg.Key, Roster: cfg.Roster, Match: match, MatchName: cfg.MatchName, Verifier: s.verifier,
-		RateLimit:   floodLimit(cfg),
+		RateLimit: floodLimit(cfg), MaxSyncResponse: syncResponseLimit,
 		ListenAddrs: cfg.Network.ListenAddrs, Peers: cfg.Network.Peers, MDNS: cfg.Network.MDNS, Logger: s.log})
 	if err != nil {
 		cancel()
@@ -158,7 +161,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if node != nil {
 		s.drv, err = driver.New(driver.Config{
-			Node: node, Seat: seat, N: n, Transport: s.host, WAL: wl, TickInterval: cfg.ConsensusTick,
+			Node: node, Seat: seat, N: n, Transport: syncTransport{s.host, s}, WAL: wl, TickInterval: cfg.ConsensusTick,
 			Apply: s.apply, Snapshot: s.snapshot, Restore: s.restore, Other: s.other,
 			Outbound:    s.outbound, // a pass-through unless a consensus cheat is set
 			SyncOnStart: len(restored) > 0, Logger: s.log,
@@ -168,6 +171,15 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 			s.host.Close()
 			s.closeWAL()
 			return nil, fmt.Errorf("paxsync: driver: %w", err)
+		}
+	}
+	if cfg.Metrics != nil {
+		s.met, err = metrics.New(cfg.Metrics, cfg.MatchName, seat, metrics.Sources{Driver: s.drv, Host: s.host, Game: true})
+		if err != nil {
+			cancel()
+			s.host.Close()
+			s.closeWAL()
+			return nil, badConfig("Metrics", "%v", err)
 		}
 	}
 	s.wg.Add(3)
@@ -515,6 +527,11 @@ func (s *Session) Stats() Stats {
 func (s *Session) addCounters(st *Stats) {
 	tr := s.host.Traffic()
 	st.BytesIn, st.BytesOut, st.MsgsIn, st.MsgsOut = tr.BytesIn, tr.BytesOut, tr.MsgsIn, tr.MsgsOut
+	st.Flooding, st.StreamsRefused = tr.Flooding, tr.StreamsRefused
+	st.DroppedValidation, st.DroppedOutbound, st.DroppedSubscription = tr.DroppedValidation, tr.DroppedOutbound, tr.DroppedSubscription
+	if s.drv != nil {
+		st.SendDrops = s.drv.Stats().SendDrops
+	}
 	ops := crypto.Ops()
 	st.Signs, st.Verifies = ops.Signs, ops.Verifies
 }
@@ -529,6 +546,7 @@ func (s *Session) Close() error {
 		close(s.closed)
 		s.cancel()
 		<-s.finished
+		s.met.Close()
 		s.closeErr = errors.Join(s.Err(), s.host.Close(), s.closeWAL())
 	})
 	return s.closeErr

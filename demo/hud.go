@@ -166,6 +166,8 @@ func drawPlayerRow(dst *ebiten.Image, v *view, seat int, p Player, x, y, iw floa
 		conn, cc = "replay", colDim
 	case !p.Connected:
 		conn, cc = "not connected", colWarn
+	case seat < len(v.stats.PeerRTT) && v.stats.PeerRTT[seat] > 0:
+		conn = "connected · ping " + dur(v.stats.PeerRTT[seat])
 	}
 	kd := ""
 	if v.cur != nil && seat < len(v.cur.Ships) {
@@ -274,12 +276,16 @@ func drawNetStrip(dst *ebiten.Image, l *layout, v *view) {
 			fmt.Sprintf("%.0f messages/s", st.MsgsPerSec),
 			fmt.Sprintf("%d peers connected", st.Peers),
 		}
+		if p := pingItem(v); p != "" {
+			items = append(items, p)
+		}
 	}
 	const sep = "   ·   "
 	x0 := l.ax + textWidth("NETWORK", 12) + 12
 	drawText(dst, "NETWORK", 12, l.ax, l.stripY+1, colDim)
 	x, y := x0, l.stripY
 	for i, it := range items {
+		it = truncate(it, 13, l.ax+l.aw-x0) // a long ping list must not run off the strip
 		w := textWidth(it, 13)
 		if i > 0 {
 			if x+textWidth(sep, 13)+w > l.ax+l.aw && x > x0 {
@@ -295,6 +301,22 @@ func drawNetStrip(dst *ebiten.Image, l *layout, v *view) {
 		drawText(dst, it, 13, x, y, colText)
 		x += w
 	}
+}
+
+// pingItem is the network strip's ping per peer ("ping P1 2.1, P2 3.4
+// ms"): the round trip to each connected peer, as GGPO-style HUDs show;
+// "" until some peer's ping is known.
+func pingItem(v *view) string {
+	var parts []string
+	for seat, d := range v.stats.PeerRTT {
+		if d > 0 && seat != v.local {
+			parts = append(parts, playerName(v, seat)+" "+ftoa(float64(d)/float64(time.Millisecond), 1))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "ping " + strings.Join(parts, ", ") + " ms"
 }
 
 // drawCheatBanner labels active local cheats across the arena's bottom.

@@ -255,7 +255,8 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 			if isLocal {
 				st := e.Stats
 				l.World.SetStats(NetStats{CommitP50: st.CommitP50, CommitP99: st.CommitP99, View: st.View,
-					Leader: st.Leader, TicksBehind: int(st.TicksBehind), MsgsPerSec: st.MsgsPerSec, Peers: len(st.Connected)})
+					Leader: st.Leader, TicksBehind: int(st.TicksBehind), MsgsPerSec: st.MsgsPerSec, Peers: len(st.Connected),
+					PeerRTT: st.PeerRTT})
 			}
 		case paxsync.DesyncEvent:
 			if isLocal && e.Local {

@@ -33,6 +33,9 @@ type NetStats struct {
 	MsgsPerSec           float64
 	Peers                int
 	Valid                bool // false until the first statistics arrive
+	// PeerRTT is the ping of each seat, indexed by seat (Stats.PeerRTT);
+	// 0 for the local seat and peers not connected or not pinged yet.
+	PeerRTT []time.Duration
 }
 
 // Flag is a proven verdict against a seat, with the HUD's line about it.

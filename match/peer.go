@@ -35,6 +35,10 @@ type PeerConfig struct {
 	ReportFile string     `json:"report_file"`
 	ReplayFile string     `json:"replay_file,omitempty"`
 	LogFile    string     `json:"log_file,omitempty"`
+	// MetricsAddr, if set, serves this peer's Prometheus /metrics and
+	// /debug/pprof/ there (`paxsync match play --metrics`; a bare ":port"
+	// binds 127.0.0.1, ":0" picks a port, printed as "metrics ADDR").
+	MetricsAddr string `json:"metrics_addr,omitempty"`
 
 	// The fields below are for `paxsync bench`; matches leave them zero.
 
@@ -59,6 +63,10 @@ type PeerConfig struct {
 	// Bench makes the peer measure a window instead of playing Ticks
 	// ticks: it prints "done" when the window ends and reports it.
 	Bench *BenchSpec `json:"bench,omitempty"`
+
+	// WindowFromTick is where a match peer's play window opens
+	// (PeerReport.Resources): when it has applied this tick.
+	WindowFromTick uint64 `json:"window_from_tick,omitempty"`
 }
 
 // PeerReport is what one peer process writes on exit.
@@ -77,6 +85,9 @@ type PeerReport struct {
 	ReplayError  string            `json:"replay_error,omitempty"`
 	// Bench is the measured window of a bench peer (absent in matches).
 	Bench *BenchReport `json:"bench,omitempty"`
+	// Resources is what the play window cost this peer (absent if the
+	// window never opened).
+	Resources *ResourceReport `json:"resources,omitempty"`
 }
 
 // VerdictInfo is one verdict as a report shows it.
@@ -144,8 +155,8 @@ func evidenceSummary(v *gamestate.Verdict, ver *crypto.Verifier) string {
 
 // RunPeer plays one seat until stop is closed (the runner closes the
 // peer's stdin), printing progress lines to progress, then writes the
-// report. Progress lines: "addr A", "ready", "tick T verdicts V",
-// "checkpoint T HASH", "done".
+// report. Progress lines: "metrics ADDR" (with MetricsAddr), "addr A",
+// "ready", "tick T verdicts V", "checkpoint T HASH", "done".
 func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	key, err := crypto.LoadKeyFile(cfg.KeyFile)
 	if err != nil {
@@ -190,6 +201,8 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
 		WALSync: paxsync.WALSync(cfg.WALSync),
 	}
+	pm := newPeerMetrics(cfg.MetricsAddr)
+	scfg.Metrics = pm.registerer()
 	if cfg.EpochUnixNano != 0 {
 		scfg.Epoch = time.Unix(0, cfg.EpochUnixNano)
 	}
@@ -200,6 +213,11 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	s, err := paxsync.Join(ctx, scfg)
 	cancel()
 	if err != nil {
+		return err
+	}
+	defer pm.close()
+	if err := pm.serve(progress, logger); err != nil {
+		s.Close()
 		return err
 	}
 	bench := newBenchRec(cfg, time.Now())
@@ -229,6 +247,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	events := s.Events()
 	nf := netFaults{todo: cfg.NetFaults}
 	tl := newTimelineRec(cfg, progress)
+	res := newResourceRec(cfg, progress)
 	say := func(format string, a ...any) { fmt.Fprintf(progress, format+"\n", a...) }
 	healT := time.NewTicker(20 * time.Millisecond)
 	defer healT.Stop()
@@ -239,6 +258,8 @@ loop:
 			break loop
 		case now := <-healT.C:
 			nf.onClock(s, now, last, say)
+		case <-res.C():
+			res.samplePeak()
 		case <-bench.C():
 			if bench.transition(s) {
 				fmt.Fprintf(progress, "tick %d verdicts %d\ndone\n", last, len(rep.Verdicts))
@@ -252,6 +273,7 @@ loop:
 			case paxsync.TickEvent:
 				last = e.Tick
 				nf.onTick(s, e.Tick, time.Now(), say)
+				res.onTick(s, e.Tick)
 				if e.Checkpoint {
 					rep.Checkpoints[e.Tick] = e.Hash.Hex()
 					fmt.Fprintf(progress, "checkpoint %d %s\n", e.Tick, e.Hash.Hex())
@@ -281,6 +303,7 @@ loop:
 		}
 	}
 	rep.Bench = bench.report()
+	rep.Resources = res.end(s, last)
 	st := s.Stats()
 	rep.DecidedTicks, rep.View = st.DecidedTicks, st.View
 	rep.CommitP50Ms = float64(st.CommitP50.Microseconds()) / 1000

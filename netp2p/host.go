@@ -393,11 +393,11 @@ func (h *Host) Broadcast(env crypto.Envelope) error {
 	if err := h.ctx.Err(); err != nil {
 		return fmt.Errorf("netp2p: host closed")
 	}
-	data := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(env.Body)+80), h.pubSeq.Add(1))
-	if err := h.topic.Publish(h.ctx, env.Encode(data)); err != nil {
+	data := env.Encode(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(env.Body)+80), h.pubSeq.Add(1)))
+	if err := h.topic.Publish(h.ctx, data); err != nil {
 		return err
 	}
-	h.ctr.msgsOut.Add(1)
+	h.ctr.countOut(env.Type, len(data)-nonceSize)
 	return nil
 }
 

@@ -108,7 +108,7 @@ func (h *Host) deliverInbound() {
 		}
 		select {
 		case h.inbound <- in:
-			h.ctr.msgsIn.Add(1)
+			h.ctr.countIn(&in.Env)
 		case <-h.ctx.Done():
 			return
 		}

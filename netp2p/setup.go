@@ -53,7 +53,7 @@ func (h *Host) start() error {
 		libp2p.DisableRelay(),
 		libp2p.DisableMetrics(), // Prometheus; the bandwidth reporter below is separate
 		libp2p.BandwidthReporter(h.bw),
-		libp2p.Ping(false),
+		libp2p.Ping(false), // answered by handlePingStream, for roster peers only (rtt.go)
 		libp2p.WithDialTimeout(5*time.Second),
 	)
 	if err != nil {
@@ -70,11 +70,13 @@ func (h *Host) start() error {
 	h.h.SetStreamHandler(msgProto, h.inboundHandler(msgProto, h.handleMsgStream))
 	h.h.SetStreamHandler(syncProto, h.inboundHandler(syncProto, h.handleSyncStream))
 	h.h.SetStreamHandler(peersProto, h.inboundHandler(peersProto, h.handlePeersStream))
+	h.h.SetStreamHandler(pingProto, h.inboundHandler(pingProto, h.handlePingStream))
 	if err := h.addBootstrap(); err != nil {
 		return err
 	}
-	h.wg.Add(1)
+	h.wg.Add(2)
 	go h.dialer.run()
+	go h.runPings()
 	if h.cfg.MDNS {
 		if err := h.startMDNS(); err != nil {
 			return err

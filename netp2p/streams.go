@@ -56,8 +56,9 @@ func (h *Host) msgReuseLimit() time.Duration { return h.cfg.msgIdle / 3 }
 // can make another spend memory at will. An honest peer keeps one message
 // stream (two for a moment when it replaces one), makes one sync request
 // at a time (driver.startSync) and sends the address exchange twice per
-// connection, one after the other.
-var maxInboundStreams = map[protocol.ID]int{msgProto: 4, syncProto: 2, peersProto: 2}
+// connection, one after the other, and has one ping stream open for a
+// moment every rttInterval.
+var maxInboundStreams = map[protocol.ID]int{msgProto: 4, syncProto: 2, peersProto: 2, pingProto: 2}
 
 // streamSlots counts the open inbound streams per (protocol, seat).
 type streamSlots struct {
@@ -240,7 +241,7 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 		if err = writeFrame(st.w, frame); err == nil {
 			if err = st.w.Flush(); err == nil {
 				st.last = time.Now()
-				h.ctr.msgsOut.Add(1)
+				h.ctr.countOut(env.Type, len(frame))
 				return nil
 			}
 		}

@@ -23,6 +23,7 @@ func runPlay(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("match play", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "peer config written by `paxsync match` (its \"ticks\": print done after applying ticks 0..ticks-1, then play on until stopped)")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus /metrics and net/http/pprof /debug/pprof/ on `ADDR`, overriding the config's metrics_addr\n(a bare :PORT binds 127.0.0.1; :0 picks a port, printed as \"metrics ADDR\"; default off)")
 	if err := fs.Parse(args); err != nil {
 		return flagErr(err)
 	}
@@ -36,6 +37,9 @@ func runPlay(args []string, stdout, stderr io.Writer) error {
 	var cfg match.PeerConfig
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return usagef("%s: %v", *cfgPath, err)
+	}
+	if *metricsAddr != "" {
+		cfg.MetricsAddr = *metricsAddr
 	}
 	stop := make(chan struct{})
 	go func() {

@@ -22,6 +22,7 @@ import (
 	"github.com/paxsync/paxsync/driver"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/internal/cli"
+	"github.com/paxsync/paxsync/internal/metrics"
 	"github.com/paxsync/paxsync/netp2p"
 	"github.com/paxsync/paxsync/roster"
 	"github.com/paxsync/paxsync/wal"
@@ -48,6 +49,7 @@ type options struct {
 	linger, timeout       time.Duration
 	verbose               bool
 	fsync                 wal.Policy
+	metrics               string
 }
 
 const usageLine = "usage: paxsync node --key FILE --roster FILE --wal DIR [--peer MULTIADDR]... [flags]"
@@ -82,6 +84,7 @@ distinct keys, this node's among them; unknown fields are an error.
 	cli.DurationVar(fs, &o.linger, "linger", 3*time.Second, "keep serving peers this long after --slots is reached (so that slower peers reach it too)")
 	cli.DurationVar(fs, &o.timeout, "timeout", 0, "give up after this long (0: never)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics and net/http/pprof /debug/pprof/ on `ADDR`\n(a bare :PORT binds 127.0.0.1; :0 picks a port, logged as msg=metrics addr=...; default off)")
 	fs.BoolVar(&o.recover, "recover", false, "this seat lost or damaged its WAL: keep a damaged one aside and rejoin as a learner\nthat signs no vote for the rest of the match (docs/PROTOCOL.md)")
 	fsync := fs.String("fsync", "power", "WAL durability: power (fsync each group; survives power loss), process (survives a process crash), none (tests only)")
 	if err := fs.Parse(args); err != nil {
@@ -270,6 +273,14 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.metrics != "" {
+		srv, err := serveMetrics(o.metrics, name, seat, d, host)
+		if err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+		defer srv.Close()
+		log.Info("metrics", "addr", srv.Addr())
+	}
 	done := make(chan error, 1)
 	go func() { done <- d.Run(runCtx) }()
 	var wg sync.WaitGroup
@@ -351,4 +362,15 @@ func proposeLoop(ctx context.Context, d *driver.Driver, o *options, seat int) {
 			next++
 		}
 	}
+}
+
+// serveMetrics serves the node's metrics (consensus and network; a bare
+// node has no game) with the Go runtime's and the process's, and the
+// runtime profiles, on addr until the returned server is closed.
+func serveMetrics(addr, match string, seat int, d *driver.Driver, host *netp2p.Host) (*metrics.Server, error) {
+	reg := metrics.NewRegistry()
+	if _, err := metrics.New(reg, match, seat, metrics.Sources{Driver: d, Host: host}); err != nil {
+		return nil, err
+	}
+	return metrics.Serve(addr, reg)
 }
