@@ -40,9 +40,11 @@ unit:
 	$(GO) test -race -p 1 -timeout 25m ./...
 
 # The scenario suite runs many OS processes in real time; under -race it
-# would only measure the race detector, so it runs here without it.
+# would only measure the race detector, so it runs here without it (and
+# so does the 70 s long-match memory test, which skips itself under -race).
 e2e:
 	$(GO) test -count=1 -timeout 20m ./tests -run 'TestMatch'
+	$(GO) test -count=1 -timeout 10m . -run 'TestLongMatchMemoryBounded'
 
 sim:
 	$(GO) test -timeout 15m ./bft -run 'TestSim' -seeds=92

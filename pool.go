@@ -361,6 +361,15 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 			delete(p.seen, id)
 		}
 	}
+	// Evidence about a tick this far behind can no longer be queued (add
+	// reports such a message as old before queue sees it), so its key is
+	// not needed to refuse it twice: without this a cheater that forges
+	// or equivocates every tick grows the index by one key per tick.
+	for k := range p.evKeys {
+		if k.tick+poolReplayAge < next {
+			delete(p.evKeys, k)
+		}
+	}
 }
 
 func evidenceID(ev gamestate.Evidence) crypto.Digest {

@@ -338,3 +338,27 @@ func TestPoolSealedOrderedEquivocation(t *testing.T) {
 		t.Fatalf("plain pool took a reveal: %d", got)
 	}
 }
+
+// A cheater that forges an input every tick queues evidence every tick:
+// the pool's evidence index must forget the keys of ticks too far behind
+// to be queued again, or it grows by one key per tick of the match.
+func TestPoolEvidenceIndexBounded(t *testing.T) {
+	f := newPoolFixture(t)
+	const ticks = 4 * poolReplayAge
+	var quarter int
+	for tick := uint64(0); tick < ticks; tick++ {
+		if got := f.p.add(f.input(2, 1, tick, "forged"), tick); got != intakeEvidence {
+			t.Fatalf("tick %d: forged input gave intake %d, want evidence", tick, got)
+		}
+		f.p.decided(f.p.build(tick, tick+1), tick+1)
+		if tick == ticks/4 {
+			quarter = len(f.p.evKeys)
+		}
+	}
+	if n := len(f.p.evKeys); n > quarter+2 {
+		t.Fatalf("evidence index grew with the match: %d keys at tick %d, %d at tick %d", quarter, ticks/4, n, ticks)
+	}
+	if len(f.p.evidence) != 0 {
+		t.Fatalf("%d evidence items never ordered", len(f.p.evidence))
+	}
+}
