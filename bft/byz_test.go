@@ -13,7 +13,7 @@ import (
 
 func (s *sim) byzSend(sn *simNode, m Message) {
 	env := m.Env
-	switch s.p.strategy {
+	switch s.byz {
 	case "silent":
 		return
 	case "equiv-leader":
@@ -53,6 +53,9 @@ func (s *sim) byzSend(sn *simNode, m Message) {
 			}
 			return
 		}
+	case "byz-confirm":
+		s.byzConfirmSend(sn, m)
+		return
 	case "forger":
 		s.route(sn.seat, m.To, env)
 		to := uint16(s.rng.Intn(s.p.n))
@@ -146,12 +149,16 @@ func (s *sim) split(sn *simNode, to int, a, b crypto.Envelope) {
 
 // byzInject adds unsolicited messages for the strategies that send junk.
 func (s *sim) byzInject(sn *simNode) {
+	if sn.byz && s.byz == "byz-confirm" {
+		s.byzConfirmInject(sn)
+		return
+	}
 	if !sn.byz || s.rng.Intn(3) != 0 {
 		return
 	}
 	to := uint16(s.rng.Intn(s.p.n))
 	v := sn.node.view
-	switch s.p.strategy {
+	switch s.byz {
 	case "stale-future":
 		rs := func() []pair {
 			return []pair{{Slot: uint64(s.rng.Intn(1 << 20)), Digest: crypto.Sum([]byte{byte(s.rng.Intn(256))})}}

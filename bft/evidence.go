@@ -259,6 +259,9 @@ func (nd *Node) onEvidenceMsg(env crypto.Envelope) error {
 	if ev.Check(nd.vrf) != nil {
 		return nd.drop(DropInvalid)
 	}
-	nd.foundEvidence(ev, false)
+	// Announced (once per verdict) and re-sent until ordered by every
+	// node that holds it, not only by its finder: a finder that restarts
+	// before the verdict is ordered forgets it.
+	nd.foundEvidence(ev, true)
 	return nil
 }

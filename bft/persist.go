@@ -143,11 +143,19 @@ func (nd *Node) restoreEnv(b []byte, maxView *uint64) error {
 		}
 		*maxView = max(*maxView, vb.View)
 		ref := &envRef{env: env, state: 1}
+		idx := 1
+		if env.Type == wire.TypeVerify {
+			idx = 0
+		}
 		for _, p := range vb.Pairs {
 			nd.ownVotes[ownKey{env.Type, vb.View, p.Slot}] = p.Digest
 			nd.putEq(eqKey{env.Type, vb.View, p.Slot, nd.seat}, eqVal{p.Digest, ref})
 			ss := nd.slot(p.Slot)
 			ss.myEnvs = append(ss.myEnvs, ep)
+			// The own vote counts toward its quorum again, as it did before
+			// the restart (without it a restarted seat at n = 4 needed all
+			// three others' Verifies to prepare).
+			nd.addVote(ss, idx, vb.View, p.Digest, ref)
 			if env.Type == wire.TypeVerify && nd.leaderOf(vb.View) == nd.seat && vb.View >= ss.propView {
 				ss.propView, ss.propDigest, ss.hasProp = vb.View, p.Digest, true
 			}

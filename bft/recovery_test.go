@@ -115,9 +115,7 @@ func TestRecoveringNodeSignsNoVote(t *testing.T) {
 	// change (seat 1 leads view 1), checkpoints; record what seat 2 signs.
 	var mine []crypto.Envelope
 	rec := func() {
-		for _, e := range c.sent2 {
-			mine = append(mine, e)
-		}
+		mine = append(mine, c.sent2...)
 		c.sent2 = nil
 	}
 	c.watch = 2

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"regexp"
 	"testing"
 
 	"github.com/paxsync/paxsync/crypto"
@@ -181,17 +182,23 @@ func TestSimHonestSmoke(t *testing.T) {
 // run ModeCrash (the crash-tolerant benchmark baseline) with crash faults
 // only: random crashes and restarts, and a view-0 leader that crashes and
 // stays down until the heal.
-var strategies = []string{"honest", "lossy", "crash", "silent", "equiv-leader", "equiv-acceptor", "forger", "stale-future", "garbage", "partial-leader", "twins",
-	"crashmode", "crashmode-leader"}
+//
+// The "crash+<byz>" strategies (sim_crashbyz_test.go) run a Byzantine
+// behaviour on f seats while honest seats crash and restart from their WAL.
+var strategies = append([]string{"honest", "lossy", "crash", "silent", "equiv-leader", "equiv-acceptor", "forger", "stale-future", "garbage", "partial-leader", "twins",
+	"crashmode", "crashmode-leader"}, crashByzStrategies...)
 
-func seedsPerCase(t *testing.T) int {
+func seedsPerCase(t *testing.T, strat string) int {
 	if *flagSeeds > 0 {
 		return *flagSeeds
 	}
 	if raceEnabled || testing.Short() {
+		if crashByz, _ := splitStrategy(strat); crashByz {
+			return 6 // the simulation runs on one goroutine: -race finds nothing more in it
+		}
 		return 12
 	}
-	return 92 // 92 × 13 strategies × 2 sizes ≈ 2,400 runs
+	return 92 // 92 × 22 strategies × 2 sizes ≈ 4,000 runs
 }
 
 // TestSim runs every strategy for many seeds at n=4 and n=7. Each strategy
@@ -209,7 +216,7 @@ func TestSim(t *testing.T) {
 					continue
 				}
 				var tally simResult
-				runs := seedsPerCase(t)
+				runs := seedsPerCase(t, strat)
 				for i := 0; i < runs; i++ {
 					r, ok := checkRun(t, simParams{seed: int64(i), n: n, strategy: strat, shift: *flagShift})
 					if !ok {
@@ -220,7 +227,11 @@ func TestSim(t *testing.T) {
 					tally.views += min(r.views, 1)
 				}
 				// The faults must really have been exercised, not just survived.
-				switch strat {
+				crashByz, byz := splitStrategy(strat)
+				if crashByz && tally.restarts < runs {
+					t.Errorf("n=%d: only %d restarts in %d runs", n, tally.restarts, runs)
+				}
+				switch byz {
 				case "equiv-leader", "equiv-acceptor":
 					if tally.evidence*2 < runs {
 						t.Errorf("n=%d: equivocation convicted in only %d of %d runs", n, tally.evidence, runs)
@@ -247,7 +258,7 @@ func checkRun(t *testing.T, p simParams) (simResult, bool) {
 		if p.shift {
 			shift = " -simshift"
 		}
-		t.Errorf("%s n=%d seed=%d: %v\nreplay: go test ./bft -run 'TestSim/%s$' -seed=%d -simn=%d%s -v", p.strategy, p.n, p.seed, r.err, p.strategy, p.seed, p.n, shift)
+		t.Errorf("%s n=%d seed=%d: %v\nreplay: go test ./bft -run 'TestSim/%s$' -seed=%d -simn=%d%s -v", p.strategy, p.n, p.seed, r.err, regexp.QuoteMeta(p.strategy), p.seed, p.n, shift)
 		return r, false
 	}
 	return r, true

@@ -38,6 +38,7 @@ type simNode struct {
 	catchUp uint64
 	ctr     uint32
 	signer  Signer
+	bc      *byzConfirmState // "crash+byz-confirm": what this Byzantine seat saw and did
 }
 
 type packet struct {
@@ -55,6 +56,8 @@ type obsKey struct {
 
 type sim struct {
 	p        simParams
+	byz      string // the Byzantine behaviour: the strategy without its "crash+" prefix
+	crashByz bool   // "crash+<byz>": honest seats also crash and restart from their WAL
 	rng      *rand.Rand
 	nodes    []*simNode
 	f        int
@@ -67,11 +70,14 @@ type sim struct {
 	part     map[uint16]int // partition group per seat (nil: none)
 	byzSeat  map[uint16]bool
 	global   map[uint64]crypto.Digest // slot → decided entry digest (first seen)
+	decided  map[uint64]decision      // slot → first digest an honest node decided, delivered or not
 	chain    map[uint64]crypto.Digest // slot → app chain digest after it
 	obs      map[uint16]map[obsKey]crypto.Digest
-	mustEv   map[uint16]bool // offenders whose equivocation an honest node saw
+	mustEv   map[uint16]map[uint16]bool // offender → the honest seats that saw its equivocation
 	err      error
 	restarts int
+	upLog    map[uint16][]int // seat → ticks it restarted at
+	starved  map[uint16]bool
 }
 
 func (s *sim) fail(format string, a ...any) {
@@ -97,15 +103,17 @@ func runSim(p simParams) simResult {
 
 func runSimDebug(p simParams) *sim {
 	s := &sim{p: p, rng: rand.New(rand.NewSource(p.seed*7919 + int64(p.n))), f: (p.n - 1) / 3, healAt: 150,
-		global: map[uint64]crypto.Digest{}, chain: map[uint64]crypto.Digest{}, byzSeat: map[uint16]bool{},
-		obs: map[uint16]map[obsKey]crypto.Digest{}, mustEv: map[uint16]bool{}}
+		global: map[uint64]crypto.Digest{}, decided: map[uint64]decision{}, chain: map[uint64]crypto.Digest{}, byzSeat: map[uint16]bool{},
+		obs: map[uint16]map[obsKey]crypto.Digest{}, mustEv: map[uint16]map[uint16]bool{}}
+	s.crashByz, s.byz = splitStrategy(p.strategy)
+	s.upLog, s.starved = map[uint16][]int{}, map[uint16]bool{}
 	s.loss, s.dup, s.delay = 0.05, 0.05, 3
-	if p.strategy == "lossy" {
+	if s.byz == "lossy" {
 		s.loss, s.dup, s.delay = 0.25, 0.15, 5
 	}
 	signers, vrf := keysFor(p.n)
 	mode := ModeByzantine
-	switch p.strategy {
+	switch s.byz {
 	case "crashmode", "crashmode-leader":
 		mode = ModeCrash // crash faults only: every seat is honest
 	case "honest", "lossy", "crash":
@@ -115,6 +123,11 @@ func runSimDebug(p simParams) *sim {
 		}
 	case "twins":
 		s.byzSeat[0] = true
+	case "byz-confirm":
+		// The view-0 leader is honest; the Byzantine seats lead views 1..f.
+		for i := 1; i <= s.f; i++ {
+			s.byzSeat[uint16(i)] = true
+		}
 	default:
 		for i := 0; i < s.f; i++ {
 			s.byzSeat[uint16(i)] = true
@@ -124,7 +137,7 @@ func runSimDebug(p simParams) *sim {
 		cfg := Config{Seat: uint16(i), N: p.n, F: s.f, Mode: mode, Signer: signers[i], Verifier: vrf, Window: 8, MaxValueSize: 4096,
 			ValidateValue: validateBatch, CheckpointInterval: 8, ViewTimeoutTicks: 10}
 		s.addNode(cfg, s.byzSeat[uint16(i)])
-		if p.strategy == "twins" && i == 0 {
+		if s.byz == "twins" && i == 0 {
 			s.addNode(cfg, true)
 		}
 	}
@@ -137,6 +150,9 @@ func runSimDebug(p simParams) *sim {
 		leaderDown = 5 + s.rng.Intn(40) // drawn only here: other strategies' seeds replay as before
 	} else if p.shift {
 		_ = s.rng.Intn(40) // the same extra draw for any strategy: a shifted seed family
+	}
+	if s.crashByz {
+		s.setupCrashByz() // draws only here: the other strategies' seeds replay as before
 	}
 	var target uint64
 	for s.tick = 0; s.tick < s.healAt+2500 && s.err == nil; s.tick++ {
@@ -231,6 +247,9 @@ func (s *sim) step() {
 	for _, pk := range due {
 		for _, sn := range s.nodes {
 			if sn.seat == pk.to && !sn.down {
+				if s.crashByz && (s.netDrop(sn, pk.env) || s.byzRecv(sn, pk.env)) {
+					continue
+				}
 				s.observe(sn, pk.env)
 				_ = sn.node.Step(pk.env)
 			}
@@ -244,6 +263,9 @@ func (s *sim) step() {
 			}
 			continue
 		}
+		if s.crashByz {
+			s.byzBeforeTick(sn)
+		}
 		sn.node.Tick()
 		s.propose(sn)
 		s.byzInject(sn)
@@ -252,6 +274,41 @@ func (s *sim) step() {
 		for _, sn := range s.nodes {
 			if !sn.down {
 				s.process(sn)
+			}
+		}
+	}
+	s.checkDecided()
+}
+
+type decision struct {
+	digest crypto.Digest
+	seat   uint16
+	view   uint64
+}
+
+// checkDecided is agreement on decisions, not only on deliveries: a slot an
+// honest node decided (it holds a commit certificate) but cannot deliver
+// yet, because it waits for earlier slots, must agree too. Such a node may
+// later take the slot's value from a sync, and the certificate it holds can
+// be served to others.
+func (s *sim) checkDecided() {
+	for _, sn := range s.nodes {
+		if sn.byz || sn.down {
+			continue
+		}
+		nd := sn.node
+		w := uint64(2 * nd.cfg.Window)
+		for sl := max(nd.stable.Slot, nd.committed-min(nd.committed, w)) + 1; sl <= nd.committed+w; sl++ {
+			ss := nd.slots[sl]
+			if ss == nil || !ss.decided {
+				continue
+			}
+			if d, ok := s.decided[sl]; !ok {
+				s.decided[sl] = decision{ss.decDigest, sn.seat, ss.decView}
+			} else if d.digest != ss.decDigest {
+				s.fail("agreement: seat %d decided %x at slot %d in view %d, seat %d decided %x in view %d",
+					sn.seat, ss.decDigest[:4], sl, ss.decView, d.seat, d.digest[:4], d.view)
+				return
 			}
 		}
 	}
@@ -276,12 +333,12 @@ func (s *sim) observe(sn *simNode, env crypto.Envelope) {
 		s.obs[sn.seat] = m
 	}
 	for _, p := range vb.Pairs {
-		if p.Slot <= sn.node.stable.Slot {
+		if !indexes(sn.node, vb.View, p.Slot) {
 			continue
 		}
 		k := obsKey{env.Type, vb.View, p.Slot, env.Sender}
 		if d, ok := m[k]; ok && d != p.Digest {
-			s.mustEv[env.Sender] = true
+			s.noteEv(env.Sender, sn.seat)
 		} else if !ok {
 			m[k] = p.Digest
 		}
@@ -290,14 +347,36 @@ func (s *sim) observe(sn *simNode, env crypto.Envelope) {
 
 func simVerifierFor(sn *simNode) Verifier { return sn.cfg.Verifier }
 
+// noteEv records that honest seat by saw (or reported) an equivocation of
+// offender: from then on every honest node must order a verdict against it.
+func (s *sim) noteEv(offender, by uint16) {
+	if s.mustEv[offender] == nil {
+		s.mustEv[offender] = map[uint16]bool{}
+	}
+	s.mustEv[offender][by] = true
+}
+
+// forgetEv: seat crashed, and what it saw but did not pass on is lost with
+// its volatile state (a report it did send is reported again by whoever
+// receives it).
+func (s *sim) forgetEv(seat uint16) {
+	delete(s.obs, seat)
+	for off, by := range s.mustEv {
+		delete(by, seat)
+		if len(by) == 0 {
+			delete(s.mustEv, off)
+		}
+	}
+}
+
 func (s *sim) propose(sn *simNode) {
-	if sn.byz && s.p.strategy == "silent" {
+	if sn.byz && s.byz == "silent" {
 		return
 	}
 	for i := 0; i < 2 && sn.node.Status().IsLeader; i++ {
 		payload := makeBatch(s.rng, s.p.n, 8, sn.ctr)
 		sn.ctr += 8
-		if sn.byz && s.p.strategy == "garbage" {
+		if sn.byz && s.byz == "garbage" {
 			payload[len(payload)-1] ^= 0xff // an input its player never signed
 		}
 		if sn.node.Propose(payload) != nil {
@@ -336,6 +415,7 @@ func (s *sim) restart(sn *simNode) {
 		sn.catchUp = max(sn.catchUp, o.app.slot)
 	}
 	s.restarts++
+	s.upLog[sn.seat] = append(s.upLog[sn.seat], s.tick)
 }
 
 // process runs one Ready cycle: persist, (maybe crash), send, apply.
@@ -344,6 +424,10 @@ func (s *sim) process(sn *simNode) {
 		return
 	}
 	rd := sn.node.Ready()
+	if s.crashByz {
+		s.processCrashByz(sn, rd)
+		return
+	}
 	crashy := (s.p.strategy == "crash" || s.p.strategy == "crashmode") && !sn.byz && s.tick < s.healAt
 	if s.p.strategy == "crashmode" && s.downCount() >= s.f {
 		crashy = false // ModeCrash tolerates F crashed seats at a time, not more
@@ -352,7 +436,7 @@ func (s *sim) process(sn *simNode) {
 		s.crash(sn) // before the group write: nothing of this Ready happened
 		return
 	}
-	sn.wal = append(sn.wal, rd.Persist...)
+	sn.walWrite(&rd)
 	if crashy && len(rd.Messages) > 0 && s.rng.Intn(300) == 0 {
 		s.crash(sn) // after the write, before sending
 		return
@@ -360,12 +444,18 @@ func (s *sim) process(sn *simNode) {
 	for _, m := range rd.Messages {
 		s.sendFrom(sn, m)
 	}
+	s.handle(sn, rd)
+}
+
+// handle does the rest of a Ready once its records are written and its
+// messages sent: evidence, snapshot, committed entries, sync, Advance.
+func (s *sim) handle(sn *simNode, rd Ready) {
 	for _, ev := range rd.Evidence {
 		if !sn.byz && !s.byzSeat[ev.Offender] {
 			s.fail("seat %d reported evidence against honest seat %d (%s)", sn.seat, ev.Offender, ev.Kind)
 		}
 		if !sn.byz {
-			s.mustEv[ev.Offender] = true
+			s.noteEv(ev.Offender, sn.seat)
 		}
 	}
 	if rd.InstallSnapshot != nil {
@@ -428,6 +518,9 @@ func (s *sim) apply(sn *simNode, e *Entry) {
 }
 
 func (s *sim) sync(sn *simNode, need *SyncNeed) {
+	if s.syncBlocked(sn) {
+		return
+	}
 	peers := append([]uint16(nil), need.Peers...)
 	sort.Slice(peers, func(i, j int) bool { return peers[i] < peers[j] })
 	if len(peers) == 0 {
@@ -487,7 +580,7 @@ func (s *sim) route(from uint16, to int, env crypto.Envelope) {
 		return
 	}
 	for i := 0; i < s.p.n; i++ {
-		if uint16(i) != from || s.p.strategy == "twins" {
+		if uint16(i) != from || s.byz == "twins" {
 			s.deliver(from, uint16(i), env)
 		}
 	}
