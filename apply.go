@@ -200,7 +200,10 @@ func (s *Session) intake(in netp2p.Inbound) {
 		s.observe(gamestate.ReplayedMessage, in.From, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", in.From, in.Env.Type, in.Env.Sender))
 	case intakeOK:
 		switch in.Env.Type {
-		case wire.TypeInput, wire.TypeReveal:
+		case wire.TypeInput, wire.TypeReveal, wire.TypeLeave:
+			if in.Env.Type == wire.TypeLeave {
+				s.emit(PeerEvent{Seat: int(in.Env.Sender), Kind: PeerLeft})
+			}
 			if s.cfg.Consensus == ConsensusBroadcast {
 				s.applyCompleteLocked()
 			} else if s.status.IsLeader && s.pool.completeUpto(s.prop.proposedNext, 1) > s.prop.proposedNext {

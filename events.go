@@ -64,6 +64,7 @@ const (
 	PeerDisconnected                          // last connection to it closed
 	PeerCaughtUp                              // this session installed a snapshot and caught up with the log
 	PeerSilent                                // no input from the seat for a while
+	PeerLeft                                  // the seat left on purpose (its Session.Close): it is not waited for
 )
 
 func (k PeerEventKind) String() string {
@@ -76,6 +77,8 @@ func (k PeerEventKind) String() string {
 		return "caught-up"
 	case PeerSilent:
 		return "silent"
+	case PeerLeft:
+		return "left"
 	}
 	return fmt.Sprintf("peer-event-%d", int(k))
 }

@@ -76,6 +76,11 @@ type pool struct {
 	sent    map[stKey]sentMark        // commits proposed as leader, not yet ordered
 	own     map[uint64][]ownSeal      // this peer's sealed inputs by tick, until revealed
 	outbox  []crypto.Envelope         // this peer's reveals, for the clock goroutine to broadcast
+
+	// left[s] is 1 + the tick from which seat s announced it left (0: it
+	// has not); lastIn[s] is 1 + the highest tick it signed an input for,
+	// so a replayed old Leave cannot mark a seat that is still playing.
+	left, lastIn []uint64
 }
 
 // sentMark is when (and in which view) the leader last proposed a commit.
@@ -97,7 +102,28 @@ func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 	return &pool{v: v, n: v.Size(), interval: hashInterval, inputs: map[stKey]crypto.Envelope{},
 		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{},
 		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
-		own: map[uint64][]ownSeal{}}
+		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size())}
+}
+
+// addLeave takes a seat's signed departure (wire.TypeLeave).
+func (p *pool) addLeave(env crypto.Envelope, next uint64) intake {
+	m, err := gamestate.DecodeLeave(env.Body)
+	if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n {
+		return intakeDropped
+	}
+	if m.Tick+poolReplayAge < next || p.lastIn[m.Seat] > m.Tick {
+		return intakeOld // it signed an input for this tick or later: it is back
+	}
+	if p.left[m.Seat] == 0 || p.left[m.Seat] > m.Tick+1 {
+		p.left[m.Seat] = m.Tick + 1
+	}
+	return intakeOK
+}
+
+// gone reports whether seat announced it left at or before tick: its input
+// is not waited for.
+func (p *pool) gone(seat int, tick uint64) bool {
+	return p.left[seat] != 0 && tick+1 >= p.left[seat]
 }
 
 // add takes one signed game message; next is the first undecided tick.
@@ -121,6 +147,8 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 			return intakeDropped
 		}
 		return p.addInput(env, next)
+	case wire.TypeLeave:
+		return p.addLeave(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
 		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 || m.Tick+poolReplayAge < next {
@@ -161,6 +189,12 @@ func (p *pool) addInput(env crypto.Envelope, next uint64) intake {
 		return intakeDropped
 	}
 	k := stKey{tick, seat}
+	if tick+1 > p.lastIn[seat] {
+		p.lastIn[seat] = tick + 1
+		if p.left[seat] != 0 && tick+1 >= p.left[seat] {
+			p.left[seat] = 0 // it plays again
+		}
+	}
 	if env.Type == wire.TypeReveal {
 		return p.addReveal(k, env, next)
 	}
@@ -239,11 +273,12 @@ func (p *pool) queue(ev gamestate.Evidence, seat int, tick uint64) bool {
 
 // completeUpto returns the first tick in [from, from+limit) for which some
 // seat's input is missing (from+limit if none is). In sealed mode the
-// entries are reveals: a tick is complete once every seat has revealed.
+// entries are reveals: a tick is complete once every seat has revealed. A
+// seat that announced its departure (wire.TypeLeave) is not waited for.
 func (p *pool) completeUpto(from, limit uint64) uint64 {
 	for t := from; t < from+limit; t++ {
 		for s := 0; s < p.n; s++ {
-			if _, ok := p.inputs[stKey{t, uint16(s)}]; !ok {
+			if _, ok := p.inputs[stKey{t, uint16(s)}]; !ok && !p.gone(s, t) {
 				return t
 			}
 		}
@@ -429,7 +464,7 @@ func (p *pool) commitsProposed(commits []crypto.Envelope, view uint64, now time.
 // leader orders the pending ones at once.
 func (p *pool) commitsComplete(tick uint64) bool {
 	for s := 0; s < p.n; s++ {
-		if _, ok := p.commits[stKey{tick, uint16(s)}]; !ok {
+		if _, ok := p.commits[stKey{tick, uint16(s)}]; !ok && !p.gone(s, tick) {
 			return false
 		}
 	}

@@ -543,6 +543,7 @@ func (s *Session) addCounters(st *Stats) {
 // the reason. Safe to call more than once.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
+		s.announceLeave()
 		close(s.closed)
 		s.cancel()
 		<-s.finished
@@ -569,4 +570,46 @@ func (s *Session) emit(ev Event) {
 	default:
 		s.dropped.Add(1)
 	}
+}
+
+// leaveTimeout bounds how long Close waits for its departure to reach the
+// other seats.
+const leaveTimeout = 2 * time.Second
+
+// announceLeave tells every other seat, on the topic and over the direct
+// streams, that this player leaves from the first tick it has not signed
+// an input for, so the
+// others stop waiting out each tick's deadline for it (its seat then gets
+// the agreed "no input" as soon as the others' inputs are in). Best
+// effort: a seat it does not reach waits out the deadlines as before.
+func (s *Session) announceLeave() {
+	if s.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	m := gamestate.Leave{Seat: uint16(s.seat), Tick: s.nextSample}
+	env := s.signer.Sign(wire.TypeLeave, m.Encode())
+	s.mu.Unlock()
+	// The topic reaches every seat in one hop; the direct sends below are
+	// synchronous, so by the time they return (or time out) the
+	// publication has left too.
+	if err := s.host.Broadcast(env); err != nil {
+		s.log.Debug("leave not published", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for seat := 0; seat < s.n; seat++ {
+		if seat == s.seat {
+			continue
+		}
+		wg.Add(1)
+		go func(seat int) {
+			defer wg.Done()
+			if err := s.host.Send(ctx, seat, env); err != nil {
+				s.log.Debug("leave not delivered", "seat", seat, "err", err)
+			}
+		}(seat)
+	}
+	wg.Wait()
 }

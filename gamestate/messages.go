@@ -113,6 +113,31 @@ func (m *StateHash) Encode() []byte {
 	return w.Bytes()
 }
 
+// Leave is the body of a wire.TypeLeave envelope: the signer's seat leaves
+// the match on purpose from Tick on (Session.Close). The others stop
+// waiting out every tick's deadline for its input; its seat gets the
+// agreed "no input". It is not a promise: an input the seat signs later
+// for a tick at or after Tick is still taken, and ends the departure.
+type Leave struct {
+	Seat uint16
+	Tick uint64
+}
+
+// Encode returns the canonical body: seat | tick.
+func (m *Leave) Encode() []byte {
+	w := wire.NewWriter(make([]byte, 0, 12))
+	w.U16(m.Seat)
+	w.Uvarint(m.Tick)
+	return w.Bytes()
+}
+
+// DecodeLeave parses a Leave body.
+func DecodeLeave(b []byte) (Leave, error) {
+	r := wire.NewReader(b)
+	m := Leave{Seat: r.U16("leave.seat"), Tick: r.Uvarint("leave.tick")}
+	return m, r.Done()
+}
+
 // DecodeStateHash parses a StateHash body.
 func DecodeStateHash(b []byte) (StateHash, error) {
 	r := wire.NewReader(b)

@@ -27,6 +27,7 @@ const (
 	TypeStateHash   Type = 35 // player's signed state hash at a tick
 	TypeHello       Type = 36 // lobby: player announces itself
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
+	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -40,7 +41,7 @@ var typeNames = map[Type]string{
 	TypePrepare: "prepare", TypePromise: "promise", TypeViewChange: "view-change",
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
-	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready",
+	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 
