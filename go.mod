@@ -1,11 +1,11 @@
 module github.com/paxsync/paxsync
 
-go 1.26.6
+go 1.26.0
 
 require (
 	github.com/hajimehoshi/ebiten/v2 v2.9.11
 	github.com/libp2p/go-libp2p v0.51.0
-	github.com/libp2p/go-libp2p-pubsub v0.19.0
+	github.com/libp2p/go-libp2p-pubsub v0.18.0
 	github.com/multiformats/go-multiaddr v0.16.1
 	github.com/prometheus/client_golang v1.24.1
 	go.uber.org/goleak v1.3.0
