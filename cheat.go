@@ -1,6 +1,8 @@
 package paxsync
 
 import (
+	"time"
+
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
@@ -15,6 +17,13 @@ type cheatState struct {
 	// lookahead holds, by tick, the wrong key the lookahead cheat reveals
 	// once it has seen the other seats' reveals (sealed.go).
 	lookahead map[uint64]crypto.SealKey
+	// The resource attacks (cheat_attack.go): stream-flood's goroutine
+	// has started; bad-sync's junk value (and its digest) and when it
+	// last claimed to be ahead.
+	streamFlood   bool
+	syncPad       []byte
+	syncPadDigest crypto.Digest
+	lureAt        time.Time
 }
 
 // SetCheat replaces the cheat this peer plays (Config.Cheat), for demos
@@ -100,7 +109,8 @@ func (s *Session) cheatInputs(tick uint64, data []byte, honest crypto.Envelope) 
 // isConsensusCheat reports whether c is played by outbound (on bft's own
 // messages) rather than on inputs.
 func isConsensusCheat(c *Cheat) bool {
-	return c != nil && (c.Kind == CheatEquivocateProposal || c.Kind == CheatDoubleVote)
+	return c != nil && (c.Kind == CheatEquivocateProposal || c.Kind == CheatDoubleVote ||
+		c.Kind == CheatVoteFlood || c.Kind == CheatEvidenceBait)
 }
 
 // outbound is the driver's Outbound hook: every consensus message this
@@ -114,9 +124,15 @@ func isConsensusCheat(c *Cheat) bool {
 // holds both (honest acceptors also relay each proposal once).
 // double-vote: every own Verify or Confirm that is not a proposal is
 // followed by a conflicting version sent the same way.
+// vote-flood and evidence-bait: every message is followed by the attack
+// messages due by then (attackMessages), paced to the rate budget.
 func (s *Session) outbound(m bft.Message) []bft.Message {
 	out := []bft.Message{m}
-	if !s.consCheat.Load() || (m.Env.Type != wire.TypeVerify && m.Env.Type != wire.TypeConfirm) {
+	if !s.consCheat.Load() {
+		return out
+	}
+	out = append(out, s.attackMessages(time.Now())...)
+	if m.Env.Type != wire.TypeVerify && m.Env.Type != wire.TypeConfirm {
 		return out
 	}
 	s.mu.Lock()

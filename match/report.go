@@ -54,8 +54,10 @@ type PeerResult struct {
 	Verdicts     []VerdictInfo `json:"verdicts"`
 	Observations []ObsInfo     `json:"observations"`
 	// Bench is the peer's measured window in a `paxsync bench` run.
-	Bench  *BenchReport `json:"bench,omitempty"`
-	hashes map[uint64]string
+	Bench *BenchReport `json:"bench,omitempty"`
+	// Resources is what the play window cost the peer (resources.go).
+	Resources *ResourceReport `json:"resources,omitempty"`
+	hashes    map[uint64]string
 }
 
 // Detection is how long an honest peer took to reach a verdict against a
@@ -172,7 +174,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 		} else {
 			pr.PeerID, pr.DecidedTicks, pr.FinalHash = pp.PeerID, pp.DecidedTicks, pp.FinalHash
 			pr.CommitP50Ms, pr.CommitP99Ms, pr.CaughtUp = pp.CommitP50Ms, pp.CommitP99Ms, pp.CaughtUp
-			pr.Bench = pp.Bench
+			pr.Bench, pr.Resources = pp.Bench, pp.Resources
 			if pp.Verdicts != nil {
 				pr.Verdicts = pp.Verdicts
 			}
@@ -192,6 +194,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	r.checkAgreement(rep, fail)
 	r.commonHash(rep)
 	r.checkFlagged(rep, fail)
+	r.checkResources(rep, fail)
 	for i, pr := range rep.Peers {
 		if r.honest(i) && !pr.DownAtEnd && !sc.isolated(i) && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
 			fail("min_decided_ticks: honest peer %d decided %d ticks, want at least %d", i, pr.DecidedTicks, sc.Expect.MinDecidedTicks)
@@ -372,6 +375,7 @@ func (rep *Report) PrintTable(w io.Writer) {
 	for _, d := range rep.Detection {
 		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, d.when())
 	}
+	rep.printResources(w)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

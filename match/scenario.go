@@ -71,6 +71,26 @@ type Expect struct {
 	HonestAgree bool `json:"honest_agree"`
 	// MinDecidedTicks: every honest peer decided at least this many ticks.
 	MinDecidedTicks uint64 `json:"min_decided_ticks"`
+
+	// The three below are about what the match cost the honest peers over
+	// the play window (PeerReport.Resources: from the tick the runner
+	// chose, before any cheat starts, to the peer's stop); each is checked
+	// only when set.
+
+	// MaxHonestHeapGrowthMiB bounds every honest peer's heap growth over
+	// the window, in MiB: what the window left (HeapInuse after a GC at
+	// its start and at its end) and what the peer held at its worst (the
+	// peak live heap above the start's; ResourceReport).
+	MaxHonestHeapGrowthMiB float64 `json:"max_honest_heap_growth_mib,omitempty"`
+	// NoHonestDrops: over the window no honest peer lost a message to a
+	// full queue (netp2p's validation, outbound and delivery queues, the
+	// driver's send queues), and no honest peer had another honest peer's
+	// messages cut as flooding.
+	NoHonestDrops bool `json:"no_honest_drops,omitempty"`
+	// MinHonestTicksPerS: every honest peer decided and applied at least
+	// this many ticks per second over the window (the match keeps its
+	// tick rate).
+	MinHonestTicksPerS float64 `json:"min_honest_ticks_per_s,omitempty"`
 }
 
 // supportedCheats maps scenario cheat kinds to paxsync.Cheat kinds.
@@ -87,6 +107,10 @@ var supportedCheats = map[string]paxsync.CheatKind{
 	"double-vote":         paxsync.CheatDoubleVote,
 	"tamper-relay":        paxsync.CheatTamperRelay,
 	"lookahead":           paxsync.CheatLookahead,
+	"vote-flood":          paxsync.CheatVoteFlood,
+	"evidence-bait":       paxsync.CheatEvidenceBait,
+	"stream-flood":        paxsync.CheatStreamFlood,
+	"bad-sync":            paxsync.CheatBadSync,
 }
 
 // Load reads and validates a scenario file.
@@ -131,6 +155,10 @@ func bad(field, format string, a ...any) error {
 // F is the number of faulty peers the scenario's n tolerates.
 func (sc *Scenario) F() int { return (sc.Peers - 1) / 3 }
 
+// maxScenarioTicks bounds a scenario's length: an hour at 60 Hz, enough
+// for the long matches that check memory stays flat (docs/BENCHMARKS.md).
+const maxScenarioTicks = 216000
+
 // Validate checks every field; errors name the field.
 func (sc *Scenario) Validate() error {
 	if sc.Name == "" {
@@ -142,8 +170,8 @@ func (sc *Scenario) Validate() error {
 	if sc.TickHz < 1 || sc.TickHz > gamestate.MaxTickRate {
 		return bad("tick_hz", "%d, want 1..%d", sc.TickHz, gamestate.MaxTickRate)
 	}
-	if sc.Ticks < 60 || sc.Ticks > 36000 {
-		return bad("ticks", "%d, want 60..36000", sc.Ticks)
+	if sc.Ticks < 60 || sc.Ticks > maxScenarioTicks {
+		return bad("ticks", "%d, want 60..%d", sc.Ticks, maxScenarioTicks)
 	}
 	faulty := map[int]bool{}
 	for i, c := range sc.Cheats {
@@ -193,6 +221,12 @@ func (sc *Scenario) Validate() error {
 	}
 	if sc.Expect.MinDecidedTicks > sc.Ticks {
 		return bad("expect.min_decided_ticks", "%d is more than ticks (%d)", sc.Expect.MinDecidedTicks, sc.Ticks)
+	}
+	if sc.Expect.MaxHonestHeapGrowthMiB < 0 {
+		return bad("expect.max_honest_heap_growth_mib", "%g, want a positive bound", sc.Expect.MaxHonestHeapGrowthMiB)
+	}
+	if r := sc.Expect.MinHonestTicksPerS; r < 0 || r > float64(sc.TickHz) {
+		return bad("expect.min_honest_ticks_per_s", "%g, want 0..tick_hz (%d)", r, sc.TickHz)
 	}
 	return nil
 }

@@ -16,10 +16,11 @@ import (
 // sends nothing more, as a peer would that wants the receiver to hold
 // buffers and a goroutine for a frame that never comes.
 //
-// It returns once the header is written; the returned channel is closed
-// when the stream has ended: the receiver reset it (refused it on arrival,
-// or timed it out) or ctx ended, which also resets it. An error means the
-// stream could not be opened or the header not written.
+// It returns once the header is written (opening takes at most
+// defaultSendTimeout); the returned channel is closed when the stream has
+// ended: the receiver reset it (refused it on arrival, or timed it out)
+// or ctx ended, which also resets it. An error means the stream could not
+// be opened or the header not written.
 func (h *Host) HoldStalledStream(ctx context.Context, seat int, sync bool) (<-chan struct{}, error) {
 	if seat < 0 || seat >= len(h.ids) || seat == h.seat {
 		return nil, ErrBadSeat
@@ -28,7 +29,9 @@ func (h *Host) HoldStalledStream(ctx context.Context, seat int, sync bool) (<-ch
 	if sync {
 		proto, announce = syncProto, MaxSyncRequest
 	}
-	s, err := h.h.NewStream(ctx, h.ids[seat], proto)
+	octx, cancel := context.WithTimeout(ctx, defaultSendTimeout)
+	s, err := h.h.NewStream(octx, h.ids[seat], proto)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
