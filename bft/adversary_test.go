@@ -142,16 +142,29 @@ func TestEquivocationIndexIsBounded(t *testing.T) {
 	}
 	c.nodes[3] = nd
 	byz := c.nodes[2].cfg.Signer
+	// Votes as fat as the decoder allows are refused outright.
+	var fat voteBody
+	for s := uint64(1); s <= 4000; s++ {
+		fat.Pairs = append(fat.Pairs, pair{s, crypto.Sum([]byte{byte(s)})})
+	}
+	if err := nd.Step(byz.Sign(wire.TypeConfirm, fat.encode())); err == nil || len(nd.eqIdx) != 0 {
+		t.Fatalf("a %d-pair vote was taken (%v); the index holds %d entries", len(fat.Pairs), err, len(nd.eqIdx))
+	}
+	// Votes of the largest size taken, in 300 views, each naming every
+	// slot of the window: the entry cap holds.
 	for v := uint64(0); v < 300; v++ {
 		var b voteBody
 		b.View = v
-		for s := uint64(1); s <= 4000; s += 1 {
+		for s := uint64(1); s <= uint64(cfg.maxVotePairs()); s++ {
 			b.Pairs = append(b.Pairs, pair{s, crypto.Sum([]byte{byte(v), byte(s)})})
 		}
 		_ = nd.Step(byz.Sign(wire.TypeConfirm, b.encode()))
 	}
 	if got := nd.eqCount[2]; got > nd.eqCap || len(nd.eqIdx) > nd.eqCap {
 		t.Fatalf("index holds %d entries of the attacker (%d in all), bound %d", got, len(nd.eqIdx), nd.eqCap)
+	}
+	if nd.eqCount[2] == 0 {
+		t.Fatal("the attacker's in-window votes were not indexed at all")
 	}
 	for k := range nd.eqIdx {
 		if k.slot > nd.maxSlotAhead() {
@@ -165,5 +178,36 @@ func TestEquivocationIndexIsBounded(t *testing.T) {
 	c.pump()
 	if st := nd.Status(); st.Committed != 1 {
 		t.Fatalf("committed %d after an honest proposal", st.Committed)
+	}
+}
+
+// TestEquivocationIndexBytesAreBounded: each index entry keeps its whole
+// signed vote (the first half of a future proof). An attacker naming one
+// new in-window (view, slot) per vote, padded with slots past the window,
+// kept a whole vote alive per entry: 143 KB each, +512 MiB at the entry
+// cap. The bytes kept per sender are bounded too.
+func TestEquivocationIndexBytesAreBounded(t *testing.T) {
+	c := testCluster(t, 4)
+	nd := c.nodes[3]
+	byz := c.nodes[2].cfg.Signer
+	n := nd.cfg.maxVotePairs()
+	for i := 0; i < 400; i++ { // 400 × ~143 KB: 50 times the bound
+		v, s := uint64(i/16), uint64(1+i%16) // one new in-window (view, slot) per vote
+		b := voteBody{View: v % 1000, Pairs: []pair{{s, crypto.Sum([]byte{byte(i), byte(i >> 8)})}}}
+		for far := uint64(100000); len(b.Pairs) < n && len(b.Pairs) < 4000; far++ {
+			b.Pairs = append(b.Pairs, pair{far, crypto.Digest{}})
+		}
+		_ = nd.Step(byz.Sign(wire.TypeConfirm, b.encode()))
+	}
+	live := map[*envRef]bool{}
+	bytes := 0
+	for k, e := range nd.eqIdx {
+		if k.sender == 2 && !live[e.ref] {
+			live[e.ref] = true
+			bytes += len(e.ref.env.Body)
+		}
+	}
+	if bytes > eqByteCap || nd.eqBytes[2] != bytes {
+		t.Fatalf("the index keeps %d bytes of the attacker's votes alive (counted %d), bound %d", bytes, nd.eqBytes[2], eqByteCap)
 	}
 }

@@ -15,6 +15,7 @@ import (
 type envRef struct {
 	env   crypto.Envelope
 	state int8
+	eqN   int32 // equivocation-index entries that keep this envelope alive
 }
 
 // bucket holds the votes of one type for one (view, slot, digest).
@@ -90,6 +91,7 @@ type Node struct {
 	eqIdx     map[eqKey]eqVal
 	eqCount   []int // eqIdx entries per sender, bounded by eqCap
 	eqCap     int
+	eqBytes   []int // bytes of the envelopes eqIdx keeps alive per sender, bounded by eqByteCap
 	seen      [2]map[[32]byte]struct{} // envelope IDs: current and previous generation
 
 	// evidence
@@ -144,7 +146,7 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	nd := &Node{
 		cfg: c, vrf: sizedVerifier{c.Verifier, c.Acceptors()}, n: c.N, q: c.Quorum(), acc: c.Acceptors(), seat: c.Seat,
 		active: true, nextSlot: 1, mute: c.Recovering,
-		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{}, eqCount: make([]int, c.N), eqCap: eqCapFor(&c),
+		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{}, eqCount: make([]int, c.N), eqCap: eqCapFor(&c), eqBytes: make([]int, c.N),
 		seen:    [2]map[[32]byte]struct{}{{}, {}},
 		ordered: map[verdict]uint64{}, pending: map[verdict]Evidence{}, inflight: map[verdict]bool{},
 		reported: map[verdict]bool{}, evEnvs: map[verdict]crypto.Envelope{}, vcLatest: make([]uint64, c.N), promises: map[uint16]*promiseIn{},

@@ -24,6 +24,21 @@ func eqCapFor(c *Config) int {
 	return 2 * (2*keptViews + 2) * span
 }
 
+// eqByteCap bounds the bytes of signed votes the equivocation index keeps
+// alive per sender. An honest seat's live votes are a few hundred small
+// envelopes (one per Ready cycle per type, each naming the slots of that
+// cycle): tens of KB. Without it an attacker naming one new slot per
+// 143 KB vote kept 143 KB alive per entry (+512 MiB at the entry cap).
+const eqByteCap = 1 << 20
+
+// maxVotePairs bounds the (slot, digest) pairs of one Verify or Confirm:
+// an honest vote names the slots that became ready in one Ready cycle, all
+// inside (stable checkpoint, committed + 2·Window], which is at most the
+// window plus the checkpoints not yet stable; twice that is refused.
+func (c *Config) maxVotePairs() int {
+	return 2 * (2*c.Window + 2*int(min(c.CheckpointInterval, 4096)))
+}
+
 // maxSlotAhead is how far past the committed slot a message may name a
 // slot; beyond it the node is behind and asks for a sync instead.
 func (nd *Node) maxSlotAhead() uint64 { return nd.committed + uint64(2*nd.cfg.Window) }
@@ -46,11 +61,27 @@ func (nd *Node) Propose(payload []byte) error {
 	s := nd.nextSlot
 	nd.nextSlot++
 	v := value{Payload: append([]byte(nil), payload...)}
+	size := len(v.encode())
 	for _, k := range sortedVerdicts(nd.pending) {
-		if !nd.inflight[k] && len(v.Evidence) < 4 {
-			nd.inflight[k] = true
-			v.Evidence = append(v.Evidence, nd.pending[k])
+		if nd.inflight[k] || len(v.Evidence) >= 4 {
+			continue
 		}
+		// Attach only what keeps the value decodable by every acceptor
+		// (maxValueBytes): an oversize Accept is dropped by all of them and
+		// the view stalls. Evidence that can never fit is dropped.
+		ev := nd.pending[k]
+		add := len(EncodeEvidence(&ev)) + 8
+		if len(payload)+add+16 > nd.cfg.maxValueBytes() {
+			delete(nd.pending, k)
+			delete(nd.evEnvs, k)
+			continue
+		}
+		if size+add > nd.cfg.maxValueBytes() {
+			continue // the next proposal takes it
+		}
+		size += add
+		nd.inflight[k] = true
+		v.Evidence = append(v.Evidence, ev)
 	}
 	enc := v.encode()
 	d := crypto.Sum(enc)
@@ -139,6 +170,9 @@ func (nd *Node) onVote(env crypto.Envelope) error {
 	}
 	if b.View+keptViews < nd.view {
 		return nd.drop(DropStale)
+	}
+	if len(b.Pairs) > nd.cfg.maxVotePairs() {
+		return nd.drop(DropOversize)
 	}
 	ref := &envRef{env: env}
 	isVerify := env.Type == wire.TypeVerify
@@ -235,9 +269,11 @@ func (nd *Node) noteEquivocation(t wire.Type, view uint64, p pair, ref *envRef) 
 	k := eqKey{t, view, p.Slot, ref.env.Sender}
 	old, ok := nd.eqIdx[k]
 	if !ok {
-		if nd.eqCount[k.sender] >= nd.eqCap {
+		if nd.eqCount[k.sender] >= nd.eqCap || ref.eqN == 0 && nd.eqBytes[k.sender]+len(ref.env.Body) > eqByteCap {
 			// No honest seat names this many (view, slot)s inside the
-			// window and the kept views; refuse to store more of it.
+			// window and the kept views, or needs this many bytes of
+			// votes to do it; refuse to store more of it. (Each entry
+			// keeps its whole signed vote, the first half of a proof.)
 			nd.met.Dropped[DropOversize]++
 			return false
 		}
@@ -261,18 +297,31 @@ func (nd *Node) noteEquivocation(t wire.Type, view uint64, p pair, ref *envRef) 
 
 // putEq stores an equivocation-index entry, counting it for its sender.
 func (nd *Node) putEq(k eqKey, v eqVal) {
-	if _, ok := nd.eqIdx[k]; !ok {
+	if old, ok := nd.eqIdx[k]; ok {
+		nd.unref(k.sender, old.ref)
+	} else {
 		nd.eqCount[k.sender]++
 	}
+	if v.ref.eqN == 0 {
+		nd.eqBytes[k.sender] += len(v.ref.env.Body)
+	}
+	v.ref.eqN++
 	nd.eqIdx[k] = v
+}
+
+func (nd *Node) unref(sender uint16, r *envRef) {
+	if r.eqN--; r.eqN == 0 {
+		nd.eqBytes[sender] -= len(r.env.Body)
+	}
 }
 
 // dropEq forgets the equivocation-index entries for which gone is true.
 func (nd *Node) dropEq(gone func(k eqKey) bool) {
-	for k := range nd.eqIdx {
+	for k, v := range nd.eqIdx {
 		if gone(k) {
 			delete(nd.eqIdx, k)
 			nd.eqCount[k.sender]--
+			nd.unref(k.sender, v.ref)
 		}
 	}
 }
