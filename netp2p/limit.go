@@ -27,6 +27,21 @@ func (b *bucket) take(now time.Time, rate, burst float64, want int) int {
 	return got
 }
 
+// takeAll takes want tokens if the bucket holds them, else none.
+func (b *bucket) takeAll(now time.Time, rate, burst float64, want int) bool {
+	if b.last.IsZero() {
+		b.tokens = burst
+	} else {
+		b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	b.last = now
+	if b.tokens < float64(want) {
+		return false
+	}
+	b.tokens -= float64(want)
+	return true
+}
+
 // limiter enforces RateLimit at two points, both before any signature is
 // checked:
 //
@@ -49,6 +64,7 @@ type limiter struct {
 	rate     float64 // per signer; negative disables
 	burst    float64
 	peer     []bucket // arrivals per delivering seat
+	bytes    []bucket // arriving bytes per delivering seat
 	pair     []bucket // [deliverer*n+signer]
 	reported []time.Time
 }
@@ -58,7 +74,7 @@ func newLimiter(rl RateLimit, n int, now func() time.Time) *limiter {
 		now = time.Now
 	}
 	l := &limiter{now: now, n: n, rate: rl.PerSecond, burst: float64(rl.Burst),
-		peer: make([]bucket, n), pair: make([]bucket, n*n), reported: make([]time.Time, n)}
+		peer: make([]bucket, n), bytes: make([]bucket, n), pair: make([]bucket, n*n), reported: make([]time.Time, n)}
 	if l.rate == 0 {
 		l.rate = DefaultRatePerSecond
 	}
@@ -78,6 +94,27 @@ func (l *limiter) arrive(seat, k int) int {
 	defer l.mu.Unlock()
 	n := float64(l.n)
 	return l.peer[seat].take(l.now(), n*l.rate, n*l.burst, k)
+}
+
+// Byte budget per delivering peer. Message counts alone let a roster peer
+// send its whole count budget as 143 KB votes (86 MB/s measured): bounded
+// queues then held tens of MB. An honest peer sends a few KB per tick (150
+// KB/s at 60 Hz, n = 4), with the odd view-change message of up to 1 MiB;
+// 4 MiB/s with an 8 MiB burst leaves it 25 times that.
+const (
+	bytesPerSecond = 4 << 20
+	bytesBurst     = 8 << 20
+)
+
+// arriveBytes charges size arriving bytes to the delivering seat and
+// reports whether they are within its budget.
+func (l *limiter) arriveBytes(seat, size int) bool {
+	if l.rate < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.bytes[seat].takeAll(l.now(), bytesPerSecond, bytesBurst, size)
 }
 
 // allowSigned charges one decoded message signed by signer and delivered
@@ -131,7 +168,13 @@ func (h *Host) inspectRPC(from peer.ID, rpc *pubsub.RPC) error {
 	if len(msgs) == 0 || seat < 0 {
 		return nil // non-members never get this far (gater, peer filter)
 	}
-	if keep := h.limits.arrive(seat, len(msgs)); keep < len(msgs) {
+	keep := h.limits.arrive(seat, len(msgs))
+	for i := 0; i < keep; i++ {
+		if !h.limits.arriveBytes(seat, len(msgs[i].GetData())) {
+			keep = i
+		}
+	}
+	if keep < len(msgs) {
 		h.ctr.flooding.Add(uint64(len(msgs) - keep))
 		rpc.Publish = msgs[:keep]
 		h.reportInvalid(seat, from, ReasonFlooding)

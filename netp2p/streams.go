@@ -268,7 +268,7 @@ func (h *Host) handleMsgStream(s network.Stream, seat int) {
 			_ = s.Reset()
 			return
 		}
-		if h.limits.arrive(seat, 1) == 0 {
+		if h.limits.arrive(seat, 1) == 0 || !h.limits.arriveBytes(seat, len(data)) {
 			h.ctr.flooding.Add(1)
 			h.reportInvalid(seat, p, ReasonFlooding)
 			continue
