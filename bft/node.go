@@ -91,7 +91,7 @@ type Node struct {
 	eqIdx     map[eqKey]eqVal
 	eqCount   []int // eqIdx entries per sender, bounded by eqCap
 	eqCap     int
-	eqBytes   []int // bytes of the envelopes eqIdx keeps alive per sender, bounded by eqByteCap
+	eqBytes   []int                    // bytes of the envelopes eqIdx keeps alive per sender, bounded by eqByteCap
 	seen      [2]map[[32]byte]struct{} // envelope IDs: current and previous generation
 
 	// evidence
