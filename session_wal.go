@@ -1,0 +1,159 @@
+package paxsync
+
+// Opening the write-ahead log that keeps this player's own votes, and
+// announcing a departure on Close.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/driver"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/wal"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// walWrapper is a test seam: when set, openWAL wraps the session's WAL
+// with it (tests inject a WAL that fails like a full disk). Nil in
+// production; nothing outside the package's tests sets it.
+var walWrapper func(driver.WAL) driver.WAL
+
+// openWAL opens the bft log in Config.WALDir (its default directory if
+// unset) with the owner header of this match, seat and key, or an
+// in-memory one for MemoryWAL, and returns the records to restore the
+// node from. Damage before the log's end and a foreign owner are errors;
+// a torn tail cut off is logged.
+func (s *Session) openWAL() (driver.WAL, []bft.Record, error) {
+	wl, recs, err := s.openWALFile()
+	if err == nil && walWrapper != nil {
+		wl = walWrapper(wl)
+	}
+	return wl, recs, err
+}
+
+func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
+	if s.cfg.WALDir == MemoryWAL {
+		return &driver.MemWAL{}, nil, nil
+	}
+	dir := s.cfg.WALDir
+	if dir == "" && s.cfg.Epoch.IsZero() {
+		// Nothing tells this match from an earlier one of the same name and
+		// roster: a default directory would restore that match's votes,
+		// and no seat could vote for this match's slots.
+		s.log.Warn("no Config.Epoch and no Config.WALDir: votes are kept in memory only, so a restarted process cannot rejoin this match with the same key; set Epoch (the agreed start time) or WALDir")
+		return &driver.MemWAL{}, nil, nil
+	}
+	if dir == "" {
+		d, err := defaultWALDir(s.cfg.MatchName, s.match, s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
+		if err != nil {
+			return nil, nil, badConfig("WALDir", "no default directory (%v); set WALDir, or MemoryWAL to keep votes in memory only", err)
+		}
+		dir = d
+	}
+	if err := wal.MkdirAll(dir); err != nil {
+		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
+	}
+	policy := wal.SyncPower
+	if s.cfg.WALSync == WALSyncProcess {
+		policy = wal.SyncProcess
+	}
+	path := filepath.Join(dir, "bft.wal")
+	owner := driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()}
+	if !s.cfg.Epoch.IsZero() {
+		owner.Epoch = s.cfg.Epoch.UnixNano()
+	}
+	var fw *driver.FileWAL
+	var recs []bft.Record
+	var err error
+	if s.cfg.RecoverLostWAL {
+		var aside string
+		fw, recs, aside, err = driver.OpenRecoveringFileWAL(path, policy, owner, time.Now())
+		if aside != "" {
+			s.log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", path, "kept_as", aside)
+		}
+	} else {
+		fw, recs, err = driver.OpenOwnedFileWAL(path, policy, owner)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
+	}
+	fw.LogRecovery(s.log)
+	s.log.Info("write-ahead log", "path", path, "sync", policy.String(), "restored_records", len(recs))
+	s.closeWAL = fw.Close
+	return fw, recs, nil
+}
+
+// defaultWALDir is Config.WALDir's default: a directory per match (name,
+// ID and start time, so matches that share a name but not a roster or a
+// start never meet) and
+// per seat and key, under $XDG_STATE_HOME (ignored unless absolute, as the
+// XDG spec says) or ~/.local/state.
+func defaultWALDir(name string, match crypto.MatchID, epoch time.Time, key crypto.PublicKey, seat int) (string, error) {
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	safe := []byte(name)
+	for i, c := range safe {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 48 {
+		safe = safe[:48]
+	}
+	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x-%s", safe, match[:8], epoch.UTC().Format("20060102T150405.000000000Z")),
+		fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
+}
+
+// leaveTimeout bounds how long Close waits for its departure to reach the
+// other seats.
+const leaveTimeout = 2 * time.Second
+
+// announceLeave tells every other seat, on the topic and over the direct
+// streams, that this player leaves from the first tick it has not signed
+// an input for, so the
+// others stop waiting out each tick's deadline for it (its seat then gets
+// the agreed "no input" as soon as the others' inputs are in). Best
+// effort: a seat it does not reach waits out the deadlines as before.
+func (s *Session) announceLeave() {
+	if s.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	m := gamestate.Leave{Seat: uint16(s.seat), Tick: s.nextSample}
+	env := s.signer.Sign(wire.TypeLeave, m.Encode())
+	s.mu.Unlock()
+	// The topic reaches every seat in one hop; the direct sends below are
+	// synchronous, so by the time they return (or time out) the
+	// publication has left too.
+	if err := s.host.Broadcast(env); err != nil {
+		s.log.Debug("leave not published", "err", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for seat := 0; seat < s.n; seat++ {
+		if seat == s.seat {
+			continue
+		}
+		wg.Add(1)
+		go func(seat int) {
+			defer wg.Done()
+			if err := s.host.Send(ctx, seat, env); err != nil {
+				s.log.Debug("leave not delivered", "seat", seat, "err", err)
+			}
+		}(seat)
+	}
+	wg.Wait()
+}
