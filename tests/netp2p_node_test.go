@@ -343,6 +343,19 @@ func TestNodesAgreeOverLibp2p(t *testing.T) {
 	// The intruder keeps dialing for as long as the members run (not for a
 	// fixed time, which a slow start could use up), then is interrupted.
 	icmd := m.start(t, intruder, forgedRoster)
+	// The members run until each of the three the intruder dials has
+	// refused and reported it: on a fast machine they decide all slots
+	// before the intruder has dialed them all (CI once stopped them 3 s in).
+	re := regexp.MustCompile(`kind=non-member .*peer=` + intruder.peerID)
+	for deadline := time.Now().Add(80 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		all := true
+		for _, p := range m.players[:3] {
+			all = all && re.MatchString(readFile(t, p.logFile))
+		}
+		if all {
+			break
+		}
+	}
 	stopWhenAllDecided(t, cmds, m.players, 80*time.Second)
 	_ = icmd.Process.Signal(os.Interrupt)
 	_ = icmd.Wait() // it decides nothing; its exit status is not the point
@@ -350,7 +363,6 @@ func TestNodesAgreeOverLibp2p(t *testing.T) {
 
 	// The intruder dials the members it believes are its peers (seats 0-2 of
 	// its forged roster); each of them refuses and reports it.
-	re := regexp.MustCompile(`kind=non-member .*peer=` + intruder.peerID)
 	for i, p := range m.players[:3] {
 		if !re.MatchString(readFile(t, p.logFile)) {
 			t.Errorf("node %d did not report the intruder %s", i, intruder.peerID)
