@@ -71,7 +71,7 @@ func (nd *Node) Propose(payload []byte) error {
 		// the view stalls. Evidence that can never fit is dropped.
 		ev := nd.pending[k]
 		add := len(EncodeEvidence(&ev)) + 8
-		if len(payload)+add+16 > nd.cfg.maxValueBytes() {
+		if add+16 > nd.cfg.maxValueBytes() { // too big even beside an empty payload
 			delete(nd.pending, k)
 			delete(nd.evEnvs, k)
 			continue
