@@ -45,6 +45,7 @@ unit:
 e2e:
 	$(GO) test -count=1 -timeout 20m ./tests -run 'TestMatch'
 	$(GO) test -count=1 -timeout 10m . -run 'TestLongMatchMemoryBounded'
+	$(GO) test -count=1 -timeout 5m ./tests -run 'TestSessionEarlyOrdering'
 
 sim:
 	$(GO) test -timeout 15m ./bft -run 'TestSim' -seeds=92
