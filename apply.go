@@ -200,7 +200,7 @@ func (s *Session) intake(in netp2p.Inbound) {
 		s.observe(gamestate.ReplayedMessage, in.From, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", in.From, in.Env.Type, in.Env.Sender))
 	case intakeOK:
 		switch in.Env.Type {
-		case wire.TypeInput, wire.TypeReveal, wire.TypeLeave:
+		case wire.TypeInput, wire.TypeReveal, wire.TypeLeave, wire.TypeNoInput:
 			if in.Env.Type == wire.TypeLeave {
 				s.emit(PeerEvent{Seat: int(in.Env.Sender), Kind: PeerLeft})
 			}

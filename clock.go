@@ -287,13 +287,28 @@ func (s *Session) skipDecided() {
 // Cheats act here, on the same path.
 func (s *Session) sampleInputs(now time.Time) []outMsg {
 	var out []outMsg
+	if s.leaving {
+		return nil // announceLeave promised no input from nextSample on
+	}
 	next := s.engine.Next()
 	for ; s.nextSample <= s.clock+uint64(s.cfg.InputDelay); s.nextSample++ {
 		tick := s.nextSample
 		data, ok := s.pendingIn[tick]
 		delete(s.pendingIn, tick)
 		if !ok && s.cfg.Consensus != ConsensusBroadcast {
-			continue // the leader orders the agreed "no input" at the deadline
+			// The game submitted nothing for this tick and can no longer
+			// (SubmitInputAt refuses it now): say so, or the leader waits
+			// out the tick's deadline for an input that cannot come, and a
+			// game that submits once per TickEvent then misses the next
+			// sample too, and every tick after. Unpaced, the deadline is
+			// what paces a log that no clock does, so there it stays.
+			if !s.cfg.Unpaced {
+				m := gamestate.NoInput{Seat: uint16(s.seat), Tick: tick}
+				env := s.signer.Sign(wire.TypeNoInput, m.Encode())
+				s.pool.add(env, next)
+				out = append(out, outMsg{env: env})
+			}
+			continue
 		}
 		// Broadcast mode has no leader to decide that an input is missing:
 		// the player says so itself with a signed empty input, which every

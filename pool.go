@@ -81,6 +81,10 @@ type pool struct {
 	// has not); lastIn[s] is 1 + the highest tick it signed an input for,
 	// so a replayed old Leave cannot mark a seat that is still playing.
 	left, lastIn []uint64
+	// skips holds the (tick, seat) pairs whose seat signed that it has no
+	// input for the tick (wire.TypeNoInput): not waited for. Bounded like
+	// inputs, by the tick window, and forgotten once the tick is decided.
+	skips map[stKey]bool
 }
 
 // sentMark is when (and in which view) the leader last proposed a commit.
@@ -102,7 +106,8 @@ func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 	return &pool{v: v, n: v.Size(), interval: hashInterval, inputs: map[stKey]crypto.Envelope{},
 		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{},
 		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
-		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size())}
+		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size()),
+		skips: map[stKey]bool{}}
 }
 
 // addLeave takes a seat's signed departure (wire.TypeLeave).
@@ -120,10 +125,41 @@ func (p *pool) addLeave(env crypto.Envelope, next uint64) intake {
 	return intakeOK
 }
 
-// gone reports whether seat announced it left at or before tick: its input
-// is not waited for.
+// addNoInput takes a seat's signed "no input for this tick"
+// (wire.TypeNoInput).
+func (p *pool) addNoInput(env crypto.Envelope, next uint64) intake {
+	m, err := gamestate.DecodeNoInput(env.Body)
+	if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick > next+poolAhead {
+		return intakeDropped
+	}
+	if m.Tick < next {
+		return intakeOld
+	}
+	k := stKey{m.Tick, m.Seat}
+	if p.skips[k] {
+		return intakeDup
+	}
+	p.skips[k] = true
+	p.signedFor(m.Seat, m.Tick)
+	return intakeOK
+}
+
+// signedFor notes that seat signed something for tick: a seat that speaks
+// for a tick at or after its announced departure plays again.
+func (p *pool) signedFor(seat uint16, tick uint64) {
+	if tick+1 > p.lastIn[seat] {
+		p.lastIn[seat] = tick + 1
+		if p.left[seat] != 0 && tick+1 >= p.left[seat] {
+			p.left[seat] = 0 // it plays again
+		}
+	}
+}
+
+// gone reports whether the leader need not wait for seat's input for
+// tick: the seat announced it left at or before tick, or signed that it
+// has no input for it.
 func (p *pool) gone(seat int, tick uint64) bool {
-	return p.left[seat] != 0 && tick+1 >= p.left[seat]
+	return p.left[seat] != 0 && tick+1 >= p.left[seat] || p.skips[stKey{tick, uint16(seat)}]
 }
 
 // add takes one signed game message; next is the first undecided tick.
@@ -149,6 +185,8 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		return p.addInput(env, next)
 	case wire.TypeLeave:
 		return p.addLeave(env, next)
+	case wire.TypeNoInput:
+		return p.addNoInput(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
 		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 || m.Tick+poolReplayAge < next {
@@ -189,12 +227,7 @@ func (p *pool) addInput(env crypto.Envelope, next uint64) intake {
 		return intakeDropped
 	}
 	k := stKey{tick, seat}
-	if tick+1 > p.lastIn[seat] {
-		p.lastIn[seat] = tick + 1
-		if p.left[seat] != 0 && tick+1 >= p.left[seat] {
-			p.left[seat] = 0 // it plays again
-		}
-	}
+	p.signedFor(seat, tick)
 	if env.Type == wire.TypeReveal {
 		return p.addReveal(k, env, next)
 	}
@@ -379,6 +412,11 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 	for k := range p.sent {
 		if k.tick < next {
 			delete(p.sent, k)
+		}
+	}
+	for k := range p.skips {
+		if k.tick < next {
+			delete(p.skips, k)
 		}
 	}
 	for t := range p.own {

@@ -362,3 +362,53 @@ func TestPoolEvidenceIndexBounded(t *testing.T) {
 		t.Fatalf("%d evidence items never ordered", len(f.p.evidence))
 	}
 }
+
+// TestPoolNoInputIsNotWaitedFor: a seat's signed NoInput for a tick lets
+// the tick count as complete without its input (the leader orders it at
+// once instead of at its deadline), for that tick only; the log is the
+// same either way (the seat's entry is nil). Only the seat itself can say
+// it: one signed by another seat is dropped, one for a decided tick is old,
+// and decided ticks forget theirs.
+func TestPoolNoInputIsNotWaitedFor(t *testing.T) {
+	f := newPoolFixture(t)
+	skip := func(signer, seat int, tick uint64) crypto.Envelope {
+		m := gamestate.NoInput{Seat: uint16(seat), Tick: tick}
+		return f.signers[signer].Sign(wire.TypeNoInput, m.Encode())
+	}
+	must := func(got, want intake) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("intake %d, want %d", got, want)
+		}
+	}
+	for tk := uint64(10); tk < 13; tk++ {
+		for s := 0; s < 3; s++ {
+			must(f.p.add(f.input(s, s, tk, "a"), 10), intakeOK)
+		}
+	}
+	if got := f.p.completeUpto(10, 3); got != 10 {
+		t.Fatalf("complete up to %d without seat 3's input, want 10", got)
+	}
+	must(f.p.add(skip(2, 3, 10), 10), intakeDropped) // seat 2 cannot speak for seat 3
+	if got := f.p.completeUpto(10, 3); got != 10 {
+		t.Fatalf("a NoInput signed by another seat counted: complete up to %d", got)
+	}
+	must(f.p.add(skip(3, 3, 10), 10), intakeOK)
+	must(f.p.add(skip(3, 3, 10), 10), intakeDup)
+	must(f.p.add(skip(3, 3, 11), 10), intakeOK)
+	if got := f.p.completeUpto(10, 3); got != 12 {
+		t.Fatalf("complete up to %d, want 12 (seat 3 said it has nothing for 10 and 11, not 12)", got)
+	}
+	b := f.p.build(10, 12)
+	for i, ti := range b.Ticks {
+		if ti.Seats[3] != nil {
+			t.Fatalf("tick %d: seat 3's entry is %v, want the agreed no input", 10+i, ti.Seats[3])
+		}
+	}
+	f.p.decided(b, 12)
+	if len(f.p.skips) != 0 {
+		t.Fatalf("%d NoInputs kept for decided ticks", len(f.p.skips))
+	}
+	must(f.p.add(skip(3, 3, 11), 12), intakeOld)
+	must(f.p.add(skip(3, 3, 12+poolAhead+1), 12), intakeDropped)
+}

@@ -63,6 +63,7 @@ type Session struct {
 	status       bft.Status
 	clock        uint64            // local clock tick
 	nextSample   uint64            // first tick whose own input is not yet signed
+	leaving      bool              // Close signed the departure: no own input is signed after it
 	pendingIn    map[uint64][]byte // submitted inputs by tick
 	signedAt     map[uint64]time.Time
 	lat          []time.Duration // ring of commit latencies

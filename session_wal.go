@@ -131,12 +131,17 @@ func (s *Session) announceLeave() {
 		return
 	}
 	s.mu.Lock()
+	// From here the clock signs no input of this player's: the loop keeps
+	// running while the departure is delivered, and an input it signed for
+	// the departure's tick or later would tell the others it is back.
+	s.leaving = true
 	m := gamestate.Leave{Seat: uint16(s.seat), Tick: s.nextSample}
 	env := s.signer.Sign(wire.TypeLeave, m.Encode())
 	s.mu.Unlock()
-	// The topic reaches every seat in one hop; the direct sends below are
-	// synchronous, so by the time they return (or time out) the
-	// publication has left too.
+	// The topic reaches every seat in one hop, but a publication still
+	// queued when the host closes is lost; so is a plain Send's frame. The
+	// direct SendLast returns only once the seat has read the departure
+	// (or leaveTimeout passed), and the publication has had that long too.
 	if err := s.host.Broadcast(env); err != nil {
 		s.log.Debug("leave not published", "err", err)
 	}
@@ -150,7 +155,7 @@ func (s *Session) announceLeave() {
 		wg.Add(1)
 		go func(seat int) {
 			defer wg.Done()
-			if err := s.host.Send(ctx, seat, env); err != nil {
+			if err := s.host.SendLast(ctx, seat, env); err != nil {
 				s.log.Debug("leave not delivered", "seat", seat, "err", err)
 			}
 		}(seat)

@@ -145,7 +145,7 @@ func (nd *Node) ApplySync(s *SyncState) error {
 		next++
 	}
 	if !install && len(accepted) == 0 {
-		return fmt.Errorf("%w: nothing new", ErrBadSync)
+		return ErrSyncNothingNew
 	}
 	if install {
 		nd.rd.Committed = nil // covered by the snapshot

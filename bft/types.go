@@ -9,6 +9,7 @@ package bft
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
@@ -121,21 +122,25 @@ func (d DropReason) String() string {
 
 // Typed errors returned by Step (wrapping the reason) and by Propose.
 var (
-	ErrNotLeader   = errors.New("bft: not the leader of the current view")
-	ErrWindowFull  = errors.New("bft: window of undecided slots is full")
-	ErrTooLarge    = errors.New("bft: value larger than MaxValueSize")
-	ErrBadConfig   = errors.New("bft: invalid config")
-	ErrBadRecord   = errors.New("bft: corrupt WAL record")
-	ErrBadSync     = errors.New("bft: sync state does not verify")
-	ErrDecode      = errors.New("bft: message does not decode")
-	ErrBadSig      = errors.New("bft: bad signature")
-	ErrUnknownSend = errors.New("bft: unknown sender")
-	ErrStale       = errors.New("bft: stale message")
-	ErrFuture      = errors.New("bft: message too far in the future")
-	ErrOversize    = errors.New("bft: oversize message")
-	ErrDuplicate   = errors.New("bft: duplicate message")
-	ErrInvalid     = errors.New("bft: message violates the protocol")
-	ErrUnknownType = errors.New("bft: not a consensus message")
+	ErrNotLeader  = errors.New("bft: not the leader of the current view")
+	ErrWindowFull = errors.New("bft: window of undecided slots is full")
+	ErrTooLarge   = errors.New("bft: value larger than MaxValueSize")
+	ErrBadConfig  = errors.New("bft: invalid config")
+	ErrBadRecord  = errors.New("bft: corrupt WAL record")
+	ErrBadSync    = errors.New("bft: sync state does not verify")
+	// ErrSyncNothingNew (an ErrBadSync) is a sync state that verifies but
+	// holds nothing past this node's log: an honest peer's answer that
+	// the node overtook while it was on its way, not a lie.
+	ErrSyncNothingNew = fmt.Errorf("%w: nothing new", ErrBadSync)
+	ErrDecode         = errors.New("bft: message does not decode")
+	ErrBadSig         = errors.New("bft: bad signature")
+	ErrUnknownSend    = errors.New("bft: unknown sender")
+	ErrStale          = errors.New("bft: stale message")
+	ErrFuture         = errors.New("bft: message too far in the future")
+	ErrOversize       = errors.New("bft: oversize message")
+	ErrDuplicate      = errors.New("bft: duplicate message")
+	ErrInvalid        = errors.New("bft: message violates the protocol")
+	ErrUnknownType    = errors.New("bft: not a consensus message")
 )
 
 var dropErrs = [...]error{ErrDecode, ErrBadSig, ErrUnknownSend, ErrStale, ErrFuture, ErrOversize, ErrDuplicate, ErrInvalid, ErrUnknownType}

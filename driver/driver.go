@@ -94,6 +94,7 @@ type Stats struct {
 	SendDrops           uint64 // direct messages dropped (peer queue full)
 	SyncsApplied        uint64
 	SyncErrs            uint64 // sync answers that did not decode or that ApplySync rejected
+	SyncShunned         uint64 // times a seat was put in (or kept in) the sync back-off for a bad answer
 	ProposalsDropped    uint64 // queued proposals dropped after losing leadership
 }
 
@@ -137,12 +138,32 @@ type Driver struct {
 	local    []crypto.Envelope
 	syncing  bool
 	syncPeer int
+	now      func() time.Time // time.Now; a test's clock for the sync back-off
 	peers    []*peerSender
 	wg       sync.WaitGroup
 
 	mu    sync.Mutex
 	stats Stats
+	// shun holds the seats whose last sync answer did not decode or was
+	// rejected (guarded by mu): an honest seat's answer always applies,
+	// so each is passed over by later attempts until its back-off ends.
+	// Without it a liar that claims slots nobody else has is asked first
+	// by every attempt (about ten a second) and answers each with the
+	// largest forged state the transport allows.
+	shun map[int]shunned
 }
+
+// shunned is one seat's sync back-off: not asked before until; the next
+// bad answer doubles wait (syncShunFirst up to syncShunMax).
+type shunned struct {
+	until time.Time
+	wait  time.Duration
+}
+
+const (
+	syncShunFirst = time.Second
+	syncShunMax   = time.Minute
+)
 
 // New checks cfg and returns a driver ready to Run.
 func New(cfg Config) (*Driver, error) {
@@ -165,7 +186,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg: cfg, node: cfg.Node, log: cfg.Logger.With("seat", cfg.Seat),
 		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan syncOffer),
 		statusReq: make(chan chan bft.Status), suspect: make(chan chan struct{}), stopped: make(chan struct{}),
-		syncPeer: (cfg.Seat + 1) % cfg.N,
+		syncPeer: (cfg.Seat + 1) % cfg.N, now: time.Now, shun: map[int]shunned{},
 	}, nil
 }
 
@@ -303,9 +324,13 @@ func (d *Driver) Run(ctx context.Context) error {
 			}
 			err := d.node.ApplySync(o.st)
 			if err != nil {
+				if !errors.Is(err, bft.ErrSyncNothingNew) {
+					d.penalize(o.from)
+				}
 				d.count(func(s *Stats) { s.SyncErrs++ })
 				d.log.Warn("sync state rejected; asking the next peer", "from", o.from, "err", err)
 			} else {
+				d.forgive(o.from)
 				d.count(func(s *Stats) { s.SyncsApplied++ })
 				d.syncing = false
 			}
@@ -485,25 +510,10 @@ func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
 	}
 	d.syncing = true
 	after := d.node.Status().Committed
-	var order []int
-	seen := map[int]bool{d.cfg.Seat: true}
-	add := func(s int) {
-		if s >= 0 && s < d.cfg.N && !seen[s] {
-			seen[s] = true
-			order = append(order, s)
-		}
+	if need != nil && need.From > 0 {
+		after = need.From - 1
 	}
-	if need != nil {
-		for _, p := range need.Peers {
-			add(int(p))
-		}
-		if need.From > 0 {
-			after = need.From - 1
-		}
-	}
-	for i := 0; i < d.cfg.N; i++ {
-		add((d.syncPeer + i) % d.cfg.N)
-	}
+	order := d.syncOrder(need)
 	d.syncPeer = (d.syncPeer + 1) % d.cfg.N
 	req := binary.AppendUvarint(nil, after)
 	d.wg.Add(1)
@@ -528,6 +538,7 @@ func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
 			}
 			st, err := bft.DecodeSyncState(resp)
 			if err != nil {
+				d.penalize(seat)
 				d.count(func(s *Stats) { s.SyncErrs++ })
 				d.log.Warn("malformed sync state; asking the next peer", "from", seat, "err", err)
 				continue
@@ -552,6 +563,54 @@ func (d *Driver) startSync(ctx context.Context, need *bft.SyncNeed, poll bool) {
 		case <-ctx.Done():
 		}
 	}()
+}
+
+// syncOrder is the seats one sync attempt asks, in turn: those the node
+// says are ahead (need.Peers), then every other seat from the rotating
+// d.syncPeer on, less the seats in their back-off (shun).
+func (d *Driver) syncOrder(need *bft.SyncNeed) []int {
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var order []int
+	seen := map[int]bool{d.cfg.Seat: true}
+	add := func(s int) {
+		if s >= 0 && s < d.cfg.N && !seen[s] {
+			seen[s] = true
+			if now.Before(d.shun[s].until) {
+				return
+			}
+			order = append(order, s)
+		}
+	}
+	if need != nil {
+		for _, p := range need.Peers {
+			add(int(p))
+		}
+	}
+	for i := 0; i < d.cfg.N; i++ {
+		add((d.syncPeer + i) % d.cfg.N)
+	}
+	return order
+}
+
+// penalize starts or doubles seat's sync back-off after a bad answer.
+func (d *Driver) penalize(seat int) {
+	now := d.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sh := d.shun[seat]
+	sh.wait = min(max(2*sh.wait, syncShunFirst), syncShunMax)
+	sh.until = now.Add(sh.wait)
+	d.shun[seat] = sh
+	d.stats.SyncShunned++
+}
+
+// forgive ends seat's back-off: its answer applied.
+func (d *Driver) forgive(seat int) {
+	d.mu.Lock()
+	delete(d.shun, seat)
+	d.mu.Unlock()
 }
 
 // serveSync runs on the transport's stream goroutine; the node is only

@@ -373,9 +373,49 @@ func TestSyncSkipsBadResponder(t *testing.T) {
 			if mode == "error" {
 				wantErrs = 0 // a failed request has no answer to reject
 			}
-			if st.SyncsApplied == 0 || st.SyncErrs < wantErrs {
+			if st.SyncsApplied == 0 || st.SyncErrs < wantErrs || st.SyncShunned < wantErrs {
 				t.Fatalf("stats %+v", st)
 			}
 		})
+	}
+}
+
+// A seat whose sync answer did not verify is passed over by later
+// attempts until its back-off ends (1 s, doubling per bad answer, at most a
+// minute), even when the node names it as the one ahead: a liar that
+// claims slots nobody else has would otherwise be asked first by every
+// attempt. An answer that applies ends the back-off; so does time.
+func TestSyncBacksOffBadResponder(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := &Driver{cfg: Config{N: 4, Seat: 3}, syncPeer: 0, now: func() time.Time { return now }, shun: map[int]shunned{}}
+	liar := &bft.SyncNeed{From: 50, Peers: []uint16{2}}
+	if got := d.syncOrder(liar); !slices.Equal(got, []int{2, 0, 1}) {
+		t.Fatalf("order %v, want the seat ahead first", got)
+	}
+	d.penalize(2)
+	if got := d.syncOrder(liar); !slices.Equal(got, []int{0, 1}) {
+		t.Fatalf("order %v right after a bad answer from seat 2", got)
+	}
+	now = now.Add(syncShunFirst)
+	if got := d.syncOrder(liar); !slices.Equal(got, []int{2, 0, 1}) {
+		t.Fatalf("order %v after the first back-off ended", got)
+	}
+	waits := []time.Duration{}
+	for k := 0; k < 10; k++ {
+		d.penalize(2)
+		waits = append(waits, d.shun[2].wait)
+	}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second,
+		time.Minute, time.Minute, time.Minute, time.Minute, time.Minute}
+	if !slices.Equal(waits, want) {
+		t.Fatalf("back-offs %v, want %v", waits, want)
+	}
+	now = now.Add(59 * time.Second)
+	if got := d.syncOrder(liar); slices.Contains(got, 2) {
+		t.Fatalf("order %v asks seat 2 inside its one-minute back-off", got)
+	}
+	d.forgive(2)
+	if got := d.syncOrder(liar); !slices.Equal(got, []int{2, 0, 1}) {
+		t.Fatalf("order %v after seat 2's answer applied", got)
 	}
 }

@@ -138,6 +138,34 @@ func DecodeLeave(b []byte) (Leave, error) {
 	return m, r.Done()
 }
 
+// NoInput is the body of a wire.TypeNoInput envelope: the signer's seat
+// has no input for Tick, because its game submitted none before the tick
+// was sampled, and it never will (the session refuses a late one). The
+// leader orders the tick as soon as the other seats' inputs are in instead
+// of waiting out its deadline for an input that cannot come. It changes
+// nothing in the log: the seat's entry is the agreed "no input" either
+// way, so a player that signs both a NoInput and an Input for one tick
+// only races itself.
+type NoInput struct {
+	Seat uint16
+	Tick uint64
+}
+
+// Encode returns the canonical body: seat | tick.
+func (m *NoInput) Encode() []byte {
+	w := wire.NewWriter(make([]byte, 0, 12))
+	w.U16(m.Seat)
+	w.Uvarint(m.Tick)
+	return w.Bytes()
+}
+
+// DecodeNoInput parses a NoInput body.
+func DecodeNoInput(b []byte) (NoInput, error) {
+	r := wire.NewReader(b)
+	m := NoInput{Seat: r.U16("noinput.seat"), Tick: r.Uvarint("noinput.tick")}
+	return m, r.Done()
+}
+
 // DecodeStateHash parses a StateHash body.
 func DecodeStateHash(b []byte) (StateHash, error) {
 	r := wire.NewReader(b)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -210,11 +211,21 @@ func (o *outStreams) drop(seat int) {
 // when the frame is written (not when it is processed); on a broken stream
 // it reopens once.
 func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
+	st, err := h.sendLocked(ctx, seat, env)
+	if st != nil {
+		st.mu.Unlock()
+	}
+	return err
+}
+
+// sendLocked is Send, returning with the stream's lock held when it got
+// that far (st non-nil), so SendLast can close the very stream it wrote on.
+func (h *Host) sendLocked(ctx context.Context, seat int, env crypto.Envelope) (*outStream, error) {
 	if seat < 0 || seat >= len(h.ids) || seat == h.seat {
-		return ErrBadSeat
+		return nil, ErrBadSeat
 	}
 	if h.gater.isCut(seat) {
-		return ErrCut
+		return nil, ErrCut
 	}
 	frame := env.Encode(nil)
 	deadline, ok := ctx.Deadline()
@@ -223,7 +234,6 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 	}
 	st := h.out.get(seat)
 	st.mu.Lock()
-	defer st.mu.Unlock()
 	if st.s != nil && time.Since(st.last) > h.msgReuseLimit() {
 		_ = st.s.Close() // the receiver reads to the end and lets it go
 		st.s, st.w = nil, nil
@@ -233,7 +243,7 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 		if st.s == nil {
 			s, oerr := h.h.NewStream(ctx, h.ids[seat], msgProto)
 			if oerr != nil {
-				return fmt.Errorf("netp2p: send to seat %d: %w", seat, oerr)
+				return st, fmt.Errorf("netp2p: send to seat %d: %w", seat, oerr)
 			}
 			st.s, st.w = s, bufio.NewWriter(s)
 		}
@@ -242,13 +252,50 @@ func (h *Host) Send(ctx context.Context, seat int, env crypto.Envelope) error {
 			if err = st.w.Flush(); err == nil {
 				st.last = time.Now()
 				h.ctr.countOut(env.Type, len(frame))
-				return nil
+				return st, nil
 			}
 		}
 		_ = st.s.Reset()
 		st.s, st.w = nil, nil
 	}
-	return fmt.Errorf("netp2p: send to seat %d: %w", seat, err)
+	return st, fmt.Errorf("netp2p: send to seat %d: %w", seat, err)
+}
+
+// SendLast delivers env to seat as the last message on the direct stream
+// and waits until seat has read it: Send returns once the frame is queued
+// on the connection, so a host that closes right after (a player leaving)
+// can lose it. SendLast half-closes the stream after the frame and waits,
+// until ctx ends, for the receiver to reach the end (its reader stops
+// there, after it has queued every frame before it for Inbound). The next
+// Send to seat opens a new stream.
+func (h *Host) SendLast(ctx context.Context, seat int, env crypto.Envelope) error {
+	st, err := h.sendLocked(ctx, seat, env)
+	if st == nil {
+		return err
+	}
+	s := st.s
+	st.s, st.w = nil, nil
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.CloseWrite(); err != nil {
+		_ = s.Reset()
+		return fmt.Errorf("netp2p: send to seat %d: %w", seat, err)
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = s.SetReadDeadline(deadline)
+	}
+	// The receiver never writes on a message stream: the read ends with
+	// EOF or a reset once it has read past our last frame, or with the
+	// deadline if it has not.
+	var b [1]byte
+	_, err = s.Read(b[:])
+	_ = s.Reset()
+	if os.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("netp2p: seat %d did not read its last message in time: %w", seat, err)
+	}
+	return nil
 }
 
 // handleMsgStream reads envelopes from one peer's long-lived stream until

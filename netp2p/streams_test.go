@@ -337,3 +337,48 @@ func TestLargeFramesStillArrive(t *testing.T) {
 		t.Fatalf("5 MiB sync response: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestSendLastIsReadBeforeClose: a host that sends a backlog and then its
+// last message (a player leaving: Session.Close) and closes at once must
+// not lose that message. Send returns once a frame is queued on the
+// connection, and closing the host drops what is still queued; SendLast
+// returns only when the receiver has read past it.
+func TestSendLastIsReadBeforeClose(t *testing.T) {
+	c := newCluster(t, 2, nil)
+	const backlog = 64
+	got := make(chan string, backlog+1)
+	go func() {
+		for in := range c.hosts[1].Inbound() {
+			if in.Env.Type == wire.TypeLeave {
+				got <- "last"
+				return
+			}
+			got <- "data"
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	body := make([]byte, 48<<10)
+	for k := 0; k < backlog; k++ {
+		if err := c.hosts[0].Send(ctx, 1, c.signers[0].Sign(wire.TypePromise, body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.hosts[0].SendLast(ctx, 1, c.signers[0].Sign(wire.TypeLeave, []byte("bye"))); err != nil {
+		t.Fatal(err)
+	}
+	c.hosts[0].Close()
+	for k := 0; k <= backlog; k++ {
+		select {
+		case what := <-got:
+			if what == "last" {
+				if k != backlog {
+					t.Fatalf("the last message arrived after %d of %d before it", k, backlog)
+				}
+				return
+			}
+		case <-time.After(waitLong):
+			t.Fatalf("%d of %d messages and not the last one arrived before the sender closed", k, backlog)
+		}
+	}
+}

@@ -20,6 +20,8 @@ import (
 // ordered only at its deadline, 10 s after its inputs were signed; with it,
 // as soon as the three others' inputs are in (tens of milliseconds here).
 // The bound, half the deadline, leaves a 50-fold margin for a slow machine.
+// A tick a seat's bot missed (the machine stalled it past the sample) is
+// not waited for either: the seat signs that it has no input for it.
 func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network test")
@@ -42,7 +44,6 @@ func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 		absent map[uint64]bool // ticks where seat 3 had no input
 		commit map[uint64]time.Duration
 		left   bool
-		own    int
 	}
 	runs := make([]*seen, 4)
 	var wg sync.WaitGroup
@@ -91,9 +92,6 @@ func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 						if !e.Inputs[3].Present {
 							r.absent[e.Tick] = true
 						}
-						if e.Inputs[i].Present {
-							r.own++
-						}
 						if e.Commit > 0 {
 							r.commit[e.Tick] = e.Commit
 						}
@@ -124,14 +122,15 @@ func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 		t.Fatalf("the match did not reach tick %d", before)
 	}
 	sess[3].Close()
-	runs[0].mu.Lock()
-	closedAt := runs[0].last
-	runs[0].mu.Unlock()
-	if !reached([]int{0, 1, 2}, closedAt+after, time.Minute) {
+	// Close signs the departure for the first tick seat 3 had not signed
+	// an input for and signs nothing after it, so every tick from its
+	// InputTick on must be without seat 3 on every other seat.
+	leaveAt := sess[3].InputTick()
+	if !reached([]int{0, 1, 2}, leaveAt+after, time.Minute) {
 		for i := 0; i < 3; i++ {
 			t.Logf("seat %d at tick %d", i, runs[i].last)
 		}
-		t.Fatalf("after seat 3 closed at tick %d the others did not decide %d more ticks in a minute: its departure was waited out", closedAt, after)
+		t.Fatalf("after seat 3 left at tick %d the others did not decide %d more ticks in a minute: its departure was waited out", leaveAt, after)
 	}
 	cancel()
 	wg.Wait()
@@ -139,23 +138,22 @@ func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 		if !runs[i].left {
 			t.Errorf("seat %d got no PeerLeft event for seat 3", i)
 		}
-		n := 0
-		for tk := closedAt + 10; tk <= closedAt+after; tk++ {
-			if runs[i].absent[tk] {
-				n++
+		present := 0
+		for tk := leaveAt; tk <= leaveAt+after; tk++ {
+			if !runs[i].absent[tk] {
+				present++
 			}
 		}
-		if n < after-10 {
-			t.Errorf("seat %d: seat 3 had input in %d ticks after it left", i, after-10-n)
+		if present > 0 {
+			t.Errorf("seat %d: seat 3 had an input in %d ticks after it left at tick %d", i, present, leaveAt)
 		}
 		var lat []time.Duration
-		for tk := closedAt + 10; tk <= closedAt+after; tk++ {
+		for tk := leaveAt; tk <= leaveAt+after; tk++ {
 			if c, ok := runs[i].commit[tk]; ok {
 				lat = append(lat, c)
 			}
 		}
-		t.Logf("seat %d: %d commits recorded, %d own inputs, closedAt %d last %d", i, len(runs[i].commit), runs[i].own, closedAt, runs[i].last)
-		if len(lat) < (after-10)/2 {
+		if len(lat) < after/2 {
 			t.Fatalf("seat %d: only %d commit samples after the departure", i, len(lat))
 		}
 		slices.Sort(lat)

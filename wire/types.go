@@ -28,6 +28,7 @@ const (
 	TypeHello       Type = 36 // lobby: player announces itself
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
 	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
+	TypeNoInput     Type = 39 // player: has no input for one tick (do not wait for it)
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -41,7 +42,7 @@ var typeNames = map[Type]string{
 	TypePrepare: "prepare", TypePromise: "promise", TypeViewChange: "view-change",
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
-	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave",
+	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 
