@@ -20,6 +20,7 @@ import (
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
 )
 
 // ErrScenario marks a scenario file that cannot be run as written: a
@@ -164,8 +165,10 @@ func (sc *Scenario) Validate() error {
 	if sc.Name == "" {
 		return bad("name", "required")
 	}
-	if sc.Peers < 4 || sc.Peers > gamestate.MaxSeats {
-		return bad("peers", "%d, want 4..%d (Byzantine Paxos needs n >= 3f+1 with f >= 1)", sc.Peers, gamestate.MaxSeats)
+	// Every scenario plays the arena, so its seat limit (not the
+	// protocol's gamestate.MaxSeats) is the one a peer would hit at start.
+	if sc.Peers < 4 || sc.Peers > arena.MaxSeats {
+		return bad("peers", "%d, want 4..%d (Byzantine Paxos needs n >= 3f+1 with f >= 1; the arena seats at most %d)", sc.Peers, arena.MaxSeats, arena.MaxSeats)
 	}
 	if sc.TickHz < 1 || sc.TickHz > gamestate.MaxTickRate {
 		return bad("tick_hz", "%d, want 1..%d", sc.TickHz, gamestate.MaxTickRate)
