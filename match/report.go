@@ -37,13 +37,16 @@ type Report struct {
 
 // PeerResult is one peer's row of the report.
 type PeerResult struct {
-	Index        int           `json:"index"`
-	PeerID       string        `json:"peer_id"`
-	Role         string        `json:"role"` // "honest" or "cheater"
-	Cheat        string        `json:"cheat,omitempty"`
-	Crashes      int           `json:"crashes,omitempty"`
-	Restarts     int           `json:"restarts,omitempty"`
-	DownAtEnd    bool          `json:"down_at_end,omitempty"`
+	Index     int    `json:"index"`
+	PeerID    string `json:"peer_id"`
+	Role      string `json:"role"` // "honest" or "cheater"
+	Cheat     string `json:"cheat,omitempty"`
+	Crashes   int    `json:"crashes,omitempty"`
+	Restarts  int    `json:"restarts,omitempty"`
+	DownAtEnd bool   `json:"down_at_end,omitempty"`
+	// Died is why the peer's process ended on its own during the match
+	// (exit status and last stderr line); such a run fails.
+	Died         string        `json:"died,omitempty"`
 	CaughtUp     bool          `json:"caught_up,omitempty"`
 	DecidedTicks uint64        `json:"decided_ticks"`
 	FinalHash    string        `json:"final_hash"` // after this peer's own last decided tick
@@ -107,7 +110,7 @@ func (r *runState) allDone() bool {
 		}
 	}
 	for i, p := range r.procs {
-		if r.honest(i) && !p.crashed && !p.done && !r.sc.isolated(i) {
+		if r.honest(i) && !p.crashed && !p.done && p.died == "" && !r.sc.isolated(i) {
 			return false
 		}
 	}
@@ -167,7 +170,10 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 		for t, h := range p.checkpoints {
 			pr.hashes[t] = h
 		}
-		if p.crashed {
+		if p.died != "" {
+			pr.Died, pr.DownAtEnd, pr.DecidedTicks = p.died, true, p.tick
+			fail("peer %d ended on its own during the match at tick %d: %s", i, p.tick, p.died)
+		} else if p.crashed {
 			pr.DecidedTicks = p.tick // from progress lines: its report died with it
 		} else if pp, err := readReport(p.cfg.ReportFile); err != nil {
 			fail("peer %d wrote no report: %v", i, err)

@@ -50,17 +50,22 @@ type Options struct {
 // proc is one peer: its current OS process and what the runner learned
 // from its progress lines (which survive a SIGKILL, unlike its report).
 type proc struct {
-	seat        int
-	cfgPath     string
-	cfg         PeerConfig
-	cmd         *exec.Cmd
-	stdin       io.WriteCloser
-	exited      chan struct{}
-	addrs       []string
-	tick        uint64
-	verdicts    int
-	done        bool
-	crashed     bool // SIGKILLed and (so far) not restarted
+	seat     int
+	cfgPath  string
+	cfg      PeerConfig
+	cmd      *exec.Cmd
+	stdin    io.WriteCloser
+	exited   chan struct{}
+	addrs    []string
+	tick     uint64
+	verdicts int
+	done     bool
+	crashed  bool // SIGKILLed and (so far) not restarted
+	// died is why the process ended on its own during the match (its exit
+	// status and the tail of its stderr); "" while it runs or after the
+	// runner stopped it.
+	died        string
+	stderr      *strings.Builder // the current process's (first 4 KiB), read once it exited
 	restarts    int
 	gen         int // incarnation whose tick/done lines count
 	checkpoints map[uint64]string
@@ -174,6 +179,7 @@ wait:
 			timedOut = true
 			break wait
 		}
+		r.noticeExits(time.Since(start))
 		// Faults driven by progress: crash at a peer's own tick, restart
 		// when the honest peers reached restart_at_tick.
 		for i := range sc.Faults {
@@ -272,12 +278,12 @@ func startPeer(opt Options, p *proc, procs []*proc, lines chan<- line, gen int) 
 	if err != nil {
 		return err
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	stderr := &strings.Builder{}
+	cmd.Stderr = &limitedWriter{w: stderr, n: 4096}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	p.cmd, p.stdin, p.exited, p.addrs, p.gen = cmd, stdin, make(chan struct{}), nil, gen
+	p.cmd, p.stdin, p.exited, p.addrs, p.gen, p.stderr = cmd, stdin, make(chan struct{}), nil, gen, stderr
 	exited := p.exited
 	ready := make(chan []string, 1)
 	go func() {
@@ -355,5 +361,34 @@ func (p *proc) parseLine(t string, gen int) {
 		}
 	case len(f) == 1 && f[0] == "done":
 		p.done = true
+	}
+}
+
+// noticeExits marks every peer whose process ended on its own (not killed
+// by a crash fault, not yet told to stop): a panic, a full disk, a fatal
+// WAL error. The run does not wait for it any longer (allDone), and the
+// report fails with the reason instead of timing out at the deadline.
+func (r *runState) noticeExits(elapsed time.Duration) {
+	for _, p := range r.procs {
+		if p.crashed || p.done || p.died != "" || p.exited == nil {
+			continue
+		}
+		select {
+		case <-p.exited:
+		default:
+			continue
+		}
+		why := "exited"
+		if st := p.cmd.ProcessState; st != nil {
+			why = st.String()
+		}
+		if tail := strings.TrimSpace(p.stderr.String()); tail != "" {
+			if i := strings.LastIndexByte(tail, '\n'); i >= 0 {
+				tail = tail[i+1:]
+			}
+			why += ": " + tail
+		}
+		p.died = why
+		r.note("t+%.1fs: peer %d %s at tick %d", elapsed.Seconds(), p.seat, why, p.tick)
 	}
 }
