@@ -260,8 +260,15 @@ func (s *Session) runNetEvents(ctx interface{ Done() <-chan struct{} }) {
 				case netp2p.ReasonFlooding:
 					kind = gamestate.Flooding
 				}
+				detail := fmt.Sprintf("%s from peer %s", ev.Reason, ev.Peer)
+				if kind == gamestate.BadSignature && !s.cfg.Epoch.IsZero() {
+					// The commonest honest cause: that player started
+					// another instance of this match (the start time is
+					// part of what every signature covers).
+					detail += "; if every message of this seat fails, it was given another Epoch (--start-at) than this peer"
+				}
 				s.mu.Lock()
-				s.observe(kind, ev.Seat, fmt.Sprintf("%s from peer %s", ev.Reason, ev.Peer))
+				s.observe(kind, ev.Seat, detail)
 				s.mu.Unlock()
 			}
 		}

@@ -36,6 +36,16 @@ type Config struct {
 	// tick's inputs reach the leader together and it is decided one
 	// consensus round later instead of waiting for the slowest clock's
 	// phase. Zero: each peer's clock starts when it has heard all others.
+	//
+	// Epoch also names this playing of the match: it is part of the ID
+	// every signature covers (crypto.NewMatchInstanceID), so a rerun of
+	// a match with the same name and roster at another Epoch is another
+	// instance, and nothing signed in an earlier one (an input, a vote)
+	// can be replayed into it to convict an honest player of
+	// equivocation. Every peer must be given the same Epoch (with a
+	// different one it plays alone, and the others observe its messages
+	// as bad signatures). Without an Epoch reruns share one ID: give one
+	// whenever a match name and roster may be played again.
 	Epoch time.Time
 	// Unpaced runs the clock as fast as consensus goes: whenever a tick is
 	// decided the clock moves to it, so the next ticks are sampled at once

@@ -105,7 +105,10 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if game.NumSeats() != n {
 		return nil, badConfig("NewGame", "game has %d seats, roster %d", game.NumSeats(), n)
 	}
-	match := crypto.NewMatchID(cfg.MatchName, cfg.Roster)
+	// The start time is part of the ID: a rerun of the same match (same
+	// name and roster) is another instance, and messages signed in an
+	// earlier one do not verify in it.
+	match := crypto.NewMatchInstanceID(cfg.MatchName, cfg.Roster, cfg.Epoch)
 	s := &Session{
 		cfg: cfg, seat: seat, n: n, match: match, log: cfg.Logger.With("seat", seat),
 		verifier: crypto.NewVerifier(match, cfg.Roster), signer: crypto.NewSigner(cfg.Key, match, uint16(seat)),
@@ -127,7 +130,7 @@ func Join(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Record != nil {
 		s.rec, err = gamestate.NewReplayWriter(cfg.Record, &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
 			TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
-			Policy: cfg.Policy, Game: cfg.GameParams})
+			Policy: cfg.Policy, Game: cfg.GameParams, Epoch: epochNanos(cfg.Epoch)})
 		if err != nil {
 			return nil, fmt.Errorf("paxsync: Record: %w", err)
 		}
@@ -295,6 +298,14 @@ func (s *Session) runInbound(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// epochNanos is t in Unix nanoseconds, 0 for the zero time (no Epoch).
+func epochNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // Seat is this player's seat (its index in Config.Roster).

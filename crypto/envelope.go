@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/paxsync/paxsync/wire"
 )
@@ -23,6 +24,26 @@ func NewMatchID(name string, roster []PublicKey) MatchID {
 	for _, k := range roster {
 		w.Bytes32(k)
 	}
+	return MatchID(Sum(w.Bytes()))
+}
+
+// NewMatchInstanceID derives the ID of one playing of a match: its name,
+// its roster and the moment it starts (Config.Epoch, which its lobby
+// picks). Friends who play "friday" again with the same keys start a new
+// instance, and nothing signed in the last one verifies in it: without
+// the start time, a peer that kept last week's messages could replay an
+// honest player's old input or vote for a tick or slot it signs again and
+// have it convicted of equivocation. A zero start is NewMatchID (a match
+// that sets no Epoch has no instance to tell apart).
+func NewMatchInstanceID(name string, roster []PublicKey, start time.Time) MatchID {
+	if start.IsZero() {
+		return NewMatchID(name, roster)
+	}
+	base := NewMatchID(name, roster)
+	w := wire.NewWriter(nil)
+	w.String("paxsync/match-instance/v1")
+	w.Bytes32(base)
+	w.Varint(start.UnixNano())
 	return MatchID(Sum(w.Bytes()))
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/paxsync/paxsync/wire"
 )
@@ -173,4 +174,32 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("decode/encode not canonical for %x", b)
 		}
 	})
+}
+
+// TestMatchInstanceIDSeparatesReruns: the same match name and roster
+// started at another moment is another instance, and a message signed in
+// one does not verify in the other (a kept message replayed into a rerun
+// could otherwise convict its honest signer of equivocation). No start
+// time is the plain match ID.
+func TestMatchInstanceIDSeparatesReruns(t *testing.T) {
+	k0 := testKey(t, 1)
+	roster := []PublicKey{k0.Public(), testKey(t, 2).Public()}
+	friday := time.Date(2026, 11, 27, 20, 0, 0, 0, time.UTC)
+	last, next := NewMatchInstanceID("friday", roster, friday), NewMatchInstanceID("friday", roster, friday.Add(7*24*time.Hour))
+	if last == next || last == NewMatchID("friday", roster) {
+		t.Fatal("instances of one match share an ID")
+	}
+	if NewMatchInstanceID("friday", roster, friday.In(time.FixedZone("CET", 3600))) != last {
+		t.Fatal("the same moment in another zone is another instance")
+	}
+	if NewMatchInstanceID("friday", roster, time.Time{}) != NewMatchID("friday", roster) {
+		t.Fatal("no start time should give the match ID")
+	}
+	old := NewSigner(k0, last, 0).Sign(wire.TypeInput, []byte("tick 5: left"))
+	if err := NewVerifier(next, roster).Verify(&old); err == nil {
+		t.Fatal("last week's signed input verifies in this week's match")
+	}
+	if err := NewVerifier(last, roster).Verify(&old); err != nil {
+		t.Fatalf("in its own instance: %v", err)
+	}
 }

@@ -73,7 +73,7 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	}
 	players[me].Note, players[me].Connected = "you", true
 	w := NewWorld(fmt.Sprintf("paxsync arena — match %q", name), players, me, lc.TickRate,
-		crypto.NewVerifier(match, roster))
+		crypto.NewVerifier(s.MatchID(), roster))
 	g, _ := arena.New(len(roster), seed)
 	l := &Live{World: w, title: "paxsync arena — " + name, rec: rec, stop: stop, lobby: true, debug: lc.Debug, onObs: lc.OnObservation,
 		lanInfo: &lanInfo{match: name, joinAddr: lobby.JoinAddr(s.Addrs())}}

@@ -102,7 +102,7 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		base.Epoch = time.Now().Add(time.Second)
 	}
 	w := NewWorld(fmt.Sprintf("paxsync arena — you + %d bot peers", lc.Bots), players, you, lc.TickRate,
-		crypto.NewVerifier(crypto.NewMatchID(name, roster), roster))
+		crypto.NewVerifier(crypto.NewMatchInstanceID(name, roster, base.Epoch), roster))
 	rec, err := openRecorder(lc.Record)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
@@ -55,10 +56,20 @@ type Header struct {
 	Sealed       bool
 	Policy       Policy
 	Game         []byte // opaque game parameters (e.g. arena seats and seed)
+	// Epoch is the match's start (Config.Epoch) in Unix nanoseconds, 0 if
+	// it had none: part of its ID (crypto.NewMatchInstanceID). Written
+	// last and only when set, so replays of matches without one read as
+	// before.
+	Epoch int64
 }
 
 // MatchID is the ID every signature in the match is bound to.
-func (h *Header) MatchID() crypto.MatchID { return crypto.NewMatchID(h.Name, h.Roster) }
+func (h *Header) MatchID() crypto.MatchID {
+	if h.Epoch == 0 {
+		return crypto.NewMatchID(h.Name, h.Roster)
+	}
+	return crypto.NewMatchInstanceID(h.Name, h.Roster, time.Unix(0, h.Epoch))
+}
 
 // Config returns the engine configuration the header describes.
 func (h *Header) Config() Config {
@@ -79,6 +90,9 @@ func (h *Header) encode() []byte {
 	w.Bool(h.Sealed)
 	w.Bool(h.Policy.KeepCheaterInputs)
 	w.Blob(h.Game)
+	if h.Epoch != 0 {
+		w.Varint(h.Epoch)
+	}
 	return w.Bytes()
 }
 
@@ -101,6 +115,11 @@ func decodeHeader(b []byte) (*Header, error) {
 	h.Sealed = r.Bool("header.sealed")
 	h.Policy.KeepCheaterInputs = r.Bool("header.keep_cheater_inputs")
 	h.Game = r.Blob("header.game", 4096)
+	if r.Err() == nil && r.Remaining() > 0 {
+		if h.Epoch = r.Varint("header.epoch"); r.Err() == nil && h.Epoch == 0 {
+			r.Fail("header.epoch", wire.ErrMalformed) // written only when set
+		}
+	}
 	if err := r.Done(); err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
@@ -259,3 +260,32 @@ type flushCounter struct {
 
 func (f *flushCounter) Write(b []byte) (int, error) { return f.w.Write(b) }
 func (f *flushCounter) Flush() error                { f.flushes++; return nil }
+
+// TestReplayHeaderCarriesEpoch: a replay of a match with a start time
+// records it, and its MatchID (what every signature in it is checked
+// against) is that instance's; a header without one reads as before.
+func TestReplayHeaderCarriesEpoch(t *testing.T) {
+	k, err := crypto.KeyFromSeed(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roster := []crypto.PublicKey{k.Public()}
+	start := time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)
+	for _, epoch := range []int64{0, start.UnixNano()} {
+		var buf bytes.Buffer
+		if _, err := gamestate.NewReplayWriter(&buf, &gamestate.Header{Name: "friday", Roster: roster, TickRate: 30, Epoch: epoch}); err != nil {
+			t.Fatal(err)
+		}
+		rr, err := gamestate.NewReplayReader(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := crypto.NewMatchID("friday", roster)
+		if epoch != 0 {
+			want = crypto.NewMatchInstanceID("friday", roster, start)
+		}
+		if rr.Header.Epoch != epoch || rr.Header.MatchID() != want {
+			t.Fatalf("epoch %d: read back %d, match %v want %v", epoch, rr.Header.Epoch, rr.Header.MatchID(), want)
+		}
+	}
+}

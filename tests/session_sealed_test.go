@@ -141,7 +141,7 @@ func TestSessionSealedLookahead(t *testing.T) {
 	// polls every frame would: each sampled tick has one.
 	sess, runs := playBots(t, "lookahead-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
-		roster, match = c.Roster, crypto.NewMatchID(c.MatchName, c.Roster)
+		roster, match = c.Roster, crypto.NewMatchInstanceID(c.MatchName, c.Roster, c.Epoch)
 		switch seat {
 		case 0:
 			c.Record = &rec
