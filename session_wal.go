@@ -46,7 +46,7 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		// Nothing tells this match from an earlier one of the same name and
 		// roster: a default directory would restore that match's votes,
 		// and no seat could vote for this match's slots.
-		s.log.Warn("no Config.Epoch and no Config.WALDir: votes are kept in memory only, so a restarted process cannot rejoin this match with the same key; set Epoch (the agreed start time) or WALDir")
+		s.log.Warn("no Config.Epoch and no Config.WALDir: votes are kept in memory only, so a restarted process cannot rejoin this match with the same key; and a rerun of this match (same name and roster) would share its ID, so messages kept from this one would verify in it; set Epoch (the agreed start time) or WALDir")
 		return &driver.MemWAL{}, nil, nil
 	}
 	if dir == "" {
