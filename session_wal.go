@@ -50,7 +50,7 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		return &driver.MemWAL{}, nil, nil
 	}
 	if dir == "" {
-		d, err := defaultWALDir(s.cfg.MatchName, s.match, s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
+		d, err := defaultWALDir(s.cfg.MatchName, crypto.NewMatchID(s.cfg.MatchName, s.cfg.Roster), s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
 		if err != nil {
 			return nil, nil, badConfig("WALDir", "no default directory (%v); set WALDir, or MemoryWAL to keep votes in memory only", err)
 		}
@@ -64,7 +64,10 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		policy = wal.SyncProcess
 	}
 	path := filepath.Join(dir, "bft.wal")
-	owner := driver.Owner{Match: s.match, Seat: s.seat, Key: s.cfg.Key.Public()}
+	// The owner names the match by name and roster and its playing by
+	// Epoch (not by the instance ID, which mixes both), so a WAL of an
+	// earlier playing is refused as exactly that.
+	owner := driver.Owner{Match: crypto.NewMatchID(s.cfg.MatchName, s.cfg.Roster), Seat: s.seat, Key: s.cfg.Key.Public()}
 	if !s.cfg.Epoch.IsZero() {
 		owner.Epoch = s.cfg.Epoch.UnixNano()
 	}

@@ -235,7 +235,7 @@ func TestDefaultWALDir(t *testing.T) {
 	}
 	cfg.Epoch = time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC)
 	playTicks(t, cfg, 3)
-	match := crypto.NewMatchInstanceID(cfg.MatchName, cfg.Roster, cfg.Epoch)
+	match := crypto.NewMatchID(cfg.MatchName, cfg.Roster)
 	dir := filepath.Join(state, "paxsync", fmt.Sprintf("wal-test-%x-20261201T200000.000000000Z", match[:8]), "seat0-"+keys[0].Public().Hex()[:16])
 	st, err := os.Stat(walPath(dir))
 	if err != nil || st.Size() == 0 {

@@ -304,12 +304,30 @@ func (e *Engine) RecordConsensus(kind VerdictKind, offender int, evidence [][]by
 	return v, len(res.Verdicts) == 1, nil
 }
 
-// record adds v unless the same (kind, offender, tick) was recorded, and
-// flags the offender.
+// MaxVerdictsPerKind bounds the verdicts of one kind recorded against one
+// offender: later ones prove nothing new (it is flagged since the first)
+// and are dropped, the same way on every engine since the rule reads only
+// the log. Without it a cheater that forges or equivocates every tick
+// grows every honest peer's verdict list (each with its evidence), the
+// engine's index and its snapshot by one entry per tick, without bound.
+const MaxVerdictsPerKind = 16
+
+// record adds v unless the same (kind, offender, tick) was recorded or the
+// offender already has MaxVerdictsPerKind of that kind, and flags the
+// offender.
 func (e *Engine) record(res *Result, v Verdict) {
 	k := verdictKey{v.Kind, v.Offender, v.Tick}
 	i := sort.Search(len(e.seen), func(i int) bool { return !keyLess(e.seen[i], k) })
 	if i < len(e.seen) && e.seen[i] == k {
+		return
+	}
+	same := 0
+	for _, o := range e.seen {
+		if o.kind == v.Kind && o.off == v.Offender {
+			same++
+		}
+	}
+	if same >= MaxVerdictsPerKind {
 		return
 	}
 	e.seen = append(e.seen, verdictKey{})

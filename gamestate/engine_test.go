@@ -245,3 +245,51 @@ func TestVerdictEncodeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictsPerKindAreBounded: a cheater that forges an input every tick
+// for 200 ticks is flagged by the first verdict and has MaxVerdictsPerKind
+// of that kind recorded, not 200: its later forgeries prove nothing new,
+// and each would otherwise cost every honest peer a verdict with its
+// evidence, an index entry and snapshot bytes for the rest of the match.
+// The rule reads only the log, so an engine restored from a snapshot in the
+// middle records exactly what one that applied every batch does; other
+// kinds and other offenders keep their own bound.
+func TestVerdictsPerKindAreBounded(t *testing.T) {
+	f := newFixture(t, 3)
+	full, _ := f.engine(Config{})
+	var restored *Engine
+	got, gotRestored := 0, 0
+	for tick := uint64(0); tick < 200; tick++ {
+		b := &Batch{First: tick, Ticks: []TickInputs{f.fullTick(tick, 1)},
+			Evidence: []Evidence{{Kind: ForgedInput, Envelopes: []crypto.Envelope{*f.inputBy(2, 0, tick, []byte{9})}}}}
+		if tick == 150 {
+			// Seat 1 forges once too: its first verdict is recorded.
+			b.Evidence = append(b.Evidence, Evidence{Kind: ForgedInput, Envelopes: []crypto.Envelope{*f.inputBy(1, 0, tick, []byte{8})}})
+		}
+		res := mustApply(t, f, full, b)
+		got += len(res.Verdicts)
+		if tick == 100 {
+			restored, _ = f.engine(Config{})
+			if err := restored.Restore(full.Snapshot()); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if restored != nil {
+			r := mustApply(t, f, restored, b)
+			gotRestored += len(r.Verdicts)
+			if len(r.Verdicts) != len(res.Verdicts) {
+				t.Fatalf("tick %d: the restored engine recorded %d verdicts, the other %d", tick, len(r.Verdicts), len(res.Verdicts))
+			}
+		}
+	}
+	if want := MaxVerdictsPerKind + 1; got != want {
+		t.Fatalf("%d verdicts recorded, want %d (%d for seat 2, 1 for seat 1)", got, want, MaxVerdictsPerKind)
+	}
+	if !full.Flag(2).Flagged || full.Flag(2).Tick != 0 || !full.Flag(1).Flagged {
+		t.Fatalf("flags %+v %+v", full.Flag(2), full.Flag(1))
+	}
+	if gotRestored != 1 {
+		t.Fatalf("the engine restored at tick 100 recorded %d verdicts after it, want 1 (seat 1's)", gotRestored)
+	}
+}
