@@ -194,6 +194,11 @@ func (s *Session) other(in netp2p.Inbound) {
 // intake adds one game message to the pool and reacts to what it found
 // (mu held).
 func (s *Session) intake(in netp2p.Inbound) {
+	if in.Env.Type == wire.TypeNoInput && s.cfg.Consensus == ConsensusBroadcast {
+		// Broadcast mode has no leader to skip a wait: a player says "no
+		// input" with a signed empty Input, which every peer applies alike.
+		return
+	}
 	s.cheat.remember(in.Env)
 	switch s.pool.add(in.Env, s.engine.Next()) {
 	case intakeDup, intakeOld:

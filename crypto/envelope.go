@@ -36,7 +36,9 @@ func NewMatchID(name string, roster []PublicKey) MatchID {
 // have it convicted of equivocation. A zero start is NewMatchID (a match
 // that sets no Epoch has no instance to tell apart).
 func NewMatchInstanceID(name string, roster []PublicKey, start time.Time) MatchID {
-	if start.IsZero() {
+	// Unix nanosecond 0 counts as no start too: a replay header records the
+	// start as that number, 0 meaning none.
+	if start.IsZero() || start.UnixNano() == 0 {
 		return NewMatchID(name, roster)
 	}
 	base := NewMatchID(name, roster)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -286,14 +285,16 @@ func (h *Host) SendLast(ctx context.Context, seat int, env crypto.Envelope) erro
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = s.SetReadDeadline(deadline)
 	}
-	// The receiver never writes on a message stream: the read ends with
-	// EOF or a reset once it has read past our last frame, or with the
-	// deadline if it has not.
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	// The receiver never writes on a message stream: it closes its side
+	// once it has read to our end (EOF here); a reset means it refused or
+	// dropped the stream, a timeout that it has not got there yet.
 	var b [1]byte
 	_, err = s.Read(b[:])
 	_ = s.Reset()
-	if os.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("netp2p: seat %d did not read its last message in time: %w", seat, err)
+	if err != io.EOF {
+		return fmt.Errorf("netp2p: seat %d did not confirm it read the last message: %w", seat, err)
 	}
 	return nil
 }
@@ -311,6 +312,13 @@ func (h *Host) handleMsgStream(s network.Stream, seat int) {
 		if err != nil {
 			if errors.Is(err, errOversize) {
 				h.reportInvalid(seat, p, ReasonOversize)
+			}
+			if err == io.EOF {
+				// The sender half-closed after its last frame and every
+				// frame is queued: closing (not resetting) tells a
+				// SendLast it was read.
+				_ = s.Close()
+				return
 			}
 			_ = s.Reset()
 			return
