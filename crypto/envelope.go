@@ -36,16 +36,24 @@ func NewMatchID(name string, roster []PublicKey) MatchID {
 // have it convicted of equivocation. A zero start is NewMatchID (a match
 // that sets no Epoch has no instance to tell apart).
 func NewMatchInstanceID(name string, roster []PublicKey, start time.Time) MatchID {
-	// Unix nanosecond 0 counts as no start too: a replay header records the
-	// start as that number, 0 meaning none.
-	if start.IsZero() || start.UnixNano() == 0 {
+	if start.IsZero() {
+		return NewMatchID(name, roster)
+	}
+	return NewMatchInstanceIDNanos(name, roster, start.UnixNano())
+}
+
+// NewMatchInstanceIDNanos is NewMatchInstanceID with the start in Unix
+// nanoseconds, as a replay header records it; 0 means none (so a start at
+// exactly the Unix epoch counts as none, the same in both).
+func NewMatchInstanceIDNanos(name string, roster []PublicKey, startUnixNano int64) MatchID {
+	if startUnixNano == 0 {
 		return NewMatchID(name, roster)
 	}
 	base := NewMatchID(name, roster)
 	w := wire.NewWriter(nil)
 	w.String("paxsync/match-instance/v1")
 	w.Bytes32(base)
-	w.Varint(start.UnixNano())
+	w.Varint(startUnixNano)
 	return MatchID(Sum(w.Bytes()))
 }
 

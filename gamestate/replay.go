@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
@@ -65,10 +64,7 @@ type Header struct {
 
 // MatchID is the ID every signature in the match is bound to.
 func (h *Header) MatchID() crypto.MatchID {
-	if h.Epoch == 0 {
-		return crypto.NewMatchID(h.Name, h.Roster)
-	}
-	return crypto.NewMatchInstanceID(h.Name, h.Roster, time.Unix(0, h.Epoch))
+	return crypto.NewMatchInstanceIDNanos(h.Name, h.Roster, h.Epoch)
 }
 
 // Config returns the engine configuration the header describes.

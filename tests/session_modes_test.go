@@ -284,8 +284,11 @@ func TestSessionUnpacedMissingInput(t *testing.T) {
 	const n, seed, silentSeat, fastTicks = 4, 16, 3, 120
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
+	// One Epoch for all: it is part of the match's ID, so seats given
+	// different ones would be playing different matches.
+	epoch := time.Now()
 	sess := joinArena(t, ctx, "unpaced-missing-test", n, seed, false, func(_ int, c *paxsync.Config) {
-		c.TickRate, c.InputDelay, c.HashInterval, c.Unpaced, c.Epoch = 10, 8, 10, true, time.Now()
+		c.TickRate, c.InputDelay, c.HashInterval, c.Unpaced, c.Epoch = 10, 8, 10, true, epoch
 	})
 	for _, s := range sess {
 		defer s.Close()

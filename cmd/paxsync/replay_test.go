@@ -109,7 +109,8 @@ func headerLen(file []byte) int {
 }
 
 // TestReplayVerifySummarises: a cheater caught every tick gives one line
-// per (seat, kind) by default; -v lists every verdict.
+// per (seat, kind) by default; -v lists every verdict. (It forges from
+// tick 10 to the end; the log records the first MaxVerdictsPerKind.)
 func TestReplayVerifySummarises(t *testing.T) {
 	const ticks = 120
 	path := writeFile(t, "m.replay", recordReplay(t, ticks))
@@ -117,8 +118,9 @@ func TestReplayVerifySummarises(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
+	const kept = gamestate.MaxVerdictsPerKind
 	want := fmt.Sprintf("verdicts: %d, against 1 (seat, kind) pairs, each re-checked\n  seat 2 forged-input: %d times, ticks 10–%d\n",
-		ticks-10, ticks-10, ticks-1)
+		kept, kept, 10+kept-1)
 	if !strings.Contains(stdout, fmt.Sprintf("ticks: %d in %d batches", ticks, ticks)) || !strings.Contains(stdout, want) {
 		t.Fatalf("stdout:\n%s\nwant it to contain:\n%s", stdout, want)
 	}
@@ -128,7 +130,7 @@ func TestReplayVerifySummarises(t *testing.T) {
 	// -v, before or after FILE.
 	for _, args := range [][]string{{"replay", "verify", "-v", path}, {"replay", "verify", path, "-v"}} {
 		code, stdout, _ := cmdline(args...)
-		if code != 0 || strings.Count(stdout, "\nverdict: forged-input against seat 2 at tick ") != ticks-10 || !strings.Contains(stdout, want) {
+		if code != 0 || strings.Count(stdout, "\nverdict: forged-input against seat 2 at tick ") != kept || !strings.Contains(stdout, want) {
 			t.Fatalf("%v: exit %d, stdout:\n%s", args, code, stdout)
 		}
 	}
