@@ -107,6 +107,9 @@ func (s *Session) applyCompleteLocked() {
 		b.Hashes, b.Evidence = nil, nil
 		for i := range b.Ticks {
 			for seat, env := range b.Ticks[i].Seats {
+				if env == nil {
+					continue // a seat that left (its Leave): nothing to wait for
+				}
 				if m, err := gamestate.DecodeInput(env.Body); err == nil && len(m.Data) == 0 {
 					b.Ticks[i].Seats[seat] = nil // the player's signed "no input"
 				}

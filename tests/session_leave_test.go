@@ -26,12 +26,20 @@ func TestSessionLeaveIsNotWaitedFor(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network test")
 	}
+	t.Run("bft", func(t *testing.T) { leaveNotWaitedFor(t, paxsync.ConsensusBFT) })
+	// Broadcast mode waits for every seat's signed input or "no input":
+	// a seat that left must not stall it either (and its nil entry once
+	// crashed the session that applied the tick).
+	t.Run("broadcast", func(t *testing.T) { leaveNotWaitedFor(t, paxsync.ConsensusBroadcast) })
+}
+
+func leaveNotWaitedFor(t *testing.T, mode paxsync.ConsensusMode) {
 	const hz, before, after = 20, 30, 60
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	epoch := time.Now().Add(2 * time.Second)
-	sess := joinArena(t, ctx, "leave-test", 4, 21, false, func(_ int, c *paxsync.Config) {
-		c.TickRate, c.InputDelay, c.Grace, c.Epoch = hz, 2, 10*time.Second, epoch
+	sess := joinArena(t, ctx, "leave-test-"+string(mode), 4, 21, false, func(_ int, c *paxsync.Config) {
+		c.TickRate, c.InputDelay, c.Grace, c.Epoch, c.Consensus = hz, 2, 10*time.Second, epoch, mode
 	})
 	defer func() {
 		for _, s := range sess {
