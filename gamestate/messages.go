@@ -124,18 +124,27 @@ type Leave struct {
 }
 
 // Encode returns the canonical body: seat | tick.
-func (m *Leave) Encode() []byte {
-	w := wire.NewWriter(make([]byte, 0, 12))
-	w.U16(m.Seat)
-	w.Uvarint(m.Tick)
-	return w.Bytes()
-}
+func (m *Leave) Encode() []byte { return encodeSeatTick(m.Seat, m.Tick) }
 
 // DecodeLeave parses a Leave body.
 func DecodeLeave(b []byte) (Leave, error) {
+	seat, tick, err := decodeSeatTick(b, "leave")
+	return Leave{Seat: seat, Tick: tick}, err
+}
+
+// encodeSeatTick is the body of the messages that name only a seat and a
+// tick (Leave, NoInput): seat | tick.
+func encodeSeatTick(seat uint16, tick uint64) []byte {
+	w := wire.NewWriter(make([]byte, 0, 12))
+	w.U16(seat)
+	w.Uvarint(tick)
+	return w.Bytes()
+}
+
+func decodeSeatTick(b []byte, what string) (uint16, uint64, error) {
 	r := wire.NewReader(b)
-	m := Leave{Seat: r.U16("leave.seat"), Tick: r.Uvarint("leave.tick")}
-	return m, r.Done()
+	seat, tick := r.U16(what+".seat"), r.Uvarint(what+".tick")
+	return seat, tick, r.Done()
 }
 
 // NoInput is the body of a wire.TypeNoInput envelope: the signer's seat
@@ -152,18 +161,12 @@ type NoInput struct {
 }
 
 // Encode returns the canonical body: seat | tick.
-func (m *NoInput) Encode() []byte {
-	w := wire.NewWriter(make([]byte, 0, 12))
-	w.U16(m.Seat)
-	w.Uvarint(m.Tick)
-	return w.Bytes()
-}
+func (m *NoInput) Encode() []byte { return encodeSeatTick(m.Seat, m.Tick) }
 
 // DecodeNoInput parses a NoInput body.
 func DecodeNoInput(b []byte) (NoInput, error) {
-	r := wire.NewReader(b)
-	m := NoInput{Seat: r.U16("noinput.seat"), Tick: r.Uvarint("noinput.tick")}
-	return m, r.Done()
+	seat, tick, err := decodeSeatTick(b, "noinput")
+	return NoInput{Seat: seat, Tick: tick}, err
 }
 
 // DecodeStateHash parses a StateHash body.
