@@ -8,8 +8,8 @@ import (
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/demo/lobby"
-	"github.com/paxsync/paxsync/driver/nodecmd"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/roster"
 )
 
 // JoinLAN joins a real match on the network: this player's key file, the
@@ -28,10 +28,11 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	if err != nil {
 		return nil, err
 	}
-	name, roster, match, err := nodecmd.LoadRoster(lc.RosterFile)
+	rs, err := roster.Load(lc.RosterFile)
 	if err != nil {
 		return nil, err
 	}
+	name, roster, match := rs.Match, rs.Keys, rs.ID
 	if lc.Match != "" && lc.Match != name {
 		return nil, fmt.Errorf("--match %q but the roster is for match %q", lc.Match, name)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/paxsync/paxsync/driver/nodecmd"
+	"github.com/paxsync/paxsync/internal/nodecmd"
 )
 
 // TestNodeStackLeavesNoGoroutines runs four nodes (netp2p host, driver,

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/paxsync/paxsync/crypto"
-	"github.com/paxsync/paxsync/driver/nodecmd"
+	"github.com/paxsync/paxsync/internal/nodecmd"
 	"github.com/paxsync/paxsync/netp2p"
 )
 

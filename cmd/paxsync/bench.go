@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/paxsync/paxsync"
-	"github.com/paxsync/paxsync/bench"
+	"github.com/paxsync/paxsync/internal/bench"
 	"github.com/paxsync/paxsync/internal/cli"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/paxsync/paxsync"
-	"github.com/paxsync/paxsync/bench"
+	"github.com/paxsync/paxsync/internal/bench"
 )
 
 // TestBenchFlags: every bad flag exits with status 2 and a message naming

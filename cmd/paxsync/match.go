@@ -8,7 +8,7 @@ import (
 	"os"
 
 	"github.com/paxsync/paxsync/internal/cli"
-	"github.com/paxsync/paxsync/match"
+	"github.com/paxsync/paxsync/internal/match"
 )
 
 // matchHelp says what the numbers of a scenario mean, since the report's

@@ -7,11 +7,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/paxsync/paxsync/driver/nodecmd"
+	"github.com/paxsync/paxsync/internal/nodecmd"
 )
 
 // runNode is `paxsync node`: one consensus node on the real network (see
-// package driver/nodecmd for the flags). SIGINT/SIGTERM stop it cleanly;
+// package internal/nodecmd for the flags). SIGINT/SIGTERM stop it cleanly;
 // its WAL lets it rejoin after any kind of stop, SIGKILL included. It logs
 // to stderr only (stdout stays free for scripts).
 func runNode(args []string, _, stderr io.Writer) error {

@@ -11,7 +11,7 @@ import (
 	"runtime/pprof"
 	"syscall"
 
-	"github.com/paxsync/paxsync/match"
+	"github.com/paxsync/paxsync/internal/match"
 )
 
 // runPlay is `paxsync match play --config FILE`: one game peer process of a

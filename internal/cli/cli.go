@@ -1,5 +1,5 @@
 // Package cli holds what the paxsync commands share about flags and exit
-// status, so that `paxsync node` (package driver/nodecmd) and the other
+// status, so that `paxsync node` (package internal/nodecmd) and the other
 // subcommands (cmd/paxsync) report bad input the same way.
 package cli
 

@@ -107,17 +107,6 @@ distinct keys, this node's among them; unknown fields are an error.
 	return o, nil
 }
 
-// LoadRoster reads a match file and returns the match name, the keys in
-// seat order and the match ID. It forwards to roster.Load, which new code
-// should call directly; it stays for package demo, which still uses it.
-func LoadRoster(path string) (string, []crypto.PublicKey, crypto.MatchID, error) {
-	r, err := roster.Load(path)
-	if err != nil {
-		return "", nil, crypto.MatchID{}, err
-	}
-	return r.Match, r.Keys, r.ID, nil
-}
-
 // decidedLog is the node's application: the decided log, as "slot digest"
 // lines. Its snapshot is the whole log, so catch-up through a checkpoint
 // still reproduces every line.

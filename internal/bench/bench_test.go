@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paxsync/paxsync/match"
+	"github.com/paxsync/paxsync/internal/match"
 )
 
 func TestPercentileNearestRank(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/paxsync/paxsync"
-	"github.com/paxsync/paxsync/match"
+	"github.com/paxsync/paxsync/internal/match"
 )
 
 // Result is one invocation: one configuration in every selected mode.

@@ -34,7 +34,7 @@ import (
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
-	"github.com/paxsync/paxsync/match"
+	"github.com/paxsync/paxsync/internal/match"
 )
 
 // Mode is a consensus mode the harness can run (paxsync.ConsensusMode).
