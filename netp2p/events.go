@@ -2,70 +2,42 @@ package netp2p
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport"
 )
 
-// EventKind classifies an Event.
-type EventKind int
+// The event types are the transport seam's (package transport), so that a
+// Host is a transport.Transport and the session handles events the same
+// whatever network it runs on. The names stay here for netp2p's callers.
 
+// EventKind classifies an Event (transport.EventKind).
+type EventKind = transport.EventKind
+
+// Event kinds (transport's).
 const (
-	EventFound        EventKind = iota + 1 // a roster peer was discovered (mDNS)
-	EventConnected                         // first connection to a roster peer
-	EventDisconnected                      // last connection to a roster peer closed
-	EventInvalid                           // a roster peer delivered an invalid message
-	EventNonMember                         // a peer outside the roster tried to connect
+	EventFound        = transport.EventFound        // a roster peer was discovered (mDNS)
+	EventConnected    = transport.EventConnected    // first connection to a roster peer
+	EventDisconnected = transport.EventDisconnected // last connection to a roster peer closed
+	EventInvalid      = transport.EventInvalid      // a roster peer delivered an invalid message
+	EventNonMember    = transport.EventNonMember    // a peer outside the roster tried to connect
 )
 
-func (k EventKind) String() string {
-	switch k {
-	case EventFound:
-		return "found"
-	case EventConnected:
-		return "connected"
-	case EventDisconnected:
-		return "disconnected"
-	case EventInvalid:
-		return "invalid"
-	case EventNonMember:
-		return "non-member"
-	}
-	return "unknown"
-}
-
-// Reasons carried by EventInvalid.
+// Reasons carried by EventInvalid (transport's).
 const (
-	ReasonBadSignature = "bad-signature"
-	ReasonMalformed    = "malformed"
-	ReasonNotMember    = "not-member" // signed as a seat outside the roster
-	ReasonOversize     = "oversize"
-	ReasonFlooding     = "flooding"
-	ReasonRejected     = "rejected" // the application's Validate said Reject
+	ReasonBadSignature = transport.ReasonBadSignature
+	ReasonMalformed    = transport.ReasonMalformed
+	ReasonNotMember    = transport.ReasonNotMember // signed as a seat outside the roster
+	ReasonOversize     = transport.ReasonOversize
+	ReasonFlooding     = transport.ReasonFlooding
+	ReasonRejected     = transport.ReasonRejected // the application's Validate said Reject
 )
 
-// Event is one report from the host.
-type Event struct {
-	Kind    EventKind
-	Seat    int    // the peer's seat, -1 for non-members
-	Peer    string // the peer's ID
-	Reason  string // for EventInvalid
-	Missing []int  // for EventConnected/EventDisconnected: seats still unconnected
-}
-
-func (e Event) String() string {
-	s := fmt.Sprintf("%s seat=%d peer=%s", e.Kind, e.Seat, e.Peer)
-	if e.Reason != "" {
-		s += " reason=" + e.Reason
-	}
-	if e.Kind == EventConnected || e.Kind == EventDisconnected {
-		s += fmt.Sprintf(" missing=%v", e.Missing)
-	}
-	return s
-}
+// Event is one report from the host (transport.Event).
+type Event = transport.Event
 
 // emit logs ev and offers it to the Events channel without blocking: the
 // network must never stall because nobody reads the reports.

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport"
 )
 
 // Validation is the application's verdict on a well-formed, correctly
@@ -134,12 +136,9 @@ type Config struct {
 	msgIdle time.Duration
 }
 
-// Inbound is one envelope received from the network.
-type Inbound struct {
-	From   int // seat of the peer that delivered it (not necessarily the signer)
-	Env    crypto.Envelope
-	Direct bool // arrived over a direct stream (Send), not pubsub
-}
+// Inbound is one envelope received from the network (transport.Inbound;
+// Direct means it arrived over a direct stream, Send, not pubsub).
+type Inbound = transport.Inbound
 
 // Host is one player's network endpoint. Its methods are safe for
 // concurrent use.
@@ -317,6 +316,14 @@ func (h *Host) TopicPeers() []int {
 	return out
 }
 
+// Reachable is TopicPeers in seat order: the seats a Broadcast reaches
+// now (transport.Transport).
+func (h *Host) Reachable() []int {
+	out := h.TopicPeers()
+	slices.Sort(out)
+	return out
+}
+
 // Missing lists the roster seats this host is not connected to.
 func (h *Host) Missing() []int {
 	conn := map[int]bool{}
@@ -391,7 +398,7 @@ func (h *Host) Close() error {
 // this host: the caller handles its own messages.
 func (h *Host) Broadcast(env crypto.Envelope) error {
 	if err := h.ctx.Err(); err != nil {
-		return fmt.Errorf("netp2p: host closed")
+		return fmt.Errorf("netp2p: host closed: %w", transport.ErrClosed)
 	}
 	data := env.Encode(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(env.Body)+80), h.pubSeq.Add(1)))
 	if err := h.topic.Publish(h.ctx, data); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport"
 )
 
 const (
@@ -113,11 +114,13 @@ func (h *Host) inboundHandler(p protocol.ID, handle func(s network.Stream, seat 
 	}
 }
 
-// Errors returned by Send and RequestSync.
+// Errors returned by Send and RequestSync. Each wraps transport's error of
+// the same name, so errors.Is(err, transport.ErrCut) holds on any
+// transport.
 var (
-	ErrBadSeat   = errors.New("netp2p: no such seat (or own seat)")
-	ErrCut       = errors.New("netp2p: peer is cut")
-	ErrNoHandler = errors.New("netp2p: peer has no sync handler")
+	ErrBadSeat   = fmt.Errorf("netp2p: no such seat (or own seat): %w", transport.ErrBadSeat)
+	ErrCut       = fmt.Errorf("netp2p: peer is cut: %w", transport.ErrCut)
+	ErrNoHandler = fmt.Errorf("netp2p: peer has no sync handler: %w", transport.ErrNoHandler)
 )
 
 func writeFrame(w io.Writer, b []byte) error {

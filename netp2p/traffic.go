@@ -11,55 +11,36 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport"
 	"github.com/paxsync/paxsync/wire"
 )
 
-// Traffic is what a host has moved since it started. Benchmarks read it
-// before and after a run (Traffic.Sub) to put bytes and messages next to
-// the time and CPU they measured, and the drop counters say whether a
-// latency came from the network losing messages rather than from the
-// protocol.
-type Traffic struct {
-	// BytesIn and BytesOut are the bytes read from and written to libp2p
-	// streams over all protocols (pubsub with its framing and control
-	// messages, direct messages, sync, identify), as libp2p's swarm reports
-	// them to its bandwidth reporter hook: what the transports carry,
-	// without their own framing and encryption overhead (Noise, yamux,
-	// QUIC, TCP/IP headers), which adds a few per cent on the wire.
-	BytesIn, BytesOut uint64
-	// MsgsIn counts envelopes delivered to Inbound (pubsub and direct
-	// streams); MsgsOut counts envelopes this host published with
-	// Broadcast or wrote with Send. A relay of someone else's publication
-	// is not counted in MsgsOut (its bytes are in BytesOut).
-	MsgsIn, MsgsOut uint64
-	// Flooding counts messages ignored because their delivering peer was
-	// over its rate limit (the events are rate-limited, this is not).
-	Flooding uint64
-	// Dropped* count messages lost to a full bounded queue: pubsub's
-	// validation queue (shared by all peers), pubsub's outbound RPC queue
-	// to a peer, and validated messages the Inbound reader was too slow for
-	// (pubsub's subscription buffer, or this host's per-pair delivery
-	// queue). Zero in a healthy match; see DefaultQueueSize.
-	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
-	// StreamsRefused counts inbound streams reset on arrival because their
-	// peer already had as many open on that protocol as it may (a peer
-	// opening streams to make this host spend memory). Zero in a healthy
-	// match.
-	StreamsRefused uint64
-}
-
-// Sub returns the traffic between an earlier reading t0 and t.
-func (t Traffic) Sub(t0 Traffic) Traffic {
-	return Traffic{
-		BytesIn: t.BytesIn - t0.BytesIn, BytesOut: t.BytesOut - t0.BytesOut,
-		MsgsIn: t.MsgsIn - t0.MsgsIn, MsgsOut: t.MsgsOut - t0.MsgsOut,
-		Flooding:            t.Flooding - t0.Flooding,
-		DroppedValidation:   t.DroppedValidation - t0.DroppedValidation,
-		DroppedOutbound:     t.DroppedOutbound - t0.DroppedOutbound,
-		DroppedSubscription: t.DroppedSubscription - t0.DroppedSubscription,
-		StreamsRefused:      t.StreamsRefused - t0.StreamsRefused,
-	}
-}
+// Traffic is what a host has moved since it started (transport.Traffic;
+// Sub gives the difference between two readings). For a Host:
+//
+//   - BytesIn and BytesOut are the bytes read from and written to libp2p
+//     streams over all protocols (pubsub with its framing and control
+//     messages, direct messages, sync, identify), as libp2p's swarm reports
+//     them to its bandwidth reporter hook: what the transports carry,
+//     without their own framing and encryption overhead (Noise, yamux,
+//     QUIC, TCP/IP headers), which adds a few per cent on the wire.
+//   - MsgsIn counts envelopes delivered to Inbound (pubsub and direct
+//     streams); MsgsOut counts envelopes this host published with
+//     Broadcast or wrote with Send. A relay of someone else's publication
+//     is not counted in MsgsOut (its bytes are in BytesOut).
+//   - Flooding counts messages ignored because their delivering peer was
+//     over its rate limit (the events are rate-limited, this is not).
+//   - DroppedValidation, DroppedOutbound and DroppedSubscription count
+//     messages lost to a full bounded queue: pubsub's validation queue
+//     (shared by all peers), pubsub's outbound RPC queue to a peer, and
+//     validated messages the Inbound reader was too slow for (pubsub's
+//     subscription buffer, or this host's per-pair delivery queue). Zero in
+//     a healthy match; see DefaultQueueSize.
+//   - StreamsRefused counts inbound streams reset on arrival because their
+//     peer already had as many open on that protocol as it may (a peer
+//     opening streams to make this host spend memory). Zero in a healthy
+//     match.
+type Traffic = transport.Traffic
 
 // counters are the host's own parts of Traffic.
 type counters struct {

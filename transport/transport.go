@@ -13,6 +13,8 @@ package transport
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -143,6 +145,28 @@ type Event struct {
 	Reason  string // for EventInvalid
 	Missing []int  // for EventConnected/EventDisconnected: seats still unconnected
 }
+
+// String formats the event for logs and test failures.
+func (e Event) String() string {
+	s := fmt.Sprintf("%s seat=%d peer=%s", e.Kind, e.Seat, e.Peer)
+	if e.Reason != "" {
+		s += " reason=" + e.Reason
+	}
+	if e.Kind == EventConnected || e.Kind == EventDisconnected {
+		s += fmt.Sprintf(" missing=%v", e.Missing)
+	}
+	return s
+}
+
+// Errors a Transport's Send, SendLast and RequestSync wrap (errors.Is), so
+// a caller can tell a bad argument or a partition from a network failure
+// whichever transport it runs on.
+var (
+	ErrBadSeat   = errors.New("transport: no such seat (or own seat)")
+	ErrCut       = errors.New("transport: peer is cut")
+	ErrNoHandler = errors.New("transport: peer has no sync handler")
+	ErrClosed    = errors.New("transport: endpoint closed")
+)
 
 // Traffic is what an endpoint has moved since it started. Benchmarks read
 // it before and after a run (Sub) to put bytes and messages next to the
