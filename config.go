@@ -11,6 +11,7 @@ import (
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/transport"
 )
 
 // Config is everything Join needs. Zero values get the defaults noted.
@@ -76,7 +77,12 @@ type Config struct {
 	// multiples of it.
 	ConsensusTick time.Duration
 	Policy        gamestate.Policy
-	Network       NetworkConfig
+	// Transport opens this peer's network endpoint. Nil: libp2p (netp2p,
+	// configured by Network). transport/memnet runs a whole match in one
+	// process without sockets: give every seat's Config the same
+	// memnet.Network.
+	Transport transport.Factory
+	Network   NetworkConfig
 	// WALDir holds the bft write-ahead log: this player's own votes,
 	// written before they are sent, so that a restarted process never signs
 	// anything contradicting what it sent before (which the other peers
@@ -115,8 +121,6 @@ type Config struct {
 	// Record, if set, receives a replay of the match (gamestate replay
 	// format; `paxsync replay verify` checks it).
 	Record io.Writer
-	// Cheat makes THIS peer misbehave, for tests and demos only.
-	Cheat *Cheat
 	// Metrics, if set, gets this session's Prometheus metrics, labelled
 	// with the match name and seat, for a game or server that already
 	// scrapes its processes: commit latency, ticks decided, view changes,
@@ -193,80 +197,6 @@ type NetworkConfig struct {
 	Peers []string
 	// MDNS discovers the match's peers on the LAN.
 	MDNS bool
-}
-
-// CheatKind names a misbehaviour (the match runner's scenario kinds).
-type CheatKind string
-
-// Cheat kinds the session can play.
-const (
-	CheatInvalidMove     CheatKind = "invalid-move"     // Cheat.Mutate rewrites own inputs (e.g. arena.SpeedHackInput)
-	CheatForgeInput      CheatKind = "forge-input"      // signs an input for seat Cheat.Target
-	CheatEquivocateInput CheatKind = "equivocate-input" // two different signed inputs for one tick
-	CheatStateHashLie    CheatKind = "state-hash-lie"   // signs a wrong state hash at checkpoints
-	CheatReplayInput     CheatKind = "replay-input"     // re-broadcasts old signed inputs
-	CheatGarbage         CheatKind = "garbage"          // broadcasts malformed bytes
-	CheatFlood           CheatKind = "flood"            // 100× the normal message rate
-	CheatSilentLeader    CheatKind = "silent-leader"    // stops proposing while leader
-	// CheatEquivocateProposal: as leader, every proposal (the leader's own
-	// Verify) also goes out in a conflicting, validly signed version sent
-	// directly to every other seat.
-	CheatEquivocateProposal CheatKind = "equivocate-proposal"
-	// CheatDoubleVote: as acceptor, every own Verify and Confirm also goes
-	// out in a conflicting, validly signed version.
-	CheatDoubleVote CheatKind = "double-vote"
-	// CheatTamperRelay: every other player's input this peer receives is
-	// re-published with one byte of its body altered (a relay that edits
-	// what it forwards). Receivers see a bad signature delivered by this
-	// peer: a local observation against the relay, never a verdict against
-	// the player whose message was altered.
-	CheatTamperRelay CheatKind = "tamper-relay"
-	// CheatLookahead (sealed mode only): each input is also sealed a second
-	// time as a different input; once its commitment is ordered, the
-	// cheater holds back its reveal until it holds every other seat's
-	// reveal for the tick (it has seen their inputs), then reveals the
-	// other sealing's key, as a player choosing its move after seeing the
-	// others' would. The key does not open the ordered commitment: every
-	// engine reaches reveal-mismatch, and the input is not applied.
-	CheatLookahead CheatKind = "lookahead"
-
-	// The four kinds below attack the honest peers' memory, bandwidth and
-	// catch-up (cheat_attack.go) rather than the game: each is a roster
-	// peer running honest code with one behaviour changed, sending what
-	// its own limits let it, so a match shows what they cost (issue 12).
-
-	// CheatVoteFlood: besides its honest votes, the peer signs fat
-	// Confirms and Verifies (4096 (slot, digest) pairs each, the most a
-	// vote may name) over a wide range of slots in many views ahead of the
-	// current one, as many per second as its rate budget at the other
-	// peers leaves room for. The (view, slot)s never conflict with its own
-	// votes: no proof, just memory and bandwidth.
-	CheatVoteFlood CheatKind = "vote-flood"
-	// CheatEvidenceBait: rounds of one fat Verify and then one-pair
-	// Verifies, each naming another of its slots with a different digest,
-	// every round in a new view (new slots to conflict at), at the same
-	// rate as vote-flood. Every one-pair Verify proves vote-equivocation.
-	CheatEvidenceBait CheatKind = "evidence-bait"
-	// CheatStreamFlood: the peer keeps as many raw streams as it can open
-	// to every other peer, on the message and the sync protocol, each
-	// announcing a frame of about 1 MB and then sending nothing more.
-	CheatStreamFlood CheatKind = "stream-flood"
-	// CheatBadSync: the peer answers every sync request with a forged
-	// SyncState as large as the requester accepts, and claims (in a signed
-	// Confirm naming a slot far past the others' window) to be ahead, so
-	// that the others keep asking it.
-	CheatBadSync CheatKind = "bad-sync"
-)
-
-// Cheat configures this peer to misbehave from FromTick on, through the
-// same code path honest peers use, so tests exercise real detection.
-type Cheat struct {
-	Kind     CheatKind
-	FromTick uint64
-	// Target is the victim seat of forge-input (default: the next seat).
-	Target int
-	// Mutate turns an honest input into the cheating one (invalid-move).
-	Mutate func(input []byte) []byte
 }
 
 // Errors. Config problems wrap ErrBadConfig and name the field.
@@ -370,42 +300,30 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	ch, err := checkCheat(c.Cheat, seat, len(c.Roster), c.Sealed)
-	if err != nil {
-		return c, 0, err
-	}
-	c.Cheat = ch
 	return c, seat, nil
 }
 
-// checkCheat validates a cheat for seat of n in a match that is sealed or
-// not, and returns a copy with its defaults filled (forge-input's Target);
-// nil stays nil.
-func checkCheat(ch *Cheat, seat, n int, sealed bool) (*Cheat, error) {
-	if ch == nil {
-		return nil, nil
+// DefaultConfig is a Config with every default Join would fill in: what a
+// launcher shows as the effective settings before it joins. Key,
+// MatchName, Roster and NewGame are left for the caller; Grace is one tick
+// at the default TickRate (Join computes it from the TickRate it is given
+// when Grace is zero).
+func DefaultConfig() Config {
+	c := Config{
+		TickRate: gamestate.DefaultTickRate, InputDelay: gamestate.DefaultInputDelay, HashInterval: gamestate.DefaultHashInterval,
+		Consensus: ConsensusBFT, WALSync: WALSyncPower, ConsensusTick: 10 * time.Millisecond, EventBuffer: 4096,
 	}
-	c := *ch
-	switch c.Kind {
-	case CheatInvalidMove:
-		if c.Mutate == nil {
-			return nil, badConfig("Cheat.Mutate", "required for %s", c.Kind)
-		}
-	case CheatForgeInput:
-		if c.Target == seat || c.Target < 0 || c.Target >= n {
-			c.Target = (seat + 1) % n
-		}
-	case CheatEquivocateInput, CheatStateHashLie, CheatReplayInput, CheatGarbage, CheatFlood, CheatSilentLeader,
-		CheatEquivocateProposal, CheatDoubleVote, CheatTamperRelay,
-		CheatVoteFlood, CheatEvidenceBait, CheatStreamFlood, CheatBadSync:
-	case CheatLookahead:
-		if !sealed {
-			return nil, badConfig("Cheat.Kind", "%s needs Sealed (there is nothing to look ahead of without commitments)", c.Kind)
-		}
-	default:
-		return nil, badConfig("Cheat.Kind", "unknown kind %q", c.Kind)
-	}
-	return &c, nil
+	c.Grace = c.interval()
+	return c
+}
+
+// Validate checks c as Join would, without joining or touching the
+// network or the disk: a launcher can check a roster file and its key
+// before it starts anything. The error wraps ErrBadConfig and names the
+// field.
+func (c Config) Validate() error {
+	_, _, err := c.withDefaults()
+	return err
 }
 
 func (c *Config) interval() time.Duration { return time.Second / time.Duration(c.TickRate) }

@@ -49,10 +49,7 @@ func TestConfigValidation(t *testing.T) {
 		{"TickRate", func(c *Config) { c.TickRate = -1 }},
 		{"InputDelay", func(c *Config) { c.InputDelay = -2 }},
 		{"Sealed", func(c *Config) { c.Sealed, c.Consensus = true, ConsensusBroadcast }},
-		{"Cheat.Kind", func(c *Config) { c.Cheat = &Cheat{Kind: CheatLookahead} }}, // needs Sealed
 		{"Grace", func(c *Config) { c.Grace = -1 }},
-		{"Cheat.Kind", func(c *Config) { c.Cheat = &Cheat{Kind: "teleport"} }},
-		{"Cheat.Mutate", func(c *Config) { c.Cheat = &Cheat{Kind: CheatInvalidMove} }},
 	}
 	for _, tc := range cases {
 		c := good
@@ -62,16 +59,43 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("%s: got %v", tc.field, err)
 		}
 	}
-	// forge-input with no valid target picks the next seat.
-	c = good
-	c.Cheat = &Cheat{Kind: CheatForgeInput, Target: 1}
-	if c, _, err = c.withDefaults(); err != nil || c.Cheat.Target != 2 {
-		t.Errorf("forge target: %v %+v", err, c.Cheat)
+	for _, tc := range cases {
+		c := good
+		tc.mut(&c)
+		if err := c.Validate(); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("Validate %s: got %v", tc.field, err)
+		}
+	}
+	if err := good.Validate(); err != nil {
+		t.Errorf("Validate of a good config: %v", err)
 	}
 	// Join checks the game against the roster before touching the network.
 	c = good
 	c.NewGame = func() (gamestate.Game, error) { return arena.New(3, 1) }
 	if _, err := Join(context.Background(), c); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "NewGame") {
 		t.Errorf("seat mismatch: %v", err)
+	}
+}
+
+// TestDefaultConfigIsWhatJoinFills: every default DefaultConfig shows is
+// the one Join fills into a zero field, so a launcher shows the truth.
+func TestDefaultConfigIsWhatJoinFills(t *testing.T) {
+	keys, roster := testRoster(t, 4)
+	bare := Config{Key: keys[0], MatchName: "m", Roster: roster,
+		NewGame: func() (gamestate.Game, error) { return arena.New(4, 1) }}
+	filled, _, err := bare.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	if d.TickRate != filled.TickRate || d.InputDelay != filled.InputDelay || d.HashInterval != filled.HashInterval ||
+		d.Consensus != filled.Consensus || d.WALSync != filled.WALSync || d.Grace != filled.Grace ||
+		d.ConsensusTick != filled.ConsensusTick || d.EventBuffer != filled.EventBuffer {
+		t.Fatalf("DefaultConfig %+v differs from what Join fills %+v", d, filled)
+	}
+	// And a DefaultConfig with the identity filled in validates as is.
+	d.Key, d.MatchName, d.Roster, d.NewGame = bare.Key, bare.MatchName, bare.Roster, bare.NewGame
+	if err := d.Validate(); err != nil {
+		t.Fatalf("DefaultConfig plus identity: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/lockstep"
 	"github.com/paxsync/paxsync/netp2p"
 )
 
@@ -56,7 +57,7 @@ func TestLongMatchMemoryBounded(t *testing.T) {
 		return out, tick
 	}
 	early, earlyTick := sample(longMatch / 4)
-	if earlyTick < 2*poolReplayAge {
+	if earlyTick < 2*lockstep.ReplayAge {
 		// The pool and the latency ring fill over their first hundreds
 		// of ticks: counted before that, they would seem to grow. Four
 		// peers in one process under the race detector run this slowly.
@@ -146,24 +147,26 @@ func playBot(ctx context.Context, s *Session, bot *arena.Bot) {
 // fills over its first 1024 own inputs, which may be after N/4.)
 func memoryCounts(t *testing.T, s *Session) map[string]int {
 	t.Helper()
-	s.mu.Lock()
-	p := s.pool
-	eng := reflect.ValueOf(s.engine)
-	c := map[string]int{
-		"pendingIn": len(s.pendingIn), "signedAt": len(s.signedAt), "obsLast": len(s.obsLast),
-		"observations": len(s.observations), "verdicts": len(s.verdicts),
-		"cheat.history": len(s.cheat.history), "cheat.lookahead": len(s.cheat.lookahead),
-		"pool.inputs": len(p.inputs), "pool.seen": len(p.seen), "pool.hashes": len(p.hashes),
-		"pool.evidence": len(p.evidence), "pool.evKeys": len(p.evKeys), "pool.commits": len(p.commits),
-		"pool.ordered": len(p.ordered), "pool.sent": len(p.sent), "pool.own": len(p.own), "pool.outbox": len(p.outbox),
-		"engine.seen": unexported(t, eng, "seen").Len(), "engine.own": unexported(t, eng, "own").Len(),
-		"engine.commits": unexported(t, eng, "commits").Len(),
-	}
-	if s.rec != nil {
-		c["replay.buf"] = unexported(t, reflect.ValueOf(s.rec), "buf").Cap()
-	}
-	s.mu.Unlock()
-	c["pubsub.seen"] = pubsubSeen(t, s.host)
+	var c map[string]int
+	s.read(func() { // on the runtime goroutine, which owns the core
+		core := reflect.ValueOf(s.core)
+		p := unexported(t, core, "pool")
+		eng := unexported(t, core, "engine")
+		n := func(v reflect.Value, name string) int { return unexported(t, v, name).Len() }
+		c = map[string]int{
+			"signedAt": n(core, "signedAt"), "obsLast": n(core, "obsLast"),
+			"observations": n(core, "observations"), "verdicts": n(core, "verdicts"),
+			"pool.inputs": n(p, "inputs"), "pool.seen": n(p, "seen"), "pool.hashes": n(p, "hashes"),
+			"pool.evidence": n(p, "evidence"), "pool.evKeys": n(p, "evKeys"), "pool.commits": n(p, "commits"),
+			"pool.ordered": n(p, "ordered"), "pool.sent": n(p, "sent"), "pool.own": n(p, "own"), "pool.skips": n(p, "skips"),
+			"engine.seen": n(eng, "seen"), "engine.own": n(eng, "own"), "engine.commits": n(eng, "commits"),
+		}
+		if rec := unexported(t, unexported(t, core, "cfg"), "Record"); !rec.IsNil() {
+			c["replay.buf"] = unexported(t, rec, "buf").Cap()
+		}
+	})
+	c["pendingIn"] = unexported(t, reflect.ValueOf(s.inputs), "pending").Len()
+	c["pubsub.seen"] = pubsubSeen(t, s.tr.(*netp2p.Host))
 	return c
 }
 

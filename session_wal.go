@@ -1,22 +1,17 @@
 package paxsync
 
-// Opening the write-ahead log that keeps this player's own votes, and
-// announcing a departure on Close.
+// Opening the write-ahead log that keeps this player's own votes.
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/driver"
-	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wal"
-	"github.com/paxsync/paxsync/wire"
 )
 
 // walWrapper is a test seam: when set, openWAL wraps the session's WAL
@@ -29,12 +24,13 @@ var walWrapper func(driver.WAL) driver.WAL
 // in-memory one for MemoryWAL, and returns the records to restore the
 // node from. Damage before the log's end and a foreign owner are errors;
 // a torn tail cut off is logged.
-func (s *Session) openWAL() (driver.WAL, []bft.Record, error) {
+func (s *Session) openWAL(dc *driver.Config) ([]bft.Record, error) {
 	wl, recs, err := s.openWALFile()
 	if err == nil && walWrapper != nil {
 		wl = walWrapper(wl)
 	}
-	return wl, recs, err
+	dc.WAL = wl
+	return recs, err
 }
 
 func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
@@ -117,51 +113,4 @@ func defaultWALDir(name string, match crypto.MatchID, epoch time.Time, key crypt
 	}
 	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x-%s", safe, match[:8], epoch.UTC().Format("20060102T150405.000000000Z")),
 		fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
-}
-
-// leaveTimeout bounds how long Close waits for its departure to reach the
-// other seats.
-const leaveTimeout = 2 * time.Second
-
-// announceLeave tells every other seat, on the topic and over the direct
-// streams, that this player leaves from the first tick it has not signed
-// an input for, so the
-// others stop waiting out each tick's deadline for it (its seat then gets
-// the agreed "no input" as soon as the others' inputs are in). Best
-// effort: a seat it does not reach waits out the deadlines as before.
-func (s *Session) announceLeave() {
-	if s.Err() != nil {
-		return
-	}
-	s.mu.Lock()
-	// From here the clock signs no input of this player's: the loop keeps
-	// running while the departure is delivered, and an input it signed for
-	// the departure's tick or later would tell the others it is back.
-	s.leaving = true
-	m := gamestate.Leave{Seat: uint16(s.seat), Tick: s.nextSample}
-	env := s.signer.Sign(wire.TypeLeave, m.Encode())
-	s.mu.Unlock()
-	// The topic reaches every seat in one hop, but a publication still
-	// queued when the host closes is lost; so is a plain Send's frame. The
-	// direct SendLast returns only once the seat has read the departure
-	// (or leaveTimeout passed), and the publication has had that long too.
-	if err := s.host.Broadcast(env); err != nil {
-		s.log.Debug("leave not published", "err", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for seat := 0; seat < s.n; seat++ {
-		if seat == s.seat {
-			continue
-		}
-		wg.Add(1)
-		go func(seat int) {
-			defer wg.Done()
-			if err := s.host.SendLast(ctx, seat, env); err != nil {
-				s.log.Debug("leave not delivered", "seat", seat, "err", err)
-			}
-		}(seat)
-	}
-	wg.Wait()
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 
 	"github.com/hajimehoshi/ebiten/v2"
 )
@@ -25,7 +26,7 @@ type LiveConfig struct {
 
 	Bots            int
 	Cheater         int    // seat that cheats (0: the local player), -1 for none
-	Cheat           string // a paxsync.CheatKind
+	Cheat           string // a adversary.Kind
 	CheatAfter      time.Duration
 	CheatAfterTicks uint64
 
@@ -66,14 +67,14 @@ type Live struct {
 	// ownCheat is the local session's cheat from --cheater 0, which it
 	// plays again when F2 and F3 are off (nil: honest). Set before the
 	// game starts.
-	ownCheat *paxsync.Cheat
+	ownCheat *adversary.Cheat
 
 	mu       sync.Mutex
 	controls arena.Controls
-	speed    bool              // F1: the local player sends speed-hacked inputs
-	cheat    paxsync.CheatKind // F2/F3: the local session's cheat ("" = none)
-	lobby    bool              // LAN: the lobby is shown (touched only by the local run goroutine after start)
-	lanInfo  *lanInfo          // LAN: what the lobby lists (nil in the one-machine demo)
+	speed    bool           // F1: the local player sends speed-hacked inputs
+	cheat    adversary.Kind // F2/F3: the local session's cheat ("" = none)
+	lobby    bool           // LAN: the lobby is shown (touched only by the local run goroutine after start)
+	lanInfo  *lanInfo       // LAN: what the lobby lists (nil in the one-machine demo)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -87,6 +88,7 @@ type Live struct {
 type peer struct {
 	seat   int
 	sess   *paxsync.Session
+	player *adversary.Player // nil unless it joined through the adversary (local player, cheater)
 	mirror *arena.Arena
 	bot    *arena.Bot // nil for the local player
 	next   uint64     // the next tick to submit an input for
@@ -117,7 +119,7 @@ func (l *Live) logf(format string, args ...any) {
 
 // CheatKeys are the local player's cheat keys. F1 makes the demo send
 // speed-hacked inputs (an invalid move, caught by every engine); F2 and F3
-// switch the local session's own cheat at run time (Session.SetCheat):
+// switch the local session's own cheat at run time (adversary.Player.SetCheat):
 // F2 signs two different inputs per tick (input equivocation, caught by
 // every pool), F3 signs a wrong state hash at checkpoints (state
 // divergence). A session plays one cheat at a time, so F2 and F3 are
@@ -132,16 +134,16 @@ func (l *Live) CheatKeys() []CheatKey {
 
 // sessionCheats maps the cheat keys played by the session itself to its
 // cheat kinds.
-var sessionCheats = map[ebiten.Key]paxsync.CheatKind{
-	ebiten.KeyF2: paxsync.CheatEquivocateInput,
-	ebiten.KeyF3: paxsync.CheatStateHashLie,
+var sessionCheats = map[ebiten.Key]adversary.Kind{
+	ebiten.KeyF2: adversary.EquivocateInput,
+	ebiten.KeyF3: adversary.StateHashLie,
 }
 
 // Input is called by the game every frame with the keyboard's state; the
 // local peer submits the latest controls once per tick, and the session's
 // cheat follows F2/F3 (changed only when a key was toggled).
 func (l *Live) Input(c arena.Controls, cheats []CheatKey) {
-	var kind paxsync.CheatKind
+	var kind adversary.Kind
 	l.mu.Lock()
 	l.controls = c
 	l.speed = false
@@ -156,12 +158,12 @@ func (l *Live) Input(c arena.Controls, cheats []CheatKey) {
 	changed := kind != l.cheat
 	l.cheat = kind
 	l.mu.Unlock()
-	if changed && l.local != nil && l.local.sess != nil {
+	if changed && l.local != nil && l.local.player != nil {
 		ch := l.ownCheat // nil: honest again
 		if kind != "" {
-			ch = &paxsync.Cheat{Kind: kind}
+			ch = &adversary.Cheat{Kind: kind}
 		}
-		if err := l.local.sess.SetCheat(ch); err != nil {
+		if err := l.local.player.SetCheat(ch); err != nil {
 			l.logf("cheat key: %v", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/paxsync/paxsync/demo/cheats"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // recorder is the replay file a session writes through Config.Record.
@@ -124,17 +125,26 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		if i > 0 {
 			cfg.Network.Peers = first.Addrs()
 		}
+		var ch *adversary.Cheat
 		if i == cheater {
-			ch, err := botCheat(lc.Cheat, fromTick)
-			if err != nil {
+			var err error
+			if ch, err = botCheat(lc.Cheat, fromTick); err != nil {
 				return fail(err)
 			}
-			cfg.Cheat = ch
 			if i == you {
 				l.ownCheat = ch
 			}
 		}
-		s, err := paxsync.Join(ctx, cfg)
+		// The local player joins through the adversary even when honest, so
+		// its cheat keys (F2, F3) can switch a cheat on mid-match.
+		var s *paxsync.Session
+		var player *adversary.Player
+		var err error
+		if ch != nil || i == you {
+			s, player, err = adversary.Join(ctx, cfg, ch)
+		} else {
+			s, err = paxsync.Join(ctx, cfg)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("seat %d: %w", i, err))
 		}
@@ -142,7 +152,7 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 			first = s
 		}
 		g, _ := arena.New(n, seed)
-		p := &peer{seat: i, sess: s, mirror: g, delay: uint64(delayOf(cfg))}
+		p := &peer{seat: i, sess: s, player: player, mirror: g, delay: uint64(delayOf(cfg))}
 		if i == you {
 			l.local = p
 		} else {
@@ -166,13 +176,13 @@ func delayOf(cfg paxsync.Config) int {
 	return gamestate.DefaultInputDelay
 }
 
-// botCheat turns --cheat into the session's Cheat config. invalid-move
+// botCheat turns --cheat into the adversary's Cheat. invalid-move
 // rewrites every input into arena.SpeedHackInput, which the arena's rules
 // reject as a speed violation.
-func botCheat(kind string, from uint64) (*paxsync.Cheat, error) {
-	ch := &paxsync.Cheat{Kind: paxsync.CheatKind(kind), FromTick: from}
+func botCheat(kind string, from uint64) (*adversary.Cheat, error) {
+	ch := &adversary.Cheat{Kind: adversary.Kind(kind), FromTick: from}
 	switch ch.Kind {
-	case paxsync.CheatInvalidMove:
+	case adversary.InvalidMove:
 		ch.Mutate = func(in []byte) []byte {
 			c, err := arena.DecodeInput(in)
 			if err != nil {
@@ -180,9 +190,9 @@ func botCheat(kind string, from uint64) (*paxsync.Cheat, error) {
 			}
 			return arena.SpeedHackInput(c)
 		}
-	case paxsync.CheatForgeInput, paxsync.CheatEquivocateInput, paxsync.CheatStateHashLie,
-		paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood, paxsync.CheatSilentLeader,
-		paxsync.CheatTamperRelay, paxsync.CheatEquivocateProposal, paxsync.CheatDoubleVote:
+	case adversary.ForgeInput, adversary.EquivocateInput, adversary.StateHashLie,
+		adversary.ReplayInput, adversary.Garbage, adversary.Flood, adversary.SilentLeader,
+		adversary.TamperRelay, adversary.EquivocateProposal, adversary.DoubleVote:
 	default:
 		return nil, fmt.Errorf("--cheat %q: want one of %v", kind, cheats.Kinds())
 	}

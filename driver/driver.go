@@ -15,18 +15,20 @@ import (
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
-	"github.com/paxsync/paxsync/netp2p"
-	"github.com/paxsync/paxsync/wire"
+	"github.com/paxsync/paxsync/internal/lockstep"
+	"github.com/paxsync/paxsync/transport"
 )
 
-// Transport is what the driver needs from the network. *netp2p.Host
-// implements it, and so does the in-memory MemNetwork for tests.
+// Transport is what the driver needs from the network: a part of
+// transport.Transport, so every transport (netp2p's host, transport/memnet)
+// and the driver's own MemNetwork for its tests can carry it.
 type Transport interface {
 	Broadcast(env crypto.Envelope) error
 	Send(ctx context.Context, seat int, env crypto.Envelope) error
-	Inbound() <-chan netp2p.Inbound
+	Inbound() <-chan transport.Inbound
 	HandleSync(fn func(from int, req []byte) ([]byte, error))
 	RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error)
+	Reachable() []int
 }
 
 // WAL makes Ready.Persist durable. Append must not return until the records
@@ -48,7 +50,9 @@ type WAL interface {
 
 // Config configures a Driver.
 type Config struct {
-	Node      *bft.Node // restored from the WAL by the caller
+	// Node is the consensus node, restored from the WAL by the caller. Nil
+	// (with a Core) is broadcast mode: the core alone, nothing agreed.
+	Node      *bft.Node
 	Seat, N   int
 	Transport Transport
 	WAL       WAL
@@ -66,8 +70,27 @@ type Config struct {
 	// Evidence receives equivocation reports found by this node.
 	Evidence func(ev bft.Evidence)
 	// Other receives non-consensus envelopes (game messages) from the
-	// transport, on the driver goroutine.
-	Other func(in netp2p.Inbound)
+	// transport, on the driver goroutine, when there is no Core.
+	Other func(in transport.Inbound)
+	// Core, if set, is the lockstep engine this loop drives on the same
+	// goroutine as the node: its clock beats here, game messages go to it,
+	// decided entries are applied to it (instead of Apply, Snapshot and
+	// Restore), and its Ready is carried out here (broadcasts, proposals
+	// straight to the node, suspicion).
+	Core *lockstep.Core
+	// StartWait bounds how long the Core's clock waits, before it starts,
+	// for every other seat to be Reachable (default 10 s).
+	StartWait time.Duration
+	// Emit receives the Core's events, on the driver goroutine; it must
+	// not block.
+	Emit func(ev lockstep.Event)
+	// NetEvents, if set, are the transport's reports; OnNetEvent gets each
+	// on the driver goroutine (where it may use the Core).
+	NetEvents  <-chan transport.Event
+	OnNetEvent func(ev transport.Event)
+	// Publish, if set, is called on the driver goroutine after every
+	// round of work, so the session can publish what readers see.
+	Publish func()
 	// Outbound is for adversarial tests only; nil = honest (m is sent as
 	// is). It rewrites every message the node sends: it is called on the
 	// driver goroutine after Ready.Persist is durable and before sending,
@@ -131,6 +154,8 @@ type Driver struct {
 	synced    chan syncOffer
 	statusReq chan chan bft.Status
 	suspect   chan chan struct{}
+	do        chan func()
+	wake      chan struct{} // the core asked to step again (Ready.Wake)
 	stopped   chan struct{}
 
 	queue    [][]byte // proposals waiting for window space
@@ -154,8 +179,14 @@ type Driver struct {
 
 // New checks cfg and returns a driver ready to Run.
 func New(cfg Config) (*Driver, error) {
-	if cfg.Node == nil || cfg.Transport == nil || cfg.WAL == nil || cfg.N <= 0 || cfg.Seat < 0 || cfg.Seat >= cfg.N {
-		return nil, errors.New("driver: Node, Transport, WAL, N and Seat are required")
+	if cfg.Node == nil && cfg.Core == nil || cfg.Transport == nil || cfg.Node != nil && cfg.WAL == nil || cfg.N <= 0 || cfg.Seat < 0 || cfg.Seat >= cfg.N {
+		return nil, errors.New("driver: Node or Core, Transport, WAL (with a Node), N and Seat are required")
+	}
+	if cfg.StartWait <= 0 {
+		cfg.StartWait = 10 * time.Second
+	}
+	if cfg.Emit == nil {
+		cfg.Emit = func(lockstep.Event) {}
 	}
 	if cfg.TickInterval <= 0 {
 		cfg.TickInterval = 20 * time.Millisecond
@@ -173,6 +204,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg: cfg, node: cfg.Node, log: cfg.Logger.With("seat", cfg.Seat),
 		proposals: make(chan proposal), syncIn: make(chan syncReq), synced: make(chan syncOffer),
 		statusReq: make(chan chan bft.Status), suspect: make(chan chan struct{}), stopped: make(chan struct{}),
+		do: make(chan func()), wake: make(chan struct{}, 1),
 		syncPeer: (cfg.Seat + 1) % cfg.N, now: time.Now, shun: map[int]shunned{},
 	}, nil
 }
@@ -254,193 +286,6 @@ func (d *Driver) count(f func(s *Stats)) {
 	d.mu.Lock()
 	f(&d.stats)
 	d.mu.Unlock()
-}
-
-// Run owns the node until ctx ends or the WAL fails. It returns nil on
-// cancellation, after every goroutine it started has exited.
-func (d *Driver) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer func() {
-		cancel()
-		close(d.stopped)
-		d.cfg.Transport.HandleSync(nil)
-		d.wg.Wait()
-	}()
-	for i := 0; i < d.cfg.N; i++ {
-		var ps *peerSender
-		if i != d.cfg.Seat {
-			ps = newPeerSender(d, i)
-			d.wg.Add(1)
-			go ps.run(ctx)
-		}
-		d.peers = append(d.peers, ps)
-	}
-	d.cfg.Transport.HandleSync(func(from int, req []byte) ([]byte, error) { return d.serveSync(ctx, req) })
-	if d.cfg.SyncOnStart {
-		d.startSync(ctx, nil, false)
-	}
-	tick := time.NewTicker(d.cfg.TickInterval)
-	defer tick.Stop()
-	in := d.cfg.Transport.Inbound()
-	lastCommitted, lastProgress := d.node.Status().Committed, time.Now()
-	for {
-		if err := d.process(ctx); err != nil {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case now := <-tick.C:
-			d.node.Tick()
-			if c := d.node.Status().Committed; c != lastCommitted {
-				lastCommitted, lastProgress = c, now
-			} else if d.cfg.SyncPoll > 0 && now.Sub(lastProgress) >= d.cfg.SyncPoll {
-				lastProgress = now
-				d.startSync(ctx, &bft.SyncNeed{From: c + 1, Peers: []uint16{uint16(d.syncPeer)}}, true)
-			}
-		case m := <-in:
-			d.step(m)
-		case p := <-d.proposals:
-			p.reply <- d.propose(p.payload)
-		case r := <-d.syncIn:
-			r.reply <- d.syncResponse(r.after)
-		case o := <-d.synced:
-			if o.st == nil {
-				d.syncing = false
-				break
-			}
-			err := d.node.ApplySync(o.st)
-			if err != nil {
-				if !errors.Is(err, bft.ErrSyncNothingNew) {
-					d.penalize(o.from)
-				}
-				d.count(func(s *Stats) { s.SyncErrs++ })
-				d.log.Warn("sync state rejected; asking the next peer", "from", o.from, "err", err)
-			} else {
-				d.forgive(o.from)
-				d.count(func(s *Stats) { s.SyncsApplied++ })
-				d.syncing = false
-			}
-			o.reply <- err
-		case c := <-d.statusReq:
-			c <- d.node.Status()
-		case c := <-d.suspect:
-			d.node.Suspect()
-			close(c)
-		}
-	}
-}
-
-func (d *Driver) step(m netp2p.Inbound) {
-	if m.Env.Type > wire.TypeEvidence || m.Env.Type < wire.TypeAccept {
-		if d.cfg.Other != nil {
-			d.cfg.Other(m)
-		}
-		return
-	}
-	err := d.node.Step(m.Env)
-	d.count(func(s *Stats) {
-		s.Stepped++
-		if err != nil {
-			s.StepErrors++
-		}
-	})
-	if err != nil && !errors.Is(err, bft.ErrDuplicate) && !errors.Is(err, bft.ErrStale) {
-		d.log.Debug("step", "from", m.From, "type", m.Env.Type.String(), "err", err)
-	}
-}
-
-func (d *Driver) propose(payload []byte) error {
-	if len(d.queue) > 0 {
-		d.queue = append(d.queue, payload) // keep proposals in order
-		return nil
-	}
-	err := d.node.Propose(payload)
-	if errors.Is(err, bft.ErrWindowFull) {
-		d.queue = append(d.queue, payload)
-		return nil
-	}
-	return err
-}
-
-// drainQueue proposes queued payloads while the window has room.
-func (d *Driver) drainQueue() {
-	for len(d.queue) > 0 {
-		err := d.node.Propose(d.queue[0])
-		if errors.Is(err, bft.ErrWindowFull) {
-			return
-		}
-		if err != nil {
-			d.count(func(s *Stats) { s.ProposalsDropped++ })
-			d.log.Warn("queued proposal dropped", "err", err)
-		}
-		d.queue = d.queue[1:]
-	}
-}
-
-// process carries out every pending Ready, in the order bft requires:
-// persist, send, install snapshot, apply, advance; then the calls that must
-// follow Advance (checkpoints, locally addressed messages).
-func (d *Driver) process(ctx context.Context) error {
-	for {
-		d.drainQueue()
-		if !d.node.HasReady() && len(d.local) == 0 {
-			return nil
-		}
-		rd := d.node.Ready()
-		if err := d.persist(&rd); err != nil {
-			return err
-		}
-		for _, m := range rd.Messages {
-			if d.cfg.Outbound == nil {
-				d.send(m)
-				continue
-			}
-			for _, o := range d.cfg.Outbound(m) {
-				d.send(o)
-			}
-		}
-		if rd.InstallSnapshot != nil && d.cfg.Restore != nil {
-			d.cfg.Restore(rd.InstallSnapshot)
-		}
-		due := map[uint64]bool{}
-		for _, s := range rd.CheckpointDue {
-			due[s] = true
-		}
-		var snaps []snapAt
-		for _, e := range rd.Committed {
-			d.cfg.Apply(e)
-			if due[e.Slot] && d.cfg.Snapshot != nil {
-				snaps = append(snaps, snapAt{e.Slot, d.cfg.Snapshot(e.Slot)})
-				delete(due, e.Slot)
-			}
-		}
-		if len(due) > 0 && d.cfg.Snapshot != nil {
-			// Due slots not in this batch can only be the current one.
-			st := d.node.Status()
-			if due[st.Committed] {
-				snaps = append(snaps, snapAt{st.Committed, d.cfg.Snapshot(st.Committed)})
-			}
-		}
-		if d.cfg.Evidence != nil {
-			for _, ev := range rd.Evidence {
-				d.cfg.Evidence(ev)
-			}
-		}
-		need := rd.NeedSync
-		d.node.Advance()
-		for _, s := range snaps {
-			d.node.Checkpoint(s.slot, s.data)
-		}
-		local := d.local
-		d.local = nil
-		for _, env := range local {
-			d.step(netp2p.Inbound{From: d.cfg.Seat, Env: env})
-		}
-		if need != nil {
-			d.startSync(ctx, need, false)
-		}
-	}
 }
 
 // persist makes rd's records durable before anything of rd is sent: one

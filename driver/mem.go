@@ -9,7 +9,7 @@ import (
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
-	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/transport"
 )
 
 // peerSender delivers direct messages to one peer off the driver goroutine,
@@ -69,7 +69,7 @@ type MemNetwork struct {
 func NewMemNetwork(n int) *MemNetwork {
 	m := &MemNetwork{cut: map[[2]int]bool{}, rng: rand.New(rand.NewPCG(1, 2)), done: make(chan struct{})}
 	for i := 0; i < n; i++ {
-		m.eps = append(m.eps, &MemEndpoint{net: m, seat: i, in: make(chan netp2p.Inbound, 4096)})
+		m.eps = append(m.eps, &MemEndpoint{net: m, seat: i, in: make(chan transport.Inbound, 4096)})
 	}
 	return m
 }
@@ -114,12 +114,16 @@ func (m *MemNetwork) Reset(seat int) {
 	defer m.mu.Unlock()
 	e := m.eps[seat]
 	e.mu.Lock()
-	e.in = make(chan netp2p.Inbound, 4096)
+	e.in = make(chan transport.Inbound, 4096)
 	e.sync = nil
 	e.mu.Unlock()
 }
 
-var errMemCut = errors.New("memnet: link is cut")
+var (
+	errMemCut       = errors.New("memnet: link is cut")
+	errMemBadSeat   = errors.New("memnet: no such seat")
+	errMemNoHandler = errors.New("memnet: no sync handler")
+)
 
 // deliver hands env from seat a to b, applying cuts, loss and delay.
 func (m *MemNetwork) deliver(a, b int, env crypto.Envelope, direct bool) error {
@@ -135,7 +139,7 @@ func (m *MemNetwork) deliver(a, b int, env crypto.Envelope, direct bool) error {
 		return nil
 	}
 	env.Body = append([]byte(nil), env.Body...)
-	in := netp2p.Inbound{From: a, Env: env, Direct: direct}
+	in := transport.Inbound{From: a, Env: env, Direct: direct}
 	if delay <= 0 {
 		m.eps[b].push(in)
 		return nil
@@ -160,11 +164,11 @@ type MemEndpoint struct {
 	seat int
 
 	mu   sync.Mutex
-	in   chan netp2p.Inbound
+	in   chan transport.Inbound
 	sync func(from int, req []byte) ([]byte, error)
 }
 
-func (e *MemEndpoint) push(in netp2p.Inbound) {
+func (e *MemEndpoint) push(in transport.Inbound) {
 	e.mu.Lock()
 	ch := e.in
 	e.mu.Unlock()
@@ -187,13 +191,13 @@ func (e *MemEndpoint) Broadcast(env crypto.Envelope) error {
 // Send delivers to one seat.
 func (e *MemEndpoint) Send(_ context.Context, seat int, env crypto.Envelope) error {
 	if seat < 0 || seat >= len(e.net.eps) || seat == e.seat {
-		return netp2p.ErrBadSeat
+		return errMemBadSeat
 	}
 	return e.net.deliver(e.seat, seat, env, true)
 }
 
 // Inbound is the endpoint's receive queue.
-func (e *MemEndpoint) Inbound() <-chan netp2p.Inbound {
+func (e *MemEndpoint) Inbound() <-chan transport.Inbound {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.in
@@ -209,7 +213,7 @@ func (e *MemEndpoint) HandleSync(fn func(from int, req []byte) ([]byte, error)) 
 // RequestSync calls seat's handler directly, unless the link is cut.
 func (e *MemEndpoint) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error) {
 	if seat < 0 || seat >= len(e.net.eps) || seat == e.seat {
-		return nil, netp2p.ErrBadSeat
+		return nil, errMemBadSeat
 	}
 	e.net.mu.Lock()
 	cut := e.net.cut[[2]int{e.seat, seat}]
@@ -222,7 +226,7 @@ func (e *MemEndpoint) RequestSync(ctx context.Context, seat int, req []byte) ([]
 	fn := t.sync
 	t.mu.Unlock()
 	if fn == nil {
-		return nil, netp2p.ErrNoHandler
+		return nil, errMemNoHandler
 	}
 	return fn(e.seat, req)
 }
@@ -261,4 +265,18 @@ func (w *MemWAL) Records() []bft.Record {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]bft.Record(nil), w.recs...)
+}
+
+// Reachable lists the seats whose link from e is not cut.
+func (e *MemEndpoint) Reachable() []int {
+	m := e.net
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []int
+	for i := range m.eps {
+		if i != e.seat && !m.cut[[2]int{e.seat, i}] {
+			out = append(out, i)
+		}
+	}
+	return out
 }

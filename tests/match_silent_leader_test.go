@@ -6,8 +6,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // TestSessionSilentLeader: seat 0 leads view 0 and stops proposing at tick
@@ -24,7 +24,7 @@ func TestSessionSilentLeader(t *testing.T) {
 	if sessionRace {
 		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 19, consensusTick: 50 * time.Millisecond}
 	}
-	o.cheat = map[int]*paxsync.Cheat{0: {Kind: paxsync.CheatSilentLeader, FromTick: 60}}
+	o.cheat = map[int]*adversary.Cheat{0: {Kind: adversary.SilentLeader, FromTick: 60}}
 	start := time.Now()
 	peers := runSessionMatch(t, o)
 	t.Logf("%d ticks in %v", o.ticks, time.Since(start))

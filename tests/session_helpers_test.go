@@ -9,15 +9,27 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // joinArena starts n in-process arena sessions on 127.0.0.1, each with a
 // fresh key. With star set, seats 1.. bootstrap only from seat 0 (as
 // examples/arenabot is run); otherwise each later seat bootstraps from all
 // earlier ones. mod, when not nil, adjusts each seat's Config before Join
-// (tick rate, recording, cheats). The caller closes the sessions.
+// (tick rate, recording). The caller closes the sessions.
 func joinArena(t *testing.T, ctx context.Context, name string, n int, seed uint64, star bool,
 	mod func(seat int, c *paxsync.Config)) []*paxsync.Session {
+	t.Helper()
+	sess, _ := joinArenaCheats(t, ctx, name, n, seed, star, mod, nil)
+	return sess
+}
+
+// joinArenaCheats is joinArena with cheaters: every seat that is a key of
+// cheats joins through adversary.Join playing cheats[seat] (nil: honest
+// until its Player's SetCheat). The Players are returned by seat, nil for
+// the seats that joined with paxsync.Join.
+func joinArenaCheats(t *testing.T, ctx context.Context, name string, n int, seed uint64, star bool,
+	mod func(seat int, c *paxsync.Config), cheats map[int]*adversary.Cheat) ([]*paxsync.Session, []*adversary.Player) {
 	t.Helper()
 	keys := make([]*crypto.PrivateKey, n)
 	roster := make([]crypto.PublicKey, n)
@@ -30,6 +42,7 @@ func joinArena(t *testing.T, ctx context.Context, name string, n int, seed uint6
 	}
 	params := arena.Params(n, seed)
 	sess := make([]*paxsync.Session, n)
+	players := make([]*adversary.Player, n)
 	var addrs []string
 	for i := range sess {
 		cfg := paxsync.Config{
@@ -43,7 +56,13 @@ func joinArena(t *testing.T, ctx context.Context, name string, n int, seed uint6
 		if mod != nil {
 			mod(i, &cfg)
 		}
-		s, err := paxsync.Join(ctx, cfg)
+		var s *paxsync.Session
+		var err error
+		if c, ok := cheats[i]; ok {
+			s, players[i], err = adversary.Join(ctx, cfg, c)
+		} else {
+			s, err = paxsync.Join(ctx, cfg)
+		}
 		if err != nil {
 			for _, prev := range sess[:i] {
 				prev.Close()
@@ -55,5 +74,5 @@ func joinArena(t *testing.T, ctx context.Context, name string, n int, seed uint6
 			addrs = append(addrs, s.Addrs()...)
 		}
 	}
-	return sess
+	return sess, players
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // sessionPeer is one in-process player: a Session driven by an arena bot,
@@ -35,7 +36,7 @@ type matchOpts struct {
 	peers, ticks, rate int
 	seed               uint64
 	consensusTick      time.Duration
-	cheat              map[int]*paxsync.Cheat
+	cheat              map[int]*adversary.Cheat
 }
 
 // runSessionMatch starts opts.peers sessions on 127.0.0.1 (each later one
@@ -49,9 +50,9 @@ func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
 	for i := range peers {
 		peers[i] = &sessionPeer{hashes: map[uint64]crypto.Digest{}, done: make(chan struct{})}
 	}
-	sess := joinArena(t, ctx, "session-test", o.peers, o.seed, false, func(i int, c *paxsync.Config) {
-		c.TickRate, c.ConsensusTick, c.Record, c.Cheat = o.rate, o.consensusTick, &peers[i].rec, o.cheat[i]
-	})
+	sess, _ := joinArenaCheats(t, ctx, "session-test", o.peers, o.seed, false, func(i int, c *paxsync.Config) {
+		c.TickRate, c.ConsensusTick, c.Record = o.rate, o.consensusTick, &peers[i].rec
+	}, o.cheat)
 	for i, s := range sess {
 		peers[i].s = s
 	}
@@ -243,15 +244,15 @@ func TestSessionCheaters(t *testing.T) {
 		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 11, consensusTick: 50 * time.Millisecond}
 	}
 	ticks := uint64(o.ticks)
-	cheats := map[int]*paxsync.Cheat{
-		3: {Kind: paxsync.CheatInvalidMove, FromTick: 60, Mutate: func(in []byte) []byte {
+	cheats := map[int]*adversary.Cheat{
+		3: {Kind: adversary.InvalidMove, FromTick: 60, Mutate: func(in []byte) []byte {
 			c, err := arena.DecodeInput(in)
 			if err != nil {
 				return in
 			}
 			return arena.SpeedHackInput(c)
 		}},
-		2: {Kind: paxsync.CheatForgeInput, FromTick: 90, Target: 0},
+		2: {Kind: adversary.ForgeInput, FromTick: 90, Target: 0},
 	}
 	o.cheat = cheats
 	peers := runSessionMatch(t, o)

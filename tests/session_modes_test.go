@@ -11,6 +11,7 @@ import (
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // botRun is what one seat saw while playing botMatch.
@@ -115,12 +116,20 @@ func sameCheckpoints(t *testing.T, runs []*botRun) {
 func playBots(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool,
 	mod func(seat int, c *paxsync.Config)) ([]*paxsync.Session, []*botRun) {
 	t.Helper()
+	return playBotsCheats(t, name, timeout, ticks, seed, ahead, mod, nil)
+}
+
+// playBotsCheats is playBots with cheaters: the seats that are keys of
+// cheats join through adversary.Join playing their cheat (joinArenaCheats).
+func playBotsCheats(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool,
+	mod func(seat int, c *paxsync.Config), cheats map[int]*adversary.Cheat) ([]*paxsync.Session, []*botRun) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("network test")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	sess := joinArena(t, ctx, name, 4, seed, false, mod)
+	sess, _ := joinArenaCheats(t, ctx, name, 4, seed, false, mod, cheats)
 	t.Cleanup(func() {
 		for _, s := range sess {
 			s.Close()
@@ -231,12 +240,9 @@ func TestSessionUnpaced(t *testing.T) {
 // match goes on and agrees.
 func TestSessionTamperRelay(t *testing.T) {
 	const ticks, seed, relay = 60, 14, 3
-	sess, runs := playBots(t, "tamper-test", time.Minute, ticks, seed, false, func(seat int, c *paxsync.Config) {
+	sess, runs := playBotsCheats(t, "tamper-test", time.Minute, ticks, seed, false, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval = 20, 10
-		if seat == relay {
-			c.Cheat = &paxsync.Cheat{Kind: paxsync.CheatTamperRelay}
-		}
-	})
+	}, map[int]*adversary.Cheat{relay: {Kind: adversary.TamperRelay}})
 	for i, r := range runs[:relay] {
 		seen := false
 		for _, o := range r.obs {

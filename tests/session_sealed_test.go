@@ -12,6 +12,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // sealedRate is the tick rate of the sealed-mode session tests: slower
@@ -139,16 +140,13 @@ func TestSessionSealedLookahead(t *testing.T) {
 	var match crypto.MatchID
 	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
 	// polls every frame would: each sampled tick has one.
-	sess, runs := playBots(t, "lookahead-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
+	sess, runs := playBotsCheats(t, "lookahead-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
 		roster, match = c.Roster, crypto.NewMatchInstanceID(c.MatchName, c.Roster, c.Epoch)
-		switch seat {
-		case 0:
+		if seat == 0 {
 			c.Record = &rec
-		case cheater:
-			c.Cheat = &paxsync.Cheat{Kind: paxsync.CheatLookahead, FromTick: from}
 		}
-	})
+	}, map[int]*adversary.Cheat{cheater: {Kind: adversary.Lookahead, FromTick: from}})
 	verifier := crypto.NewVerifier(match, roster)
 	var first gamestate.Verdict
 	for i, r := range runs {
@@ -230,12 +228,10 @@ func TestSessionSealedConfig(t *testing.T) {
 	}
 	base := paxsync.Config{Key: k, MatchName: "m", Roster: []crypto.PublicKey{k.Public()},
 		NewGame: func() (gamestate.Game, error) { return arena.New(1, 1) }}
-	c := base
-	c.Cheat = &paxsync.Cheat{Kind: paxsync.CheatLookahead}
-	if _, err := paxsync.Join(context.Background(), c); !errors.Is(err, paxsync.ErrBadConfig) {
+	if _, _, err := adversary.Join(context.Background(), base, &adversary.Cheat{Kind: adversary.Lookahead}); !errors.Is(err, paxsync.ErrBadConfig) {
 		t.Errorf("lookahead without Sealed: %v", err)
 	}
-	c = base
+	c := base
 	c.Sealed, c.Consensus = true, paxsync.ConsensusBroadcast
 	if _, err := paxsync.Join(context.Background(), c); !errors.Is(err, paxsync.ErrBadConfig) {
 		t.Errorf("Sealed in broadcast mode: %v", err)

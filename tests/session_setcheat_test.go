@@ -12,11 +12,12 @@ import (
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // TestSessionSetCheat: all four peers join honest; at tick switchAt seat 2
 // turns on equivocate-input and seat 3 state-hash-lie with
-// Session.SetCheat (FromTick 0: at once). The honest peers must reach
+// their adversary.Player's SetCheat (FromTick 0: at once). The honest peers must reach
 // input-equivocation against seat 2 and state-divergence against seat 3,
 // both at or after the switch and none before it, and agree on them. If
 // SetCheat had no effect the match would stay clean and the test fails.
@@ -30,14 +31,16 @@ func TestSessionSetCheat(t *testing.T) {
 	if sessionRace {
 		rate, consensusTick = 20, 50*time.Millisecond
 	}
-	cheats := map[int]paxsync.CheatKind{2: paxsync.CheatEquivocateInput, 3: paxsync.CheatStateHashLie}
+	cheats := map[int]adversary.Kind{2: adversary.EquivocateInput, 3: adversary.StateHashLie}
 	want := map[int]gamestate.VerdictKind{2: gamestate.InputEquivocation, 3: gamestate.StateDivergence}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	sess := joinArena(t, ctx, "setcheat-test", n, seed, false, func(_ int, c *paxsync.Config) {
+	// Seats 2 and 3 join through adversary.Join with no cheat: honest
+	// until their Player's SetCheat.
+	sess, players := joinArenaCheats(t, ctx, "setcheat-test", n, seed, false, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.ConsensusTick, c.HashInterval = rate, consensusTick, 10
-	})
+	}, map[int]*adversary.Cheat{2: nil, 3: nil})
 	for _, s := range sess {
 		defer s.Close()
 	}
@@ -57,7 +60,7 @@ func TestSessionSetCheat(t *testing.T) {
 				}
 				if kind, ok := cheats[i]; ok && !switched && te.Tick >= switchAt {
 					switched = true
-					if err := s.SetCheat(&paxsync.Cheat{Kind: kind}); err != nil {
+					if err := players[i].SetCheat(&adversary.Cheat{Kind: kind}); err != nil {
 						t.Error(err)
 					}
 				}

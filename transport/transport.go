@@ -203,3 +203,22 @@ func (t Traffic) Sub(t0 Traffic) Traffic {
 		StreamsRefused:      t.StreamsRefused - t0.StreamsRefused,
 	}
 }
+
+// DefaultSignerBudget is the smallest per-signer message budget a
+// transport should give: 500 messages per second.
+const DefaultSignerBudget = 500
+
+// SignerBudget is the per-signer message rate (per second) a transport
+// lets through before any signature is checked, for a match at tickRate;
+// negative means unlimited. An honest player signs about 4 messages per
+// tick (input, Verify, Confirm, an occasional state hash; twice that
+// sealed), so 16 per tick (at least DefaultSignerBudget) never throttles
+// an honest peer while still cutting a flood of 100 per tick to a sixth.
+// An unpaced match has no tick rate to bound an honest peer's rate, so it
+// runs without the limit (benchmarks only).
+func SignerBudget(tickRate int, unpaced bool) float64 {
+	if unpaced {
+		return -1
+	}
+	return max(DefaultSignerBudget, float64(16*tickRate))
+}

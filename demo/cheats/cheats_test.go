@@ -4,17 +4,22 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/paxsync/paxsync"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // TestKindsAreTheSessions: every kind is one the session plays, and every
 // session cheat that needs no sealed inputs is offered.
 func TestKindsAreTheSessions(t *testing.T) {
-	session := []paxsync.CheatKind{
-		paxsync.CheatInvalidMove, paxsync.CheatForgeInput, paxsync.CheatEquivocateInput,
-		paxsync.CheatStateHashLie, paxsync.CheatReplayInput, paxsync.CheatGarbage, paxsync.CheatFlood,
-		paxsync.CheatSilentLeader, paxsync.CheatEquivocateProposal, paxsync.CheatDoubleVote,
-		paxsync.CheatTamperRelay,
+	session := []adversary.Kind{
+		adversary.InvalidMove, adversary.ForgeInput, adversary.EquivocateInput,
+		adversary.StateHashLie, adversary.ReplayInput, adversary.Garbage, adversary.Flood,
+		adversary.SilentLeader, adversary.EquivocateProposal, adversary.DoubleVote,
+		adversary.TamperRelay,
+	}
+	for _, k := range session {
+		if !slices.Contains(adversary.Kinds(), k) {
+			t.Errorf("%s is not an adversary kind", k)
+		}
 	}
 	var want []string
 	for _, k := range session {

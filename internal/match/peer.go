@@ -15,6 +15,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // PeerConfig is what the runner writes for one peer process (`paxsync
@@ -112,15 +113,15 @@ type ObsInfo struct {
 }
 
 // cheatConfig turns a scenario cheat into the session's Cheat.
-func cheatConfig(c *CheatSpec) *paxsync.Cheat {
+func cheatConfig(c *CheatSpec) *adversary.Cheat {
 	if c == nil {
 		return nil
 	}
-	ch := &paxsync.Cheat{Kind: supportedCheats[c.Kind], FromTick: c.FromTick, Target: -1}
+	ch := &adversary.Cheat{Kind: supportedCheats[c.Kind], FromTick: c.FromTick, Target: -1}
 	if c.Target != nil {
 		ch.Target = *c.Target
 	}
-	if ch.Kind == paxsync.CheatInvalidMove {
+	if ch.Kind == adversary.InvalidMove {
 		ch.Mutate = func(in []byte) []byte {
 			ctl, err := arena.DecodeInput(in)
 			if err != nil {
@@ -195,7 +196,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	scfg := paxsync.Config{
 		Key: key, MatchName: cfg.MatchName, Roster: roster,
 		NewGame:    newGame,
-		GameParams: params, TickRate: cfg.TickHz, Cheat: cheatConfig(cfg.Cheat), WALDir: cfg.WALDir,
+		GameParams: params, TickRate: cfg.TickHz, WALDir: cfg.WALDir,
 		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
 		Logger:    logger,
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
@@ -210,7 +211,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		scfg.Record = rec
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	s, err := paxsync.Join(ctx, scfg)
+	s, _, err := adversary.Join(ctx, scfg, cheatConfig(cfg.Cheat))
 	cancel()
 	if err != nil {
 		return err

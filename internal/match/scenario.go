@@ -1,6 +1,6 @@
 // Package match runs scripted cheat-injection matches: every peer is its own
 // OS process (a real paxsync.Session over libp2p on 127.0.0.1) playing the
-// arena with a bot; chosen peers cheat through the session's Cheat config
+// arena with a bot; chosen peers cheat through internal/adversary
 // (the same code path honest peers run) or fail (SIGKILL and restart), and
 // the runner collects what every peer saw and checks the scenario's
 // expectations. The same scenarios are the project's end-to-end suite, so
@@ -18,9 +18,9 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/adversary"
 )
 
 // ErrScenario marks a scenario file that cannot be run as written: a
@@ -94,24 +94,24 @@ type Expect struct {
 	MinHonestTicksPerS float64 `json:"min_honest_ticks_per_s,omitempty"`
 }
 
-// supportedCheats maps scenario cheat kinds to paxsync.Cheat kinds.
-var supportedCheats = map[string]paxsync.CheatKind{
-	"invalid-move":        paxsync.CheatInvalidMove,
-	"forge-input":         paxsync.CheatForgeInput,
-	"equivocate-input":    paxsync.CheatEquivocateInput,
-	"state-hash-lie":      paxsync.CheatStateHashLie,
-	"replay-input":        paxsync.CheatReplayInput,
-	"garbage":             paxsync.CheatGarbage,
-	"flood":               paxsync.CheatFlood,
-	"silent-leader":       paxsync.CheatSilentLeader,
-	"equivocate-proposal": paxsync.CheatEquivocateProposal,
-	"double-vote":         paxsync.CheatDoubleVote,
-	"tamper-relay":        paxsync.CheatTamperRelay,
-	"lookahead":           paxsync.CheatLookahead,
-	"vote-flood":          paxsync.CheatVoteFlood,
-	"evidence-bait":       paxsync.CheatEvidenceBait,
-	"stream-flood":        paxsync.CheatStreamFlood,
-	"bad-sync":            paxsync.CheatBadSync,
+// supportedCheats maps scenario cheat kinds to adversary kinds.
+var supportedCheats = map[string]adversary.Kind{
+	"invalid-move":        adversary.InvalidMove,
+	"forge-input":         adversary.ForgeInput,
+	"equivocate-input":    adversary.EquivocateInput,
+	"state-hash-lie":      adversary.StateHashLie,
+	"replay-input":        adversary.ReplayInput,
+	"garbage":             adversary.Garbage,
+	"flood":               adversary.Flood,
+	"silent-leader":       adversary.SilentLeader,
+	"equivocate-proposal": adversary.EquivocateProposal,
+	"double-vote":         adversary.DoubleVote,
+	"tamper-relay":        adversary.TamperRelay,
+	"lookahead":           adversary.Lookahead,
+	"vote-flood":          adversary.VoteFlood,
+	"evidence-bait":       adversary.EvidenceBait,
+	"stream-flood":        adversary.StreamFlood,
+	"bad-sync":            adversary.BadSync,
 }
 
 // Load reads and validates a scenario file.

@@ -24,6 +24,7 @@ import (
 	"github.com/paxsync/paxsync/driver"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/transport"
 )
 
 const ns = "paxsync"
@@ -43,8 +44,8 @@ type Sources struct {
 	// Driver runs the consensus node; nil in the broadcast baseline, which
 	// has none (its consensus metrics are then absent).
 	Driver *driver.Driver
-	// Host is the network.
-	Host *netp2p.Host
+	// Net is the transport's counters (nil: none).
+	Net transport.Meter
 	// Game registers the session's own metrics: commit latency, ticks
 	// decided, verdicts and observations. `paxsync node` has no game.
 	Game bool
@@ -92,8 +93,8 @@ func New(reg prometheus.Registerer, match string, seat int, src Sources) (*Set, 
 	if src.Driver != nil {
 		s.collectors = append(s.collectors, &consensusCollector{d: src.Driver})
 	}
-	if src.Host != nil {
-		s.collectors = append(s.collectors, &networkCollector{h: src.Host, d: src.Driver})
+	if src.Net != nil {
+		s.collectors = append(s.collectors, &networkCollector{h: src.Net, d: src.Driver})
 	}
 	for i, c := range s.collectors {
 		if err := s.reg.Register(c); err != nil {
@@ -211,7 +212,7 @@ func (c *consensusCollector) Collect(ch chan<- prometheus.Metric) {
 // networkCollector reads the host's counters (and the driver's direct-send
 // drops) at scrape time.
 type networkCollector struct {
-	h *netp2p.Host
+	h transport.Meter
 	d *driver.Driver // nil in broadcast mode
 }
 
@@ -225,7 +226,11 @@ func (c *networkCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	for _, t := range c.h.TrafficByType() {
+	byType, _ := c.h.(interface{ TrafficByType() []netp2p.TypeTraffic })
+	if byType == nil {
+		byType = noTypes{}
+	}
+	for _, t := range byType.TrafficByType() {
 		name := t.Type.String()
 		if !t.Type.Known() {
 			name = "type-" + strconv.Itoa(int(t.Type))
@@ -253,3 +258,8 @@ func (c *networkCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// noTypes is a transport without per-type counters.
+type noTypes struct{}
+
+func (noTypes) TrafficByType() []netp2p.TypeTraffic { return nil }

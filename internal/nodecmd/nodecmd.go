@@ -358,7 +358,7 @@ func proposeLoop(ctx context.Context, d *driver.Driver, o *options, seat int) {
 // runtime profiles, on addr until the returned server is closed.
 func serveMetrics(addr, match string, seat int, d *driver.Driver, host *netp2p.Host) (*metrics.Server, error) {
 	reg := metrics.NewRegistry()
-	if _, err := metrics.New(reg, match, seat, metrics.Sources{Driver: d, Host: host}); err != nil {
+	if _, err := metrics.New(reg, match, seat, metrics.Sources{Driver: d, Net: host}); err != nil {
 		return nil, err
 	}
 	return metrics.Serve(addr, reg)

@@ -1,4 +1,4 @@
-package paxsync
+package adversary
 
 import (
 	"encoding/binary"
@@ -6,32 +6,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/lockstep"
 	"github.com/paxsync/paxsync/wire"
 )
 
-// attackSession is a session shell for the attack generators: seat 3 of
+// attackPlayer is a player shell for the attack generators: seat 3 of
 // 4 at 60 Hz, its consensus at view 5 with slot 100 committed.
-func attackSession(t *testing.T, kind CheatKind) (*Session, *crypto.Verifier) {
+func attackPlayer(t *testing.T, kind Kind) (*Player, *crypto.Verifier) {
 	t.Helper()
-	s, vrf, _ := attackSessionKeys(t, kind)
-	return s, vrf
+	p, vrf, _ := attackPlayerKeys(t, kind)
+	return p, vrf
 }
 
-func attackSessionKeys(t *testing.T, kind CheatKind) (*Session, *crypto.Verifier, []*crypto.PrivateKey) {
+func attackPlayerKeys(t *testing.T, kind Kind) (*Player, *crypto.Verifier, []*crypto.PrivateKey) {
 	t.Helper()
 	keys, roster := testRoster(t, 4)
 	match := crypto.NewMatchID("m", roster)
-	s := &Session{seat: 3, n: 4, cfg: Config{TickRate: 60},
-		nodeSigner: crypto.NewSigner(keys[3], match, 3), signer: crypto.NewSigner(keys[3], match, 3)}
-	s.status.View, s.status.Committed = 5, 100
+	p := &Player{seat: 3, n: 4, cfg: paxsync.Config{TickRate: 60},
+		signer: crypto.NewSigner(keys[3], match, 3), syncSigner: crypto.NewSigner(keys[3], match, 3)}
+	p.status.View, p.status.Committed = 5, 100
 	if kind != "" {
-		if err := s.SetCheat(&Cheat{Kind: kind}); err != nil {
+		if err := p.SetCheat(&Cheat{Kind: kind}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return s, crypto.NewVerifier(match, roster), keys
+	return p, crypto.NewVerifier(match, roster), keys
 }
 
 // votePairs decodes a Verify/Confirm body far enough to check its shape.
@@ -69,7 +73,7 @@ func TestAttackPacing(t *testing.T) {
 	if n := g.due(t0.Add(time.Hour), 600); n != 60 {
 		t.Fatalf("after an hour idle: %d due, want the 100 ms burst (60)", n)
 	}
-	s, _ := attackSession(t, "")
+	s, _ := attackPlayer(t, "")
 	if r := attackRate(s.cfg); r != 600 {
 		t.Fatalf("attack rate at 60 Hz: %v, want the 960/s budget less 360", r)
 	}
@@ -79,12 +83,12 @@ func TestAttackPacing(t *testing.T) {
 // fat votes of its own seat in bft's encoding, Confirms and Verifies, in
 // views ahead of the current one, covering the honest window's edge.
 func TestVoteFloodMessages(t *testing.T) {
-	honest, _ := attackSession(t, "")
+	honest, _ := attackPlayer(t, "")
 	t0 := time.Unix(100, 0)
 	if out := honest.attackMessages(t0); out != nil {
 		t.Fatalf("honest session: %d attack messages", len(out))
 	}
-	s, _ := attackSession(t, CheatVoteFlood)
+	s, _ := attackPlayer(t, VoteFlood)
 	s.attackMessages(t0)
 	out := s.attackMessages(t0.Add(50 * time.Millisecond))
 	if len(out) != 30 {
@@ -95,7 +99,7 @@ func TestVoteFloodMessages(t *testing.T) {
 		if m.To != bft.Broadcast || m.Env.Sender != 3 {
 			t.Fatalf("sent to %d by %d", m.To, m.Env.Sender)
 		}
-		if _, ok := bft.Conflicting(m.Env, s.nodeSigner); !ok {
+		if _, ok := bft.Conflicting(m.Env, s.signer); !ok {
 			t.Fatal("bft does not take the vote as one of this seat's")
 		}
 		types[m.Env.Type]++
@@ -110,7 +114,7 @@ func TestVoteFloodMessages(t *testing.T) {
 	if types[wire.TypeConfirm] != 15 || types[wire.TypeVerify] != 15 {
 		t.Fatalf("types %v", types)
 	}
-	if err := s.SetCheat(&Cheat{Kind: CheatVoteFlood, FromTick: 1 << 40}); err != nil {
+	if err := s.SetCheat(&Cheat{Kind: VoteFlood, FromTick: 1 << 40}); err != nil {
 		t.Fatal(err)
 	}
 	if out := s.attackMessages(t0.Add(time.Second)); out != nil {
@@ -122,7 +126,7 @@ func TestVoteFloodMessages(t *testing.T) {
 // the round's fat Verify, as evidence that checks (vote-equivocation: the
 // view is not one the cheater leads), and the next round is in a new view.
 func TestEvidenceBaitProves(t *testing.T) {
-	s, vrf := attackSession(t, CheatEvidenceBait)
+	s, vrf := attackPlayer(t, EvidenceBait)
 	const round = 1 + attackAhead + attackBelow
 	var fat crypto.Envelope
 	views := map[uint64]bool{}
@@ -152,11 +156,11 @@ func TestEvidenceBaitProves(t *testing.T) {
 // accepts, and is refused by bft's check; an honest session leaves the
 // request to the driver.
 func TestBadSyncAnswer(t *testing.T) {
-	honest, _ := attackSession(t, "")
+	honest, _ := attackPlayer(t, "")
 	if _, ok := honest.badSync(binary.AppendUvarint(nil, 41)); ok {
 		t.Fatal("honest session forged a sync answer")
 	}
-	s, vrf, keys := attackSessionKeys(t, CheatBadSync)
+	s, vrf, keys := attackPlayerKeys(t, BadSync)
 	if _, ok := s.badSync(nil); ok {
 		t.Fatal("answered a malformed request")
 	}
@@ -184,26 +188,68 @@ func TestBadSyncAnswer(t *testing.T) {
 	}
 }
 
+// noInputs is a lockstep.Inputs with nothing submitted.
+type noInputs struct{}
+
+func (noInputs) Take(uint64) ([]byte, bool) { return nil, false }
+func (noInputs) Open(uint64)                {}
+
+// lureCore is a lockstep core of p's seat whose Beat hook is p's
+// badSyncLure alone; lure steps it once at now, its consensus at view 5
+// with slot 100 committed, and returns what the lure sent.
+func lureCore(t *testing.T, p *Player, keys []*crypto.PrivateKey, vrf *crypto.Verifier) (lure func(now time.Time) []lockstep.Out) {
+	t.Helper()
+	game, err := arena.New(p.n, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := gamestate.NewEngine(game, gamestate.Config{Verifier: vrf, TickRate: p.cfg.TickRate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []lockstep.Out
+	c := lockstep.New(lockstep.Config{
+		Seat: p.seat, N: p.n, Match: vrf.Match(), Verifier: vrf, Signer: crypto.NewSigner(keys[p.seat], vrf.Match(), uint16(p.seat)),
+		Engine: engine, Mode: lockstep.Ordered, Interval: time.Second / time.Duration(p.cfg.TickRate), HashInterval: 30,
+		Inputs: noInputs{},
+		Hooks: &lockstep.Hooks{Beat: func(tl *lockstep.Tools, now time.Time) []lockstep.Out {
+			out = p.badSyncLure(tl, now)
+			return out
+		}},
+	})
+	return func(now time.Time) []lockstep.Out {
+		out = nil
+		c.Step(now, bft.Status{View: 5, Committed: 100}, false)
+		c.Ready()
+		return out
+	}
+}
+
 // TestBadSyncLure: a bad-sync cheater claims, at most every
-// badSyncLureEvery, a Confirm of its own past the honest window.
+// badSyncLureEvery, a Confirm of its own past the honest window. The lure
+// runs in a real lockstep core's Beat hook (it needs its Tools).
 func TestBadSyncLure(t *testing.T) {
-	honest, _ := attackSession(t, "")
+	honest, vrf, keys := attackPlayerKeys(t, "")
 	now := time.Unix(100, 0)
-	if out := honest.badSyncLure(now); out != nil {
+	if out := lureCore(t, honest, keys, vrf)(now); out != nil {
 		t.Fatal("honest session lured")
 	}
-	s, _ := attackSession(t, CheatBadSync)
-	out := s.badSyncLure(now)
-	if len(out) != 1 || out[0].env.Type != wire.TypeConfirm || out[0].env.Sender != 3 || out[0].direct {
+	s, vrf, keys := attackPlayerKeys(t, BadSync)
+	lure := lureCore(t, s, keys, vrf)
+	out := lure(now)
+	if len(out) != 1 || out[0].Env.Type != wire.TypeConfirm || out[0].Env.Sender != 3 || out[0].Direct {
 		t.Fatalf("lure %+v", out)
 	}
-	if view, slots := votePairs(t, out[0].env.Body); view != 5 || len(slots) != 1 || slots[0] != 100+badSyncLureAhead {
+	if err := vrf.Verify(&out[0].Env); err != nil {
+		t.Fatalf("lure not signed by seat 3: %v", err)
+	}
+	if view, slots := votePairs(t, out[0].Env.Body); view != 5 || len(slots) != 1 || slots[0] != 100+badSyncLureAhead {
 		t.Fatalf("lure names view %d slots %v", view, slots)
 	}
-	if out := s.badSyncLure(now.Add(badSyncLureEvery / 2)); out != nil {
+	if out := lure(now.Add(badSyncLureEvery / 2)); out != nil {
 		t.Fatal("lured again too soon")
 	}
-	if out := s.badSyncLure(now.Add(badSyncLureEvery)); len(out) != 1 {
+	if out := lure(now.Add(badSyncLureEvery)); len(out) != 1 {
 		t.Fatal("no lure after the interval")
 	}
 }

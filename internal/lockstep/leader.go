@@ -1,4 +1,4 @@
-package paxsync
+package lockstep
 
 import "time"
 

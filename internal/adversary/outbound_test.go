@@ -1,4 +1,4 @@
-package paxsync
+package adversary
 
 import (
 	"testing"
@@ -22,10 +22,10 @@ func TestConsensusCheatsOutbound(t *testing.T) {
 	keys, roster := testRoster(t, 4)
 	match := crypto.NewMatchID("m", roster)
 	vrf := crypto.NewVerifier(match, roster)
-	s := &Session{seat: 0, n: 4, nodeSigner: crypto.NewSigner(keys[0], match, 0)}
-	prop := bft.Message{To: bft.Broadcast, Env: voteEnv(s.nodeSigner, wire.TypeVerify, 0, 7)}  // seat 0 leads view 0
-	vote := bft.Message{To: bft.Broadcast, Env: voteEnv(s.nodeSigner, wire.TypeConfirm, 0, 7)} // a vote
-	vote1 := bft.Message{To: bft.Broadcast, Env: voteEnv(s.nodeSigner, wire.TypeVerify, 1, 7)} // view 1: a vote
+	p := &Player{seat: 0, n: 4, signer: crypto.NewSigner(keys[0], match, 0)}
+	prop := bft.Message{To: bft.Broadcast, Env: voteEnv(p.signer, wire.TypeVerify, 0, 7)}  // seat 0 leads view 0
+	vote := bft.Message{To: bft.Broadcast, Env: voteEnv(p.signer, wire.TypeConfirm, 0, 7)} // a vote
+	vote1 := bft.Message{To: bft.Broadcast, Env: voteEnv(p.signer, wire.TypeVerify, 1, 7)} // view 1: a vote
 	proves := func(out []bft.Message, kind bft.EvidenceKind) {
 		t.Helper()
 		for _, m := range out[1:] {
@@ -35,18 +35,18 @@ func TestConsensusCheatsOutbound(t *testing.T) {
 			}
 		}
 	}
-	if out := s.outbound(prop); len(out) != 1 {
+	if out := p.outbound(prop); len(out) != 1 {
 		t.Fatalf("honest session changed a proposal: %d messages", len(out))
 	}
-	if err := s.SetCheat(&Cheat{Kind: CheatEquivocateProposal, FromTick: 10}); err != nil {
+	if err := p.SetCheat(&Cheat{Kind: EquivocateProposal, FromTick: 10}); err != nil {
 		t.Fatal(err)
 	}
-	s.clock = 9
-	if out := s.outbound(prop); len(out) != 1 {
+	p.clockTick = 9
+	if out := p.outbound(prop); len(out) != 1 {
 		t.Fatalf("cheat before FromTick: %d messages", len(out))
 	}
-	s.clock = 10
-	out := s.outbound(prop)
+	p.clockTick = 10
+	out := p.outbound(prop)
 	if len(out) != 4 || out[0].Env.Sender != prop.Env.Sender || string(out[0].Env.Body) != string(prop.Env.Body) {
 		t.Fatalf("equivocate-proposal: %d messages", len(out))
 	}
@@ -56,26 +56,26 @@ func TestConsensusCheatsOutbound(t *testing.T) {
 		}
 	}
 	proves(out, bft.ProposalEquivocation)
-	if out := s.outbound(vote); len(out) != 1 {
+	if out := p.outbound(vote); len(out) != 1 {
 		t.Fatalf("equivocate-proposal touched a vote: %d messages", len(out))
 	}
-	if err := s.SetCheat(&Cheat{Kind: CheatDoubleVote}); err != nil {
+	if err := p.SetCheat(&Cheat{Kind: DoubleVote}); err != nil {
 		t.Fatal(err)
 	}
 	for _, m := range []bft.Message{vote, vote1} {
-		out := s.outbound(m)
+		out := p.outbound(m)
 		if len(out) != 2 || out[1].To != bft.Broadcast {
 			t.Fatalf("double-vote: %d messages", len(out))
 		}
 		proves(out, bft.VoteEquivocation)
 	}
-	if out := s.outbound(prop); len(out) != 1 {
+	if out := p.outbound(prop); len(out) != 1 {
 		t.Fatalf("double-vote touched a proposal: %d messages", len(out))
 	}
-	if err := s.SetCheat(nil); err != nil {
+	if err := p.SetCheat(nil); err != nil {
 		t.Fatal(err)
 	}
-	if out := s.outbound(vote); len(out) != 1 {
+	if out := p.outbound(vote); len(out) != 1 {
 		t.Fatalf("cheat off: %d messages", len(out))
 	}
 }

@@ -1,4 +1,4 @@
-package paxsync
+package lockstep
 
 import (
 	"bytes"
@@ -50,8 +50,7 @@ const (
 // validly signed one), the state hashes to order, and game-level evidence
 // found on the way (input equivocation, forged inputs, reveal mismatches).
 // Every peer keeps one, which is what lets a new leader continue after a
-// view change. It is not safe for concurrent use; the session guards it
-// with its mutex.
+// view change. It is not safe for concurrent use; it belongs to one Core.
 //
 // In sealed mode (commit-reveal) a tick's seat entry is the player's Reveal
 // instead of its Input, and the pool also collects SealedInputs (commits):
@@ -75,7 +74,6 @@ type pool struct {
 	ordered map[stKey]crypto.Envelope // sealed inputs the log ordered (first wins, as in the engine)
 	sent    map[stKey]sentMark        // commits proposed as leader, not yet ordered
 	own     map[uint64][]ownSeal      // this peer's sealed inputs by tick, until revealed
-	outbox  []crypto.Envelope         // this peer's reveals, for the clock goroutine to broadcast
 
 	// left[s] is 1 + the tick from which seat s announced it left (0: it
 	// has not); lastIn[s] is 1 + the highest tick it signed an input for,
@@ -543,11 +541,4 @@ func (p *pool) takeOwn(tick uint64, body []byte) (ownSeal, bool) {
 		}
 	}
 	return ownSeal{}, false
-}
-
-// takeOutbox returns and clears the reveals waiting to be broadcast.
-func (p *pool) takeOutbox() []crypto.Envelope {
-	out := p.outbox
-	p.outbox = nil
-	return out
 }

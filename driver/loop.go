@@ -1,0 +1,349 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Run owns the node and the core until ctx ends or the WAL fails: every
+// input of both (received envelopes, bft ticks, clock beats, proposals,
+// catch-up answers, readers' requests) is handled on this one goroutine,
+// and their Ready is carried out here. It returns nil on cancellation,
+// after every goroutine it started has exited.
+func (d *Driver) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer func() {
+		cancel()
+		close(d.stopped)
+		if d.node != nil {
+			d.cfg.Transport.HandleSync(nil)
+		}
+		d.wg.Wait()
+	}()
+	for i := 0; i < d.cfg.N; i++ {
+		var ps *peerSender
+		if i != d.cfg.Seat {
+			ps = newPeerSender(d, i)
+			d.wg.Add(1)
+			go ps.run(ctx)
+		}
+		d.peers = append(d.peers, ps)
+	}
+	var bftTick <-chan time.Time
+	var lastCommitted uint64
+	lastProgress := time.Now()
+	if d.node != nil {
+		d.cfg.Transport.HandleSync(func(from int, req []byte) ([]byte, error) { return d.serveSync(ctx, req) })
+		if d.cfg.SyncOnStart {
+			d.startSync(ctx, nil, false)
+		}
+		t := time.NewTicker(d.cfg.TickInterval)
+		defer t.Stop()
+		bftTick = t.C
+		lastCommitted = d.node.Status().Committed
+	}
+	clk := newClock(d, time.Now())
+	defer clk.stop()
+	in := d.cfg.Transport.Inbound()
+	for {
+		if err := d.settle(ctx); err != nil {
+			return err
+		}
+		if d.cfg.Publish != nil {
+			d.cfg.Publish()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-bftTick:
+			d.node.Tick()
+			if c := d.node.Status().Committed; c != lastCommitted {
+				lastCommitted, lastProgress = c, now
+			} else if d.cfg.SyncPoll > 0 && now.Sub(lastProgress) >= d.cfg.SyncPoll {
+				lastProgress = now
+				d.startSync(ctx, &bft.SyncNeed{From: c + 1, Peers: []uint16{uint16(d.syncPeer)}}, true)
+			}
+		case <-clk.C():
+			clk.fire(time.Now())
+		case <-d.wake:
+			d.cfg.Core.Step(time.Now(), d.status(), false)
+		case m := <-in:
+			d.step(m)
+		case ev := <-d.cfg.NetEvents:
+			if d.cfg.OnNetEvent != nil {
+				d.cfg.OnNetEvent(ev)
+			}
+		case f := <-d.do:
+			f()
+		case p := <-d.proposals:
+			p.reply <- d.propose(p.payload)
+		case r := <-d.syncIn:
+			r.reply <- d.syncResponse(r.after)
+		case o := <-d.synced:
+			d.offered(o)
+		case c := <-d.statusReq:
+			c <- d.status()
+		case c := <-d.suspect:
+			if d.node != nil {
+				d.node.Suspect()
+			}
+			close(c)
+		}
+	}
+}
+
+// offered hands one fetched SyncState to the node.
+func (d *Driver) offered(o syncOffer) {
+	if o.st == nil {
+		d.syncing = false
+		return
+	}
+	err := d.node.ApplySync(o.st)
+	if err != nil {
+		if !errors.Is(err, bft.ErrSyncNothingNew) {
+			d.penalize(o.from)
+		}
+		d.count(func(s *Stats) { s.SyncErrs++ })
+		d.log.Warn("sync state rejected; asking the next peer", "from", o.from, "err", err)
+	} else {
+		d.forgive(o.from)
+		d.count(func(s *Stats) { s.SyncsApplied++ })
+		d.syncing = false
+	}
+	o.reply <- err
+}
+
+// status is the node's status (zero without a node: broadcast mode).
+func (d *Driver) status() bft.Status {
+	if d.node == nil {
+		return bft.Status{}
+	}
+	return d.node.Status()
+}
+
+// Do runs fn on the driver goroutine, between two rounds of work, and
+// returns once it ran: how a reader gets a consistent look at the core.
+// It returns ErrStopped (without running fn) once Run has returned; the
+// caller may then read the core directly, as nothing else uses it.
+func (d *Driver) Do(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case d.do <- func() { fn(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.stopped:
+		return ErrStopped
+	}
+	<-done
+	return nil
+}
+
+func (d *Driver) step(m transport.Inbound) {
+	if m.Env.Type > wire.TypeEvidence || m.Env.Type < wire.TypeAccept {
+		if d.cfg.Core != nil {
+			d.cfg.Core.Receive(time.Now(), m.From, m.Env)
+		} else if d.cfg.Other != nil {
+			d.cfg.Other(m)
+		}
+		return
+	}
+	if d.node == nil {
+		return // broadcast mode has no consensus
+	}
+	err := d.node.Step(m.Env)
+	d.count(func(s *Stats) {
+		s.Stepped++
+		if err != nil {
+			s.StepErrors++
+		}
+	})
+	if err != nil && !errors.Is(err, bft.ErrDuplicate) && !errors.Is(err, bft.ErrStale) {
+		d.log.Debug("step", "from", m.From, "type", m.Env.Type.String(), "err", err)
+	}
+}
+
+func (d *Driver) propose(payload []byte) error {
+	if d.node == nil {
+		return bft.ErrNotLeader
+	}
+	if len(d.queue) > 0 {
+		d.queue = append(d.queue, payload) // keep proposals in order
+		return nil
+	}
+	err := d.node.Propose(payload)
+	if errors.Is(err, bft.ErrWindowFull) {
+		d.queue = append(d.queue, payload)
+		return nil
+	}
+	return err
+}
+
+// drainQueue proposes queued payloads while the window has room.
+func (d *Driver) drainQueue() {
+	for len(d.queue) > 0 {
+		err := d.node.Propose(d.queue[0])
+		if errors.Is(err, bft.ErrWindowFull) {
+			return
+		}
+		if err != nil {
+			d.count(func(s *Stats) { s.ProposalsDropped++ })
+			d.log.Warn("queued proposal dropped", "err", err)
+		}
+		d.queue = d.queue[1:]
+	}
+}
+
+// settle carries out the node's and the core's Ready until neither has
+// anything left: a decided entry applied to the core may make it propose,
+// and a proposal makes the node send.
+func (d *Driver) settle(ctx context.Context) error {
+	for {
+		if d.node != nil {
+			if err := d.process(ctx); err != nil {
+				return err
+			}
+		}
+		if d.cfg.Core == nil || !d.cfg.Core.HasReady() {
+			return nil
+		}
+		d.carryOut(d.cfg.Core.Ready())
+	}
+}
+
+// carryOut does what the core's Ready asks.
+func (d *Driver) carryOut(rd lockstepReady) {
+	for _, env := range rd.Broadcast {
+		if err := d.cfg.Transport.Broadcast(env); err != nil {
+			d.log.Debug("broadcast", "err", err)
+		}
+	}
+	for _, env := range rd.Direct {
+		d.sendDirect(env)
+	}
+	if p := rd.Propose; p != nil {
+		if err := d.propose(p.Payload); err == nil {
+			d.cfg.Core.Proposed(p)
+		}
+	}
+	if rd.Suspect && d.node != nil {
+		d.node.Suspect()
+	}
+	for _, ev := range rd.Events {
+		d.cfg.Emit(ev)
+	}
+	if rd.Wake {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sendDirect queues env to every other seat's direct path.
+func (d *Driver) sendDirect(env crypto.Envelope) {
+	for seat, p := range d.peers {
+		if seat != d.cfg.Seat {
+			p.enqueue(env)
+		}
+	}
+}
+
+// process carries out every pending Ready of the node, in the order bft
+// requires: persist, send, install snapshot, apply, advance; then the
+// calls that must follow Advance (checkpoints, locally addressed
+// messages).
+func (d *Driver) process(ctx context.Context) error {
+	for {
+		d.drainQueue()
+		if !d.node.HasReady() && len(d.local) == 0 {
+			return nil
+		}
+		rd := d.node.Ready()
+		if err := d.persist(&rd); err != nil {
+			return err
+		}
+		for _, m := range rd.Messages {
+			if d.cfg.Outbound == nil {
+				d.send(m)
+				continue
+			}
+			for _, o := range d.cfg.Outbound(m) {
+				d.send(o)
+			}
+		}
+		if rd.InstallSnapshot != nil {
+			d.restore(rd.InstallSnapshot)
+		}
+		due := map[uint64]bool{}
+		for _, s := range rd.CheckpointDue {
+			due[s] = true
+		}
+		var snaps []snapAt
+		now := time.Now()
+		for _, e := range rd.Committed {
+			d.apply(e, now)
+			if due[e.Slot] && d.canSnapshot() {
+				snaps = append(snaps, snapAt{e.Slot, d.snapshot(e.Slot)})
+				delete(due, e.Slot)
+			}
+		}
+		if len(due) > 0 && d.canSnapshot() {
+			// Due slots not in this batch can only be the current one.
+			st := d.node.Status()
+			if due[st.Committed] {
+				snaps = append(snaps, snapAt{st.Committed, d.snapshot(st.Committed)})
+			}
+		}
+		if d.cfg.Evidence != nil {
+			for _, ev := range rd.Evidence {
+				d.cfg.Evidence(ev)
+			}
+		}
+		need := rd.NeedSync
+		d.node.Advance()
+		for _, s := range snaps {
+			d.node.Checkpoint(s.slot, s.data)
+		}
+		local := d.local
+		d.local = nil
+		for _, env := range local {
+			d.step(transport.Inbound{From: d.cfg.Seat, Env: env})
+		}
+		if need != nil {
+			d.startSync(ctx, need, false)
+		}
+	}
+}
+
+// apply, snapshot and restore go to the core, or to the callbacks without
+// one.
+func (d *Driver) apply(e bft.Entry, now time.Time) {
+	if d.cfg.Core != nil {
+		d.cfg.Core.Apply(e, now)
+	} else {
+		d.cfg.Apply(e)
+	}
+}
+
+func (d *Driver) canSnapshot() bool { return d.cfg.Core != nil || d.cfg.Snapshot != nil }
+
+func (d *Driver) snapshot(slot uint64) []byte {
+	if d.cfg.Core != nil {
+		return d.cfg.Core.Snapshot()
+	}
+	return d.cfg.Snapshot(slot)
+}
+
+func (d *Driver) restore(s *bft.Snapshot) {
+	if d.cfg.Core != nil {
+		d.cfg.Core.Restore(s)
+	} else if d.cfg.Restore != nil {
+		d.cfg.Restore(s)
+	}
+}

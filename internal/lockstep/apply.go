@@ -1,0 +1,159 @@
+package lockstep
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Apply takes one decided slot, in slot order. Consensus evidence ordered
+// at this slot is recorded first, then the batch is applied; replay records
+// follow the same order, so a replay re-derives exactly what every peer
+// derived. now is when it was decided here (commit latencies).
+func (c *Core) Apply(e bft.Entry, now time.Time) {
+	for _, ev := range e.Evidence {
+		kind := gamestate.VoteEquivocation
+		if ev.Kind == bft.ProposalEquivocation {
+			kind = gamestate.ProposalEquivocation
+		} else if ev.Kind != bft.VoteEquivocation {
+			continue // checkpoint equivocation has no game verdict kind
+		}
+		v, fresh, err := c.engine.RecordConsensus(kind, int(ev.Offender),
+			[][]byte{ev.A.Encode(nil), ev.B.Encode(nil)}, fmt.Sprintf("seat %d: %s at slot %d", ev.Offender, ev.Kind, e.Slot))
+		if err != nil || !fresh {
+			continue
+		}
+		c.record(func(w *gamestate.ReplayWriter) error { return w.WriteConsensus(&v) })
+		c.verdict(v)
+	}
+	b, err := gamestate.DecodeBatch(e.Payload)
+	if err != nil {
+		c.log.Warn("decided value is not a batch", "slot", e.Slot, "err", err)
+		return
+	}
+	c.applyBatch(b, now)
+}
+
+// applyBatch applies one agreed batch to the engine: the replay record,
+// tick events with commit latencies, checkpoint hashes, verdicts, the
+// pool's clean-up and, in sealed mode, this peer's reveals for its sealed
+// inputs the batch ordered.
+func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
+	res, err := c.engine.Apply(b)
+	if errors.Is(err, gamestate.ErrNotContiguous) {
+		// A stale duplicate (e.g. re-proposed across a view change): every
+		// honest peer skips it alike. The leader restarts from the log.
+		c.prop.skipped(c.engine.Next())
+		return
+	}
+	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteBatch(b) })
+	for i := range res.Ticks {
+		tr := &res.Ticks[i]
+		var commit time.Duration
+		if at, ok := c.signedAt[tr.Tick]; ok {
+			commit = now.Sub(at)
+			c.addLatency(commit)
+			c.cfg.Metrics.Commit(commit)
+			delete(c.signedAt, tr.Tick)
+		}
+		c.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash, Commit: commit})
+		if tr.Checkpoint {
+			c.record(func(w *gamestate.ReplayWriter) error { return w.WriteHash(tr.Tick, tr.Hash) })
+			if c.cfg.Mode == Ordered {
+				c.signHash(tr.Tick, tr.Hash) // nothing would order it
+			}
+		}
+	}
+	c.cfg.Metrics.TicksDecided(len(res.Ticks))
+	for _, v := range res.Verdicts {
+		c.verdict(v)
+	}
+	c.pool.decided(b, c.engine.Next())
+	if c.cfg.Sealed {
+		c.revealOrdered(b)
+	}
+	c.skipDecided()
+	for t := range c.signedAt {
+		if t < c.engine.Next() {
+			delete(c.signedAt, t)
+		}
+	}
+	if c.cfg.Unpaced || c.status.IsLeader {
+		c.rd.Wake = true // the clock moves (Unpaced) or more ticks may be ready to order
+	}
+}
+
+// applyComplete is broadcast mode's whole "consensus": apply every tick
+// from the next one on for which this peer holds every seat's input.
+// Nothing is agreed: each peer applies what it received, so one
+// equivocating player splits the match (that is the point of the baseline).
+func (c *Core) applyComplete(now time.Time) {
+	for {
+		next := c.engine.Next()
+		upto := c.pool.completeUpto(next, batchTickLimit)
+		if upto == next {
+			return
+		}
+		b := c.pool.build(next, upto)
+		b.Hashes, b.Evidence = nil, nil
+		for i := range b.Ticks {
+			for seat, env := range b.Ticks[i].Seats {
+				if env == nil {
+					continue // a seat that left (its Leave): nothing to wait for
+				}
+				if m, err := gamestate.DecodeInput(env.Body); err == nil && len(m.Data) == 0 {
+					b.Ticks[i].Seats[seat] = nil // the player's signed "no input"
+				}
+			}
+		}
+		c.applyBatch(b, now)
+	}
+}
+
+// signHash signs and broadcasts this peer's state hash at a checkpoint;
+// the leader orders it and every engine compares it with its own.
+func (c *Core) signHash(tick uint64, h crypto.Digest) {
+	if c.hooks.StateHash != nil {
+		h = c.hooks.StateHash(tick, h)
+	}
+	m := gamestate.StateHash{Seat: uint16(c.cfg.Seat), Tick: tick, Hash: h}
+	env := c.cfg.Signer.Sign(wire.TypeStateHash, m.Encode())
+	c.pool.add(env, c.engine.Next())
+	c.broadcast(env)
+}
+
+// intake adds one game message to the pool and reacts to what it found.
+func (c *Core) intake(now time.Time, from int, env crypto.Envelope) {
+	if env.Type == wire.TypeNoInput && c.cfg.Mode == Broadcast {
+		// Broadcast mode has no leader to skip a wait: a player says "no
+		// input" with a signed empty Input, which every peer applies alike.
+		return
+	}
+	switch c.pool.add(env, c.engine.Next()) {
+	case intakeDup, intakeOld:
+		c.observe(now, gamestate.ReplayedMessage, from, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", from, env.Type, env.Sender))
+	case intakeOK:
+		switch env.Type {
+		case wire.TypeInput, wire.TypeReveal, wire.TypeLeave, wire.TypeNoInput:
+			if env.Type == wire.TypeLeave {
+				c.emit(PeerEvent{Seat: int(env.Sender), Kind: PeerLeft})
+			}
+			if c.cfg.Mode == Broadcast {
+				c.applyComplete(now)
+			} else if c.status.IsLeader && c.pool.completeUpto(c.prop.proposedNext, 1) > c.prop.proposedNext {
+				c.rd.Wake = true // the next tick to order holds every input: order it now
+			}
+		case wire.TypeSealedInput:
+			// Every seat's commitment for the tick is in: order them now
+			// rather than at the next beat (stragglers go then).
+			if m, err := gamestate.DecodeSealedInput(env.Body); err == nil && c.status.IsLeader && c.pool.commitsComplete(m.Tick) {
+				c.rd.Wake = true
+			}
+		}
+	}
+}
