@@ -165,7 +165,11 @@ func memoryCounts(t *testing.T, s *Session) map[string]int {
 			c["replay.buf"] = unexported(t, rec, "buf").Cap()
 		}
 	})
-	c["pendingIn"] = unexported(t, reflect.ValueOf(s.inputs), "pending").Len()
+	box := reflect.ValueOf(s.inputs)
+	mu := unexported(t, box, "mu").Addr().Interface().(sync.Locker)
+	mu.Lock()
+	c["pendingIn"] = unexported(t, box, "pending").Len()
+	mu.Unlock()
 	c["pubsub.seen"] = pubsubSeen(t, s.tr.(*netp2p.Host))
 	return c
 }

@@ -230,11 +230,11 @@ func (s *Session) finish() {
 }
 
 // read runs fn on the runtime goroutine, or directly once that stopped
-// (nothing else uses the core then). It never waits for a lock a caller
-// may hold: View holds none while its callback runs.
+// (Do then says so, after the loop's last use of the core). It never
+// waits for a lock a caller may hold (View holds none while its callback
+// runs), nor for the Events reader.
 func (s *Session) read(fn func()) {
 	if err := s.drv.Do(context.Background(), fn); err != nil {
-		<-s.finished
 		fn()
 	}
 }

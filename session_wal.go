@@ -4,9 +4,6 @@ package paxsync
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
@@ -46,20 +43,16 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 		return &driver.MemWAL{}, nil, nil
 	}
 	if dir == "" {
-		d, err := defaultWALDir(s.cfg.MatchName, crypto.NewMatchID(s.cfg.MatchName, s.cfg.Roster), s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
+		d, err := driver.DefaultWALDir(s.cfg.MatchName, crypto.NewMatchID(s.cfg.MatchName, s.cfg.Roster), s.cfg.Epoch, s.cfg.Key.Public(), s.seat)
 		if err != nil {
 			return nil, nil, badConfig("WALDir", "no default directory (%v); set WALDir, or MemoryWAL to keep votes in memory only", err)
 		}
 		dir = d
 	}
-	if err := wal.MkdirAll(dir); err != nil {
-		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
-	}
 	policy := wal.SyncPower
 	if s.cfg.WALSync == WALSyncProcess {
 		policy = wal.SyncProcess
 	}
-	path := filepath.Join(dir, "bft.wal")
 	// The owner names the match by name and roster and its playing by
 	// Epoch (not by the instance ID, which mixes both), so a WAL of an
 	// earlier playing is refused as exactly that.
@@ -67,50 +60,10 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 	if !s.cfg.Epoch.IsZero() {
 		owner.Epoch = s.cfg.Epoch.UnixNano()
 	}
-	var fw *driver.FileWAL
-	var recs []bft.Record
-	var err error
-	if s.cfg.RecoverLostWAL {
-		var aside string
-		fw, recs, aside, err = driver.OpenRecoveringFileWAL(path, policy, owner, time.Now())
-		if aside != "" {
-			s.log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", path, "kept_as", aside)
-		}
-	} else {
-		fw, recs, err = driver.OpenOwnedFileWAL(path, policy, owner)
-	}
+	fw, recs, err := driver.OpenWAL(dir, policy, owner, s.cfg.RecoverLostWAL, s.log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("paxsync: WALDir: %w", err)
 	}
-	fw.LogRecovery(s.log)
-	s.log.Info("write-ahead log", "path", path, "sync", policy.String(), "restored_records", len(recs))
 	s.closeWAL = fw.Close
 	return fw, recs, nil
-}
-
-// defaultWALDir is Config.WALDir's default: a directory per match (name,
-// ID and start time, so matches that share a name but not a roster or a
-// start never meet) and
-// per seat and key, under $XDG_STATE_HOME (ignored unless absolute, as the
-// XDG spec says) or ~/.local/state.
-func defaultWALDir(name string, match crypto.MatchID, epoch time.Time, key crypto.PublicKey, seat int) (string, error) {
-	base := os.Getenv("XDG_STATE_HOME")
-	if !filepath.IsAbs(base) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		base = filepath.Join(home, ".local", "state")
-	}
-	safe := []byte(name)
-	for i, c := range safe {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			safe[i] = '_'
-		}
-	}
-	if len(safe) > 48 {
-		safe = safe[:48]
-	}
-	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x-%s", safe, match[:8], epoch.UTC().Format("20060102T150405.000000000Z")),
-		fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
 }

@@ -127,7 +127,11 @@ type Node struct {
 	verifyQ, confirmQ []pair
 	acceptQ           acceptBody
 	rd                Ready
-	met               Metrics
+	// selfQ holds messages the node addressed to itself (a promise to
+	// itself as the next leader) since the last Ready; selfDue those of
+	// the last Ready, which Advance steps once its records are durable.
+	selfQ, selfDue []crypto.Envelope
+	met            Metrics
 }
 
 type promiseIn struct {
@@ -211,6 +215,10 @@ func (nd *Node) sign(t wire.Type, body []byte) crypto.Envelope {
 }
 
 func (nd *Node) send(to int, env crypto.Envelope) {
+	if to == int(nd.seat) {
+		nd.selfQ = append(nd.selfQ, env)
+		return
+	}
 	nd.rd.Messages = append(nd.rd.Messages, Message{To: to, Env: env})
 }
 
@@ -369,7 +377,7 @@ func (nd *Node) Suspect() {
 
 // HasReady reports whether Ready would return anything.
 func (nd *Node) HasReady() bool {
-	return len(nd.verifyQ) > 0 || len(nd.confirmQ) > 0 || len(nd.acceptQ.Slots) > 0 || nd.compactDue || !nd.rd.IsEmpty()
+	return len(nd.verifyQ) > 0 || len(nd.confirmQ) > 0 || len(nd.acceptQ.Slots) > 0 || nd.compactDue || !nd.rd.IsEmpty() || len(nd.selfQ) > 0
 }
 
 // Ready signs the votes that became due since the last call (one signed
@@ -384,14 +392,24 @@ func (nd *Node) Ready() Ready {
 	}
 	r := nd.rd
 	nd.rd = Ready{}
+	nd.selfDue, nd.selfQ = append(nd.selfDue, nd.selfQ...), nil
 	return r
 }
 
 // Advance acknowledges the last Ready: its records are persisted, its
 // messages sent and its entries applied. The node hands out nothing that
 // depends on an unacknowledged Ready's records before they are written,
-// because the driver writes each Ready's Persist before sending its Messages.
-func (nd *Node) Advance() {}
+// because the driver writes each Ready's Persist before sending its
+// Messages. Advance then takes the messages the node addressed to itself
+// in that Ready (they were signed and persisted with it), so no driver
+// loops them back; what they cause goes into the next Ready.
+func (nd *Node) Advance() {
+	due := nd.selfDue
+	nd.selfDue = nil
+	for _, env := range due {
+		_ = nd.Step(env) // errors are the node's own bookkeeping (duplicates, stale)
+	}
+}
 
 // Status reports the node's position and metrics.
 func (nd *Node) Status() Status {

@@ -64,7 +64,9 @@ type SyncNeed struct {
 
 // Ready is everything the node wants done since the last Advance. The
 // driver must write Persist (one group write) before sending Messages,
-// then apply InstallSnapshot (if any), then Committed, then call Advance.
+// then apply InstallSnapshot (if any), then Committed (answering each slot
+// of CheckpointDue with Checkpoint once it is applied), then call Advance.
+// Messages never include one to the node itself: Advance takes those.
 type Ready struct {
 	// Compact, when non-nil, replaces the whole WAL: the driver writes
 	// exactly these records in place of everything before (atomically),
@@ -72,11 +74,13 @@ type Ready struct {
 	// and keeps only what this node needs never to contradict a message
 	// it signed, so the log stops growing with the match. Ignoring it is
 	// safe; the log then keeps every record.
-	Compact         []Record
-	Persist         []Record
-	Messages        []Message
-	Committed       []Entry
-	Evidence        []Evidence
+	Compact   []Record
+	Persist   []Record
+	Messages  []Message
+	Committed []Entry
+	Evidence  []Evidence
+	// CheckpointDue lists the slots whose snapshot the node wants
+	// (Checkpoint): slots of Committed, or the last committed slot.
 	CheckpointDue   []uint64
 	InstallSnapshot *Snapshot
 	NeedSync        *SyncNeed

@@ -159,7 +159,6 @@ type Driver struct {
 	stopped   chan struct{}
 
 	queue    [][]byte // proposals waiting for window space
-	local    []crypto.Envelope
 	syncing  bool
 	syncPeer int
 	now      func() time.Time // time.Now; a test's clock for the sync back-off
@@ -310,19 +309,12 @@ func (d *Driver) persist(rd *bft.Ready) error {
 	return nil
 }
 
-type snapAt struct {
-	slot uint64
-	data []byte
-}
-
 func (d *Driver) send(m bft.Message) {
 	switch {
 	case m.To == bft.Broadcast:
 		if err := d.cfg.Transport.Broadcast(m.Env); err != nil {
 			d.log.Debug("broadcast", "err", err)
 		}
-	case m.To == d.cfg.Seat:
-		d.local = append(d.local, m.Env)
 	case m.To >= 0 && m.To < d.cfg.N:
 		d.peers[m.To].enqueue(m.Env)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/paxsync/paxsync/bft"
@@ -197,4 +198,62 @@ func OpenRecoveringFileWAL(path string, policy wal.Policy, owner Owner, now time
 	}
 	fw, recs, err = OpenOwnedFileWAL(path, policy, owner)
 	return fw, recs, aside, err
+}
+
+// OpenWAL opens the node's log in dir (created if missing) for owner, the
+// one way both a session and `paxsync node` open it: a damaged log or one
+// of another owner is an error and nothing on disk changes, except that
+// with recover a damaged log is kept aside and a fresh one started (the
+// node then rejoins as a learner, bft.Config.Recovering). What recovery
+// found (a torn tail cut, a log kept aside) is logged.
+func OpenWAL(dir string, policy wal.Policy, owner Owner, recover bool, log *slog.Logger) (*FileWAL, []bft.Record, error) {
+	if err := wal.MkdirAll(dir); err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, "bft.wal")
+	var fw *FileWAL
+	var recs []bft.Record
+	var err error
+	if recover {
+		var aside string
+		fw, recs, aside, err = OpenRecoveringFileWAL(path, policy, owner, time.Now())
+		if aside != "" {
+			log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", path, "kept_as", aside)
+		}
+	} else {
+		fw, recs, err = OpenOwnedFileWAL(path, policy, owner)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	fw.LogRecovery(log)
+	log.Info("write-ahead log", "path", path, "sync", policy.String(), "restored_records", len(recs))
+	return fw, recs, nil
+}
+
+// DefaultWALDir is a session's default WAL directory (paxsync.Config.WALDir): a directory per match (name,
+// ID and start time, so matches that share a name but not a roster or a
+// start never meet) and
+// per seat and key, under $XDG_STATE_HOME (ignored unless absolute, as the
+// XDG spec says) or ~/.local/state.
+func DefaultWALDir(name string, match crypto.MatchID, epoch time.Time, key crypto.PublicKey, seat int) (string, error) {
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	safe := []byte(name)
+	for i, c := range safe {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 48 {
+		safe = safe[:48]
+	}
+	return filepath.Join(base, "paxsync", fmt.Sprintf("%s-%x-%s", safe, match[:8], epoch.UTC().Format("20060102T150405.000000000Z")),
+		fmt.Sprintf("seat%d-%s", seat, key.Hex()[:16])), nil
 }

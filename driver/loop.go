@@ -255,13 +255,13 @@ func (d *Driver) sendDirect(env crypto.Envelope) {
 }
 
 // process carries out every pending Ready of the node, in the order bft
-// requires: persist, send, install snapshot, apply, advance; then the
-// calls that must follow Advance (checkpoints, locally addressed
-// messages).
+// requires: persist, send, install snapshot, apply (answering each due
+// checkpoint once its slot is applied), advance. The node takes its own
+// messages to itself in Advance.
 func (d *Driver) process(ctx context.Context) error {
 	for {
 		d.drainQueue()
-		if !d.node.HasReady() && len(d.local) == 0 {
+		if !d.node.HasReady() {
 			return nil
 		}
 		rd := d.node.Ready()
@@ -284,20 +284,18 @@ func (d *Driver) process(ctx context.Context) error {
 		for _, s := range rd.CheckpointDue {
 			due[s] = true
 		}
-		var snaps []snapAt
 		now := time.Now()
 		for _, e := range rd.Committed {
 			d.apply(e, now)
 			if due[e.Slot] && d.canSnapshot() {
-				snaps = append(snaps, snapAt{e.Slot, d.snapshot(e.Slot)})
+				d.node.Checkpoint(e.Slot, d.snapshot(e.Slot))
 				delete(due, e.Slot)
 			}
 		}
 		if len(due) > 0 && d.canSnapshot() {
 			// Due slots not in this batch can only be the current one.
-			st := d.node.Status()
-			if due[st.Committed] {
-				snaps = append(snaps, snapAt{st.Committed, d.snapshot(st.Committed)})
+			if st := d.node.Status(); due[st.Committed] {
+				d.node.Checkpoint(st.Committed, d.snapshot(st.Committed))
 			}
 		}
 		if d.cfg.Evidence != nil {
@@ -305,18 +303,9 @@ func (d *Driver) process(ctx context.Context) error {
 				d.cfg.Evidence(ev)
 			}
 		}
-		need := rd.NeedSync
 		d.node.Advance()
-		for _, s := range snaps {
-			d.node.Checkpoint(s.slot, s.data)
-		}
-		local := d.local
-		d.local = nil
-		for _, env := range local {
-			d.step(transport.Inbound{From: d.cfg.Seat, Env: env})
-		}
-		if need != nil {
-			d.startSync(ctx, need, false)
+		if rd.NeedSync != nil {
+			d.startSync(ctx, rd.NeedSync, false)
 		}
 	}
 }

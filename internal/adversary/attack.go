@@ -132,11 +132,11 @@ func (p *Player) outbound(m bft.Message) []bft.Message {
 	}
 	prop := p.playing(EquivocateProposal, p.clock()) != nil
 	vote := p.playing(DoubleVote, p.clock()) != nil
-	isProp := bft.IsProposal(m.Env, p.n)
+	isProp := isProposal(m.Env, p.n)
 	if !(prop && isProp) && !(vote && !isProp) {
 		return out
 	}
-	alt, ok := bft.Conflicting(m.Env, p.signer)
+	alt, ok := conflicting(m.Env, p.signer)
 	if !ok {
 		return out
 	}
@@ -231,4 +231,61 @@ func (p *Player) evidenceBait(view, committed uint64) crypto.Envelope {
 		p.atk.buf = encodeVote(p.atk.buf[:0], v, p.atk.baitFirst+k-1, 1, func(slot uint64) crypto.Digest { return forgedDigest(v, slot, 0xB2) })
 	}
 	return p.signer.Sign(wire.TypeVerify, append([]byte(nil), p.atk.buf...))
+}
+
+// vote is a Verify or Confirm body as the adversary reads it: view |
+// count | (slot, digest)* (bft's encoding; encodeVote writes it).
+type vote struct {
+	view  uint64
+	slots []uint64
+	dgst  []crypto.Digest
+}
+
+func readVote(body []byte) (vote, bool) {
+	r := wire.NewReader(body)
+	var v vote
+	v.view = r.Uvarint("view")
+	n := r.Uvarint("count")
+	for i := uint64(0); i < n && r.Err() == nil; i++ {
+		v.slots = append(v.slots, r.Uvarint("slot"))
+		v.dgst = append(v.dgst, r.Bytes32("digest"))
+	}
+	return v, r.Done() == nil && len(v.slots) > 0
+}
+
+// isProposal reports whether env is a leader's proposal: a Verify naming
+// at least one slot, signed by the leader of its view among n seats.
+func isProposal(env crypto.Envelope, n int) bool {
+	if env.Type != wire.TypeVerify || n <= 0 {
+		return false
+	}
+	v, ok := readVote(env.Body)
+	return ok && uint64(env.Sender) == v.view%uint64(n)
+}
+
+// conflicting re-signs the Verify or Confirm env (this peer's own) with
+// the first slot's digest inverted: the same view and slots, another
+// value, so the pair proves equivocation.
+func conflicting(env crypto.Envelope, s *crypto.Signer) (crypto.Envelope, bool) {
+	if env.Type != wire.TypeVerify && env.Type != wire.TypeConfirm {
+		return crypto.Envelope{}, false
+	}
+	v, ok := readVote(env.Body)
+	if !ok {
+		return crypto.Envelope{}, false
+	}
+	w := wire.NewWriter(nil)
+	w.Uvarint(v.view)
+	w.Uvarint(uint64(len(v.slots)))
+	for i, slot := range v.slots {
+		d := v.dgst[i]
+		if i == 0 {
+			for j := range d {
+				d[j] ^= 0xFF
+			}
+		}
+		w.Uvarint(slot)
+		w.Bytes32(d)
+	}
+	return s.Sign(env.Type, w.Bytes()), true
 }

@@ -99,7 +99,7 @@ func TestVoteFloodMessages(t *testing.T) {
 		if m.To != bft.Broadcast || m.Env.Sender != 3 {
 			t.Fatalf("sent to %d by %d", m.To, m.Env.Sender)
 		}
-		if _, ok := bft.Conflicting(m.Env, s.signer); !ok {
+		if _, ok := conflicting(m.Env, s.signer); !ok {
 			t.Fatal("bft does not take the vote as one of this seat's")
 		}
 		types[m.Env.Type]++

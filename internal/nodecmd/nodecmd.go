@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -190,30 +189,15 @@ func Run(ctx context.Context, args []string, stderr io.Writer) error {
 		ctx, cancel = context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 	}
-	if err := wal.MkdirAll(o.wal); err != nil {
-		return err
-	}
 	// A damaged WAL or one of another seat or match is an error (exit
 	// status 1), never replaced: the node must not run without its votes.
 	// With --recover, a damaged one is kept aside and the node rejoins as
 	// a learner that signs no vote (bft.Config.Recovering).
-	walPath, owner := filepath.Join(o.wal, "bft.wal"), driver.Owner{Match: match, Seat: seat, Key: key.Public()}
-	var wlog *driver.FileWAL
-	var restored []bft.Record
-	if o.recover {
-		var aside string
-		wlog, restored, aside, err = driver.OpenRecoveringFileWAL(walPath, o.fsync, owner, time.Now())
-		if aside != "" {
-			log.Warn("write-ahead log was damaged: kept aside; rejoining as a learner that signs no vote", "path", walPath, "kept_as", aside)
-		}
-	} else {
-		wlog, restored, err = driver.OpenOwnedFileWAL(walPath, o.fsync, owner)
-	}
+	wlog, restored, err := driver.OpenWAL(o.wal, o.fsync, driver.Owner{Match: match, Seat: seat, Key: key.Public()}, o.recover, log)
 	if err != nil {
 		return err
 	}
 	defer wlog.Close()
-	wlog.LogRecovery(log)
 	n := len(roster)
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(seat), N: n, F: (n - 1) / 3,
