@@ -56,9 +56,13 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 		tr := &res.Ticks[i]
 		var commit time.Duration
 		if at, ok := c.signedAt[tr.Tick]; ok {
-			commit = now.Sub(at)
-			c.addLatency(commit)
-			c.cfg.Metrics.Commit(commit)
+			// Only an input that was applied has a commit latency: one
+			// that missed its deadline (or was rejected) never committed.
+			if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
+				commit = now.Sub(at)
+				c.addLatency(commit)
+				c.cfg.Metrics.Commit(commit)
+			}
 			delete(c.signedAt, tr.Tick)
 		}
 		c.emit(TickEvent{Tick: tr.Tick, Inputs: tr.Inputs, Checkpoint: tr.Checkpoint, Hash: tr.Hash, Commit: commit})
@@ -125,35 +129,4 @@ func (c *Core) signHash(tick uint64, h crypto.Digest) {
 	env := c.cfg.Signer.Sign(wire.TypeStateHash, m.Encode())
 	c.pool.add(env, c.engine.Next())
 	c.broadcast(env)
-}
-
-// intake adds one game message to the pool and reacts to what it found.
-func (c *Core) intake(now time.Time, from int, env crypto.Envelope) {
-	if env.Type == wire.TypeNoInput && c.cfg.Mode == Broadcast {
-		// Broadcast mode has no leader to skip a wait: a player says "no
-		// input" with a signed empty Input, which every peer applies alike.
-		return
-	}
-	switch c.pool.add(env, c.engine.Next()) {
-	case intakeDup, intakeOld:
-		c.observe(now, gamestate.ReplayedMessage, from, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", from, env.Type, env.Sender))
-	case intakeOK:
-		switch env.Type {
-		case wire.TypeInput, wire.TypeReveal, wire.TypeLeave, wire.TypeNoInput:
-			if env.Type == wire.TypeLeave {
-				c.emit(PeerEvent{Seat: int(env.Sender), Kind: PeerLeft})
-			}
-			if c.cfg.Mode == Broadcast {
-				c.applyComplete(now)
-			} else if c.status.IsLeader && c.pool.completeUpto(c.prop.proposedNext, 1) > c.prop.proposedNext {
-				c.rd.Wake = true // the next tick to order holds every input: order it now
-			}
-		case wire.TypeSealedInput:
-			// Every seat's commitment for the tick is in: order them now
-			// rather than at the next beat (stragglers go then).
-			if m, err := gamestate.DecodeSealedInput(env.Body); err == nil && c.status.IsLeader && c.pool.commitsComplete(m.Tick) {
-				c.rd.Wake = true
-			}
-		}
-	}
 }

@@ -265,16 +265,6 @@ func (c *Core) Flags() []gamestate.Flag {
 // none).
 func (c *Core) RecordErr() error { return c.recErr }
 
-// Receive takes one game message from the network at now (from: the seat
-// that delivered it).
-func (c *Core) Receive(now time.Time, from int, env crypto.Envelope) {
-	c.msgsIn++
-	c.intake(now, from, env)
-	if c.hooks.Received != nil {
-		c.sendOut(c.hooks.Received(c.tools, env))
-	}
-}
-
 // Observe records a local observation (from the network layer: a bad
 // signature, a flood), at most once a second per (kind, seat).
 func (c *Core) Observe(now time.Time, kind gamestate.ObservationKind, about int, detail string) {

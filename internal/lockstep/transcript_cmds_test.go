@@ -1,0 +1,374 @@
+package lockstep
+
+// The transcript command language (see transcript_test.go for the file
+// format). Seats are numbers; lists are comma-separated (node=1,2).
+//
+//	cluster n=4 [leader=0] [delay=1] [grace=2] [interval=50ms] [hash=30] [sealed] [stats]
+//	    n cores with Ed25519 keys from fixed seeds over a tiny test game;
+//	    delay and grace are Config.InputDelay and GraceTicks, hash the
+//	    checkpoint interval; stats shows the once-a-second StatsEvents
+//	submit tick=T[..U] data=a,b,-,c | submit seat=l tick=T[..U] data=x
+//	    the players' submitted inputs (one value per seat, or one for the
+//	    listed seats; "-": nothing, so the core signs NoInput)
+//	beat [count=K] [node=l] [deliver]
+//	    K clock beats: the virtual clock moves one interval and each listed
+//	    core Steps (advance); with deliver, each beat is followed by one
+//	    round delivering every queued message (as "deliver quiet")
+//	step [node=l]                Step without a beat (advance false)
+//	sleep d=DUR                  the virtual clock moves, nobody steps
+//	deliver [from=l] [to=l] [type=l] [tick=l] [drop] [quiet]
+//	    one round: the matching queued game messages are delivered (Receive)
+//	    or, with drop, thrown away; the others stay queued, in order; quiet
+//	    prints their number instead of one line per message
+//	stabilize [...]              deliver rounds until no queued message matches
+//	cut node=l | heal [node=l]
+//	    a cut core runs, but game messages to and from it are lost and it
+//	    applies no decided slot; heal reconnects it and it applies the
+//	    slots it missed, in order (what bft catch-up would hand it)
+//	decide [count=K] [drop]
+//	    the test is the consensus: the first K (default all) proposals it
+//	    took are decided as the next slots (bft.Entry) and every connected
+//	    core Applies them, in slot order; with drop they are lost instead
+//	view view=V leader=S [change]  the consensus status every core gets on
+//	                             its next Step (change: InViewChange)
+//	silent node=l [off]          the Silent hook: the core proposes nothing
+//	leave node=S                 S calls Leave, its departure is queued to
+//	                             everyone, and S stops (no Step, no delivery)
+//	inject from=S [seat=X] tick=T data=x [to=l]
+//	    an Input for seat X (default S) signed with S's key, built by the
+//	    test (a second input, a forgery), queued from S to l
+//	queue | status               the queued messages; each core's position
+//
+// After every command each core hands over its Ready, in seat order, until
+// none has anything: a Wake is followed by a Step without a beat, a
+// Proposal is taken by the test's consensus (Proposed) and waits for
+// "decide", and Broadcast and Direct messages are queued to every other
+// seat, delivered only by "deliver". transcript_print_test.go has the
+// output format; transcript_net_test.go the network, the consensus, the
+// input box and the game.
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+)
+
+// lnet is the transcript harness: n cores, the consensus played by hand,
+// a FIFO network queue and a virtual clock.
+type lnet struct {
+	n        int
+	cores    []*Core
+	signers  []*crypto.Signer // the test's own signer per seat (inject)
+	verifier *crypto.Verifier
+	inputs   []*tinputs
+	state    []string // "", "cut" or "left"
+	silent   []bool
+	queue    []lmsg
+	pending  []lprop     // proposals the consensus took, not yet decided
+	log      []bft.Entry // decided slots; slot i+1 is log[i]
+	applied  []int       // slots applied per core
+	view     uint64
+	leader   int
+	inVC     bool
+	start    time.Time
+	now      time.Time
+	interval time.Duration
+	stats    bool
+	out      []string
+}
+
+type lmsg struct {
+	from, to int
+	env      crypto.Envelope
+	direct   bool
+}
+
+type lprop struct {
+	seat    int
+	view    uint64
+	payload []byte
+}
+
+func (h *lnet) printf(format string, a ...any) { h.out = append(h.out, fmt.Sprintf(format, a...)) }
+
+// run executes one transcript command and returns what it printed.
+func (h *lnet) run(line string) ([]string, error) {
+	fields := strings.Fields(line)
+	a, err := parseArgs(fields[1:])
+	if err != nil {
+		return nil, err
+	}
+	if fields[0] != "cluster" && h.cores == nil {
+		return nil, errors.New("no cluster yet")
+	}
+	h.out = nil
+	if err := h.exec(fields[0], a); err != nil {
+		return nil, err
+	}
+	if err := a.unused(); err != nil {
+		return nil, err
+	}
+	h.settle()
+	if len(h.out) == 0 {
+		h.out = []string{"ok"}
+	}
+	return h.out, nil
+}
+
+func (h *lnet) exec(cmd string, a *targs) error {
+	all := make([]int, h.n)
+	for i := range all {
+		all[i] = i
+	}
+	seats := func(k string) ([]int, error) { return a.seats(k, h.n, all) }
+	switch cmd {
+	case "cluster":
+		return h.cluster(a)
+	case "submit":
+		return h.submit(a)
+	case "beat":
+		ns, err := seats("node")
+		if err != nil {
+			return err
+		}
+		k, err := a.int("count", 1)
+		if err != nil {
+			return err
+		}
+		net := a.has("deliver")
+		for b := 1; b <= k; b++ {
+			mark := len(h.out)
+			h.now = h.now.Add(h.interval)
+			for _, i := range ns {
+				if h.state[i] != "left" {
+					h.cores[i].Step(h.now, h.status(i), true)
+				}
+			}
+			h.settle()
+			if net {
+				if err := h.deliver(&targs{kv: map[string]string{"quiet": ""}, used: map[string]bool{}}, 1); err != nil {
+					return err
+				}
+			}
+			if k > 1 && len(h.out) > mark {
+				h.out = append(h.out[:mark], append([]string{fmt.Sprintf("beat %d at %s:", b, h.elapsed())}, h.out[mark:]...)...)
+			}
+		}
+	case "step":
+		ns, err := seats("node")
+		if err != nil {
+			return err
+		}
+		for _, i := range ns {
+			if h.state[i] != "left" {
+				h.cores[i].Step(h.now, h.status(i), false)
+			}
+		}
+	case "sleep":
+		d, err := time.ParseDuration(a.str("d", ""))
+		if err != nil || d < 0 {
+			return fmt.Errorf("sleep d=%q: %v", a.str("d", ""), err)
+		}
+		h.now = h.now.Add(d)
+		h.printf("time %s", h.elapsed())
+	case "deliver", "stabilize":
+		rounds := 1
+		if cmd == "stabilize" {
+			rounds = 50
+		}
+		return h.deliver(a, rounds)
+	case "cut", "heal":
+		def := []int(nil)
+		if cmd == "heal" {
+			def = all
+		}
+		ns, err := a.seats("node", h.n, def)
+		if err != nil || len(ns) == 0 {
+			return fmt.Errorf("%s: which node? %v", cmd, err)
+		}
+		for _, i := range ns {
+			if h.state[i] == "left" {
+				continue
+			}
+			if cmd == "cut" {
+				h.state[i] = "cut"
+				continue
+			}
+			h.state[i] = ""
+			if from := h.applied[i]; from < len(h.log) {
+				h.printf("%d: catches up slots %d..%d", i, from+1, len(h.log))
+				for h.applied[i] < len(h.log) {
+					h.cores[i].Apply(h.log[h.applied[i]], h.now)
+					h.applied[i]++
+				}
+			}
+		}
+	case "decide":
+		return h.decide(a)
+	case "view":
+		v, err := a.int("view", -1)
+		if err != nil || v < 0 {
+			return fmt.Errorf("view: view=V required")
+		}
+		l, err := a.seats("leader", h.n, nil)
+		if err != nil || len(l) != 1 {
+			return fmt.Errorf("view: leader=S required")
+		}
+		h.view, h.leader, h.inVC = uint64(v), l[0], a.has("change")
+		if h.inVC {
+			h.printf("view change to view %d (leader %d)", v, l[0])
+		} else {
+			h.printf("view %d, leader %d", v, l[0])
+		}
+	case "silent":
+		ns, err := a.seats("node", h.n, nil)
+		if err != nil || len(ns) == 0 {
+			return fmt.Errorf("silent: which node? %v", err)
+		}
+		for _, i := range ns {
+			h.silent[i] = !a.has("off")
+		}
+	case "leave":
+		ns, err := a.seats("node", h.n, nil)
+		if err != nil || len(ns) != 1 {
+			return fmt.Errorf("leave: node=S required")
+		}
+		s := ns[0]
+		env := h.cores[s].Leave()
+		h.printf("%d: sends %s", s, h.envString(env))
+		h.enqueue(s, env, false)
+		h.state[s] = "left"
+	case "inject":
+		return h.inject(a)
+	case "queue":
+		for _, g := range groupMsgs(h.queue) {
+			h.printf("%s", h.msgString(g))
+		}
+	case "status":
+		for i, c := range h.cores {
+			role := "follower"
+			if h.status(i).IsLeader {
+				role = "leader"
+			}
+			st := ""
+			if h.state[i] != "" {
+				st = " (" + h.state[i] + ")"
+			}
+			h.printf("%d: %s view %d%s: clock %d, next tick %d, input tick %d, slots applied %d, verdicts %d, observations %d",
+				i, role, h.view, st, c.Clock(), c.Next(), c.InputTick(), h.applied[i], len(c.Verdicts()), len(c.Observations()))
+		}
+	default:
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+	return nil
+}
+
+func (h *lnet) cluster(a *targs) error {
+	if h.cores != nil {
+		return errors.New("cluster twice")
+	}
+	n, err1 := a.int("n", 4)
+	delay, err2 := a.int("delay", 1)
+	grace, err3 := a.int("grace", 2)
+	hash, err4 := a.int("hash", 30)
+	leader, err5 := a.int("leader", 0)
+	iv, err6 := time.ParseDuration(a.str("interval", "50ms"))
+	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
+		return err
+	}
+	if n < 1 || leader >= n || hash < 1 || iv <= 0 {
+		return fmt.Errorf("cluster: n=%d leader=%d hash=%d interval=%s", n, leader, hash, iv)
+	}
+	sealed := a.has("sealed")
+	h.stats = a.has("stats")
+	h.n, h.leader, h.interval = n, leader, iv
+	h.start = time.Unix(1_700_000_000, 0)
+	h.now = h.start
+	var keys []*crypto.PrivateKey
+	var roster []crypto.PublicKey
+	for i := 0; i < n; i++ {
+		seed := sha256.Sum256(fmt.Appendf(nil, "lockstep transcript seat %d", i))
+		k, err := crypto.KeyFromSeed(seed[:])
+		if err != nil {
+			return err
+		}
+		keys, roster = append(keys, k), append(roster, k.Public())
+	}
+	match := crypto.NewMatchID("lockstep transcript", roster)
+	h.verifier = crypto.NewVerifier(match, roster)
+	h.state, h.silent, h.applied = make([]string, n), make([]bool, n), make([]int, n)
+	for i := 0; i < n; i++ {
+		eng, err := gamestate.NewEngine(&tgame{n: n}, gamestate.Config{Verifier: h.verifier, InputDelay: delay,
+			HashInterval: uint64(hash), Sealed: sealed})
+		if err != nil {
+			return err
+		}
+		box := &tinputs{m: map[uint64][]byte{}}
+		h.inputs = append(h.inputs, box)
+		h.signers = append(h.signers, crypto.NewSigner(keys[i], match, uint16(i)))
+		seat := i
+		c := New(Config{Seat: i, N: n, Match: match, Verifier: h.verifier,
+			Signer: crypto.NewSigner(keys[i], match, uint16(i)), Engine: eng, Mode: Ordered,
+			Interval: iv, InputDelay: delay, GraceTicks: uint64(grace), Sealed: sealed,
+			HashInterval: uint64(hash), Inputs: box,
+			Hooks: &Hooks{Silent: func(uint64) bool { return h.silent[seat] }}})
+		c.Start(h.now)
+		h.cores = append(h.cores, c)
+	}
+	mode := "plain inputs"
+	if sealed {
+		mode = "sealed inputs (commit-reveal)"
+	}
+	stall := max(500*time.Millisecond, 10*iv)
+	h.printf("%d seats, %s, leader %d in view 0, input delay %d, grace %d ticks, beat every %s, checkpoint every %d ticks",
+		n, mode, leader, delay, grace, iv, hash)
+	h.printf("stall bound %s: unresponsive after %s, suspicion after %s", stall, 2*stall, suspectStalls*stall)
+	return nil
+}
+
+func (h *lnet) submit(a *targs) error {
+	lo, hi, err := a.ticks("tick")
+	if err != nil {
+		return err
+	}
+	explicit := a.has("seat")
+	ns, err := a.seats("seat", h.n, nil)
+	if err != nil {
+		return err
+	}
+	vals := strings.Split(a.str("data", ""), ",")
+	if !explicit {
+		if len(vals) != h.n {
+			return fmt.Errorf("submit: data needs one value per seat (%d), or seat=", h.n)
+		}
+		for i := 0; i < h.n; i++ {
+			ns = append(ns, i)
+		}
+	} else if len(vals) == 1 {
+		for len(vals) < len(ns) {
+			vals = append(vals, vals[0])
+		}
+	}
+	if len(vals) != len(ns) {
+		return fmt.Errorf("submit: %d values for %d seats", len(vals), len(ns))
+	}
+	for t := lo; t <= hi; t++ {
+		for j, s := range ns {
+			if vals[j] == "-" {
+				continue
+			}
+			if box := h.inputs[s]; t < box.open {
+				h.printf("%d: tick %d refused: too late (open from %d)", s, t, box.open)
+			} else {
+				box.m[t] = []byte(vals[j])
+			}
+		}
+	}
+	return nil
+}
