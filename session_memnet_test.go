@@ -180,3 +180,30 @@ func TestViewNeverDeadlocks(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestViewAfterTickEventShowsThatTick: a game that reads View on a
+// TickEvent sees at least the state after that tick (the runtime publishes
+// before it sends the round's events).
+func TestViewAfterTickEventShowsThatTick(t *testing.T) {
+	sessions := memMatch(t, 4, "view-after-event")
+	s := sessions[2]
+	seen := 0
+	timeout := time.After(2 * time.Minute)
+	for seen < 60 {
+		select {
+		case ev := <-s.Events():
+			te, ok := ev.(paxsync.TickEvent)
+			if !ok {
+				continue
+			}
+			seen++
+			s.View(func(_ gamestate.Game, next uint64) {
+				if next <= te.Tick {
+					t.Fatalf("View on the TickEvent of tick %d shows the state before it (next %d)", te.Tick, next)
+				}
+			})
+		case <-timeout:
+			t.Fatalf("only %d ticks", seen)
+		}
+	}
+}

@@ -1,6 +1,6 @@
 package bft
 
-// The transcript command language (see transcript_test.go for the file
+// The transcript command language (see internal/transcript for the file
 // format). Seats are numbers; lists are comma-separated (node=1,2).
 //
 //	cluster n=4 [f=1] [window=8] [checkpoint=4] [timeout=10] [resend=R] [checkpoints=manual]
@@ -36,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/internal/transcript"
 )
 
 // tnet is the transcript harness: n nodes with Ed25519 keys from a fixed
@@ -70,35 +71,25 @@ type tstate struct {
 
 func (h *tnet) printf(format string, a ...any) { h.out = append(h.out, fmt.Sprintf(format, a...)) }
 
-// run executes one transcript command and returns what it printed.
-func (h *tnet) run(line string) ([]string, error) {
-	fields := strings.Fields(line)
-	a, err := parseArgs(fields[1:])
-	if err != nil {
-		return nil, err
-	}
-	if fields[0] != "cluster" && h.nodes == nil {
+// Run executes one transcript command and returns what it printed
+// (transcript.Runner).
+func (h *tnet) Run(a *transcript.Cmd) ([]string, error) {
+	if a.Name != "cluster" && h.nodes == nil {
 		return nil, errors.New("no cluster yet")
 	}
 	h.out = nil
-	if err := h.exec(fields[0], a); err != nil {
+	if err := h.exec(a.Name, a); err != nil {
 		return nil, err
-	}
-	if err := a.unused(); err != nil {
-		return nil, err
-	}
-	if len(h.out) == 0 {
-		h.out = []string{"ok"}
 	}
 	return h.out, nil
 }
 
-func (h *tnet) exec(cmd string, a *targs) error {
+func (h *tnet) exec(cmd string, a *transcript.Cmd) error {
 	all := make([]int, h.n)
 	for i := range all {
 		all[i] = i
 	}
-	seats := func(k string) ([]int, error) { return a.seats(k, h.n, all) }
+	seats := func(k string) ([]int, error) { return a.Seats(k, h.n, all) }
 	switch cmd {
 	case "cluster":
 		return h.cluster(a)
@@ -109,7 +100,7 @@ func (h *tnet) exec(cmd string, a *targs) error {
 		if err != nil {
 			return err
 		}
-		k, err := a.int("count", 1)
+		k, err := a.Int("count", 1)
 		if err != nil {
 			return err
 		}
@@ -134,12 +125,12 @@ func (h *tnet) exec(cmd string, a *targs) error {
 		if err != nil {
 			return err
 		}
-		types := strings.Split(a.str("type", ""), ",")
+		types := strings.Split(a.Str("type", ""), ",")
 		sel := func(m tmsg) bool {
 			return slices.Contains(from, m.from) && slices.Contains(to, m.to) && (types[0] == "" || slices.Contains(types, typeName(m.env.Type)))
 		}
 		if cmd == "deliver" {
-			h.round(sel, a.has("drop"))
+			h.round(sel, a.Has("drop"))
 			break
 		}
 		for r := 0; slices.ContainsFunc(h.queue, sel); r++ {
@@ -222,12 +213,12 @@ func (h *tnet) exec(cmd string, a *targs) error {
 }
 
 // cluster n=N [f=F] [window=W] [checkpoint=K] [timeout=T] [resend=R] [checkpoints=manual]
-func (h *tnet) cluster(a *targs) error {
-	n, err := a.int("n", 4)
+func (h *tnet) cluster(a *transcript.Cmd) error {
+	n, err := a.Int("n", 4)
 	if err != nil {
 		return err
 	}
-	f, err := a.int("f", (n-1)/3)
+	f, err := a.Int("f", (n-1)/3)
 	if err != nil {
 		return err
 	}
@@ -237,16 +228,16 @@ func (h *tnet) cluster(a *targs) error {
 		def int
 		dst *int
 	}{{"window", 8, &cfg.Window}, {"timeout", 10, &cfg.ViewTimeoutTicks}, {"resend", 0, &cfg.ResendTicks}} {
-		if *p.dst, err = a.int(p.k, p.def); err != nil {
+		if *p.dst, err = a.Int(p.k, p.def); err != nil {
 			return err
 		}
 	}
-	k, err := a.int("checkpoint", 4)
+	k, err := a.Int("checkpoint", 4)
 	if err != nil {
 		return err
 	}
 	cfg.CheckpointInterval = uint64(k)
-	*h = tnet{n: n, labels: map[crypto.Digest]string{noopDigest: "noop"}, manual: a.str("checkpoints", "auto") == "manual",
+	*h = tnet{n: n, labels: map[crypto.Digest]string{noopDigest: "noop"}, manual: a.Str("checkpoints", "auto") == "manual",
 		apps: make([][]string, n), down: make([]string, n), need: make([]*SyncNeed, n), due: make([][]uint64, n), prev: make([]tstate, n)}
 	keys := make([]*crypto.PrivateKey, n)
 	roster := make([]crypto.PublicKey, n)
@@ -277,16 +268,16 @@ func (h *tnet) cluster(a *targs) error {
 
 // propose node=N value=a[,b...] [count=K]: with count, K values named
 // value-<slot> for the slots they should get.
-func (h *tnet) propose(a *targs) error {
-	i, err := a.int("node", 0)
+func (h *tnet) propose(a *transcript.Cmd) error {
+	i, err := a.Int("node", 0)
 	if err != nil {
 		return err
 	}
-	k, err := a.int("count", 0)
+	k, err := a.Int("count", 0)
 	if err != nil {
 		return err
 	}
-	vals := strings.Split(a.str("value", "v"), ",")
+	vals := strings.Split(a.Str("value", "v"), ",")
 	nd := h.nodes[i]
 	if k > 0 {
 		base, next := vals[0], max(nd.nextSlot, nd.committed+1)
@@ -312,12 +303,12 @@ func (h *tnet) propose(a *targs) error {
 
 // equivocate node=N to=list: the leader N replaces its proposals still in
 // flight to the listed seats with conflicting ones (bft.Conflicting).
-func (h *tnet) equivocate(a *targs) error {
-	i, err := a.int("node", 0)
+func (h *tnet) equivocate(a *transcript.Cmd) error {
+	i, err := a.Int("node", 0)
 	if err != nil {
 		return err
 	}
-	to, err := a.seats("to", h.n, nil)
+	to, err := a.Seats("to", h.n, nil)
 	if err != nil || to == nil {
 		return fmt.Errorf("equivocate needs to=: %v", err)
 	}
@@ -338,8 +329,8 @@ func (h *tnet) equivocate(a *targs) error {
 
 // sync node=N [peer=M]: N asks M for what follows its log (where its last
 // NeedSync said) and applies the answer, as the driver does.
-func (h *tnet) sync(a *targs) error {
-	i, err := a.int("node", 0)
+func (h *tnet) sync(a *transcript.Cmd) error {
+	i, err := a.Int("node", 0)
 	if err != nil {
 		return err
 	}
@@ -352,7 +343,7 @@ func (h *tnet) sync(a *targs) error {
 	if h.need[i] != nil && len(h.need[i].Peers) > 0 {
 		peer = int(h.need[i].Peers[0])
 	}
-	if peer, err = a.int("peer", peer); err != nil || peer < 0 || peer >= h.n {
+	if peer, err = a.Int("peer", peer); err != nil || peer < 0 || peer >= h.n {
 		return fmt.Errorf("sync: no peer to ask (peer=%d, %v)", peer, err)
 	}
 	if h.down[i] != "" || h.down[peer] != "" {

@@ -91,13 +91,10 @@ type Config struct {
 	// Publish, if set, is called on the driver goroutine after every
 	// round of work, so the session can publish what readers see.
 	Publish func()
-	// Outbound is for adversarial tests only; nil = honest (m is sent as
-	// is). It rewrites every message the node sends: it is called on the
-	// driver goroutine after Ready.Persist is durable and before sending,
-	// and the messages it returns are sent instead of m. An honest node has
-	// no use for it (paxsync.Session installs one that returns []{m}
-	// unchanged unless a consensus cheat is configured, so SetCheat can
-	// turn one on mid-match).
+	// Outbound is for the adversary only (internal/hooks); nil = honest
+	// (m is sent as is). It rewrites every message the node sends: it is
+	// called on the driver goroutine after Ready.Persist is durable and
+	// before sending, and the messages it returns are sent instead of m.
 	Outbound func(m bft.Message) []bft.Message
 	// SyncOnStart asks peers for their decided log at start (after a
 	// restart) instead of waiting to notice it is behind.

@@ -234,6 +234,11 @@ func (d *Driver) carryOut(rd lockstepReady) {
 	if rd.Suspect && d.node != nil {
 		d.node.Suspect()
 	}
+	if len(rd.Events) > 0 && d.cfg.Publish != nil {
+		// Publish first: a game that reads View on a TickEvent sees at
+		// least the state after that tick.
+		d.cfg.Publish()
+	}
 	for _, ev := range rd.Events {
 		d.cfg.Emit(ev)
 	}

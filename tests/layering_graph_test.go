@@ -21,7 +21,7 @@ var layers = []struct {
 	dir  string
 	rank int
 }{
-	{"wire", 0}, {"wal", 0}, {"internal/cli", 0},
+	{"wire", 0}, {"wal", 0}, {"internal/cli", 0}, {"internal/transcript", 0},
 	{"crypto", 1},
 	{"gamestate", 2}, {"bft", 2}, {"transport", 2},
 	{"roster", 3}, {"netp2p", 3}, {"internal/lockstep", 3},

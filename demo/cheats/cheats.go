@@ -1,5 +1,5 @@
 // Package cheats describes the cheats a demo bot can play (the session's
-// paxsync.CheatKind values, without sealed inputs) and what an honest peer
+// internal/adversary kinds, without sealed inputs) and what an honest peer
 // gets to see of each: a proof-class verdict, agreed through the log and
 // flagged on every honest peer, or a local observation, which only the
 // peers that saw it report and which flags nobody. It imports only the
@@ -9,7 +9,7 @@ package cheats
 
 // Info is one cheat kind.
 type Info struct {
-	Kind string // the paxsync.CheatKind, e.g. "forge-input"
+	Kind string // the adversary.Kind, e.g. "forge-input"
 	// Does says what the cheater does.
 	Does string
 	// Caught is what honest peers get: the verdict or observation kind.

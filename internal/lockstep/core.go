@@ -10,8 +10,8 @@
 // of Ready (what to broadcast, what to propose, whether to suspect the
 // leader, which events to report). It starts no goroutine, takes no lock,
 // reads no clock and draws no randomness of its own, so a test drives it by
-// hand and reads what it did (testdata/*.txt). internal/runtime owns one
-// Core and one bft.Node on a single goroutine.
+// hand and reads what it did (testdata/*.txt). The runtime (driver) owns
+// one Core and one bft.Node on a single goroutine.
 package lockstep
 
 import (

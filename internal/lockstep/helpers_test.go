@@ -1,22 +1,20 @@
 package lockstep
 
 import (
-	"crypto/rand"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/transport/transporttest"
 )
 
+// rosters numbers testRoster's calls, so that two rosters in one test
+// share no key.
+var rosters atomic.Int64
+
+// testRoster is n keys and their roster, distinct from every other call's.
 func testRoster(t *testing.T, n int) ([]*crypto.PrivateKey, []crypto.PublicKey) {
-	t.Helper()
-	var keys []*crypto.PrivateKey
-	var roster []crypto.PublicKey
-	for i := 0; i < n; i++ {
-		k, err := crypto.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys, roster = append(keys, k), append(roster, k.Public())
-	}
-	return keys, roster
+	m := transporttest.NewMatch(t, fmt.Sprintf("%s/%d", t.Name(), rosters.Add(1)), n)
+	return m.Keys, m.Roster
 }

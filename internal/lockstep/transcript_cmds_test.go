@@ -1,6 +1,6 @@
 package lockstep
 
-// The transcript command language (see transcript_test.go for the file
+// The transcript command language (see internal/transcript for the file
 // format). Seats are numbers; lists are comma-separated (node=1,2).
 //
 //	cluster n=4 [leader=0] [delay=1] [grace=2] [interval=50ms] [hash=30] [sealed] [stats]
@@ -57,6 +57,7 @@ import (
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/transcript"
 )
 
 // lnet is the transcript harness: n cores, the consensus played by hand,
@@ -97,36 +98,26 @@ type lprop struct {
 
 func (h *lnet) printf(format string, a ...any) { h.out = append(h.out, fmt.Sprintf(format, a...)) }
 
-// run executes one transcript command and returns what it printed.
-func (h *lnet) run(line string) ([]string, error) {
-	fields := strings.Fields(line)
-	a, err := parseArgs(fields[1:])
-	if err != nil {
-		return nil, err
-	}
-	if fields[0] != "cluster" && h.cores == nil {
+// Run executes one transcript command, lets the cores settle and returns
+// what it printed (transcript.Runner).
+func (h *lnet) Run(a *transcript.Cmd) ([]string, error) {
+	if a.Name != "cluster" && h.cores == nil {
 		return nil, errors.New("no cluster yet")
 	}
 	h.out = nil
-	if err := h.exec(fields[0], a); err != nil {
-		return nil, err
-	}
-	if err := a.unused(); err != nil {
+	if err := h.exec(a.Name, a); err != nil {
 		return nil, err
 	}
 	h.settle()
-	if len(h.out) == 0 {
-		h.out = []string{"ok"}
-	}
 	return h.out, nil
 }
 
-func (h *lnet) exec(cmd string, a *targs) error {
+func (h *lnet) exec(cmd string, a *transcript.Cmd) error {
 	all := make([]int, h.n)
 	for i := range all {
 		all[i] = i
 	}
-	seats := func(k string) ([]int, error) { return a.seats(k, h.n, all) }
+	seats := func(k string) ([]int, error) { return a.Seats(k, h.n, all) }
 	switch cmd {
 	case "cluster":
 		return h.cluster(a)
@@ -137,11 +128,11 @@ func (h *lnet) exec(cmd string, a *targs) error {
 		if err != nil {
 			return err
 		}
-		k, err := a.int("count", 1)
+		k, err := a.Int("count", 1)
 		if err != nil {
 			return err
 		}
-		net := a.has("deliver")
+		net := a.Has("deliver")
 		for b := 1; b <= k; b++ {
 			mark := len(h.out)
 			h.now = h.now.Add(h.interval)
@@ -152,7 +143,11 @@ func (h *lnet) exec(cmd string, a *targs) error {
 			}
 			h.settle()
 			if net {
-				if err := h.deliver(&targs{kv: map[string]string{"quiet": ""}, used: map[string]bool{}}, 1); err != nil {
+				quiet, err := transcript.ParseCmd("deliver quiet")
+				if err != nil {
+					return err
+				}
+				if err := h.deliver(quiet, 1); err != nil {
 					return err
 				}
 			}
@@ -171,9 +166,9 @@ func (h *lnet) exec(cmd string, a *targs) error {
 			}
 		}
 	case "sleep":
-		d, err := time.ParseDuration(a.str("d", ""))
+		d, err := time.ParseDuration(a.Str("d", ""))
 		if err != nil || d < 0 {
-			return fmt.Errorf("sleep d=%q: %v", a.str("d", ""), err)
+			return fmt.Errorf("sleep d=%q: %v", a.Str("d", ""), err)
 		}
 		h.now = h.now.Add(d)
 		h.printf("time %s", h.elapsed())
@@ -188,7 +183,7 @@ func (h *lnet) exec(cmd string, a *targs) error {
 		if cmd == "heal" {
 			def = all
 		}
-		ns, err := a.seats("node", h.n, def)
+		ns, err := a.Seats("node", h.n, def)
 		if err != nil || len(ns) == 0 {
 			return fmt.Errorf("%s: which node? %v", cmd, err)
 		}
@@ -212,30 +207,30 @@ func (h *lnet) exec(cmd string, a *targs) error {
 	case "decide":
 		return h.decide(a)
 	case "view":
-		v, err := a.int("view", -1)
+		v, err := a.Int("view", -1)
 		if err != nil || v < 0 {
 			return fmt.Errorf("view: view=V required")
 		}
-		l, err := a.seats("leader", h.n, nil)
+		l, err := a.Seats("leader", h.n, nil)
 		if err != nil || len(l) != 1 {
 			return fmt.Errorf("view: leader=S required")
 		}
-		h.view, h.leader, h.inVC = uint64(v), l[0], a.has("change")
+		h.view, h.leader, h.inVC = uint64(v), l[0], a.Has("change")
 		if h.inVC {
 			h.printf("view change to view %d (leader %d)", v, l[0])
 		} else {
 			h.printf("view %d, leader %d", v, l[0])
 		}
 	case "silent":
-		ns, err := a.seats("node", h.n, nil)
+		ns, err := a.Seats("node", h.n, nil)
 		if err != nil || len(ns) == 0 {
 			return fmt.Errorf("silent: which node? %v", err)
 		}
 		for _, i := range ns {
-			h.silent[i] = !a.has("off")
+			h.silent[i] = !a.Has("off")
 		}
 	case "leave":
-		ns, err := a.seats("node", h.n, nil)
+		ns, err := a.Seats("node", h.n, nil)
 		if err != nil || len(ns) != 1 {
 			return fmt.Errorf("leave: node=S required")
 		}
@@ -269,24 +264,24 @@ func (h *lnet) exec(cmd string, a *targs) error {
 	return nil
 }
 
-func (h *lnet) cluster(a *targs) error {
+func (h *lnet) cluster(a *transcript.Cmd) error {
 	if h.cores != nil {
 		return errors.New("cluster twice")
 	}
-	n, err1 := a.int("n", 4)
-	delay, err2 := a.int("delay", 1)
-	grace, err3 := a.int("grace", 2)
-	hash, err4 := a.int("hash", 30)
-	leader, err5 := a.int("leader", 0)
-	iv, err6 := time.ParseDuration(a.str("interval", "50ms"))
+	n, err1 := a.Int("n", 4)
+	delay, err2 := a.Int("delay", 1)
+	grace, err3 := a.Int("grace", 2)
+	hash, err4 := a.Int("hash", 30)
+	leader, err5 := a.Int("leader", 0)
+	iv, err6 := time.ParseDuration(a.Str("interval", "50ms"))
 	if err := errors.Join(err1, err2, err3, err4, err5, err6); err != nil {
 		return err
 	}
 	if n < 1 || leader >= n || hash < 1 || iv <= 0 {
 		return fmt.Errorf("cluster: n=%d leader=%d hash=%d interval=%s", n, leader, hash, iv)
 	}
-	sealed := a.has("sealed")
-	h.stats = a.has("stats")
+	sealed := a.Has("sealed")
+	h.stats = a.Has("stats")
 	h.n, h.leader, h.interval = n, leader, iv
 	h.start = time.Unix(1_700_000_000, 0)
 	h.now = h.start
@@ -332,17 +327,17 @@ func (h *lnet) cluster(a *targs) error {
 	return nil
 }
 
-func (h *lnet) submit(a *targs) error {
-	lo, hi, err := a.ticks("tick")
+func (h *lnet) submit(a *transcript.Cmd) error {
+	lo, hi, err := ticks(a, "tick")
 	if err != nil {
 		return err
 	}
-	explicit := a.has("seat")
-	ns, err := a.seats("seat", h.n, nil)
+	explicit := a.Has("seat")
+	ns, err := a.Seats("seat", h.n, nil)
 	if err != nil {
 		return err
 	}
-	vals := strings.Split(a.str("data", ""), ",")
+	vals := strings.Split(a.Str("data", ""), ",")
 	if !explicit {
 		if len(vals) != h.n {
 			return fmt.Errorf("submit: data needs one value per seat (%d), or seat=", h.n)

@@ -13,18 +13,19 @@ import (
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/transcript"
 	"github.com/paxsync/paxsync/wire"
 )
 
-func (h *lnet) deliver(a *targs, rounds int) error {
-	from, err1 := a.seats("from", h.n, nil)
-	to, err2 := a.seats("to", h.n, nil)
+func (h *lnet) deliver(a *transcript.Cmd, rounds int) error {
+	from, err1 := a.Seats("from", h.n, nil)
+	to, err2 := a.Seats("to", h.n, nil)
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
-	types := a.str("type", "")
-	ticks := a.str("tick", "")
-	drop, quiet := a.has("drop"), a.has("quiet")
+	types := a.Str("type", "")
+	ticks := a.Str("tick", "")
+	drop, quiet := a.Has("drop"), a.Has("quiet")
 	in := func(l []int, x int) bool {
 		if l == nil {
 			return true
@@ -105,8 +106,8 @@ func (h *lnet) deliver(a *targs, rounds int) error {
 	return nil
 }
 
-func (h *lnet) decide(a *targs) error {
-	k, err := a.int("count", len(h.pending))
+func (h *lnet) decide(a *transcript.Cmd) error {
+	k, err := a.Int("count", len(h.pending))
 	if err != nil {
 		return err
 	}
@@ -119,7 +120,7 @@ func (h *lnet) decide(a *targs) error {
 	props := h.pending[:k]
 	h.pending = append([]lprop(nil), h.pending[k:]...)
 	for _, p := range props {
-		if a.has("drop") {
+		if a.Has("drop") {
 			h.printf("lost: %d's proposal (view %d) %s", p.seat, p.view, h.batchString(p.payload))
 			continue
 		}
@@ -137,17 +138,17 @@ func (h *lnet) decide(a *targs) error {
 	return nil
 }
 
-func (h *lnet) inject(a *targs) error {
-	fs, err := a.seats("from", h.n, nil)
+func (h *lnet) inject(a *transcript.Cmd) error {
+	fs, err := a.Seats("from", h.n, nil)
 	if err != nil || len(fs) != 1 {
 		return fmt.Errorf("inject: from=S required")
 	}
 	from := fs[0]
-	seat, err := a.int("seat", from)
+	seat, err := a.Int("seat", from)
 	if err != nil || seat >= h.n {
 		return fmt.Errorf("inject: seat: %v", err)
 	}
-	lo, hi, err := a.ticks("tick")
+	lo, hi, err := ticks(a, "tick")
 	if err != nil || lo != hi {
 		return fmt.Errorf("inject: one tick=T: %v", err)
 	}
@@ -157,11 +158,11 @@ func (h *lnet) inject(a *targs) error {
 			others = append(others, i)
 		}
 	}
-	to, err := a.seats("to", h.n, others)
+	to, err := a.Seats("to", h.n, others)
 	if err != nil {
 		return err
 	}
-	m := gamestate.Input{Seat: uint16(seat), Tick: lo, Data: []byte(a.str("data", ""))}
+	m := gamestate.Input{Seat: uint16(seat), Tick: lo, Data: []byte(a.Str("data", ""))}
 	env := h.signers[from].Sign(wire.TypeInput, m.Encode())
 	for _, t := range to {
 		h.queue = append(h.queue, lmsg{from: from, to: t, env: env})
