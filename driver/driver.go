@@ -110,7 +110,7 @@ type Config struct {
 // Stats are the driver's own counters.
 type Stats struct {
 	Stepped, StepErrors uint64
-	SendDrops           uint64 // direct messages dropped (peer queue full)
+	SendDrops           uint64 // messages dropped because a send queue (a peer's, or the broadcast one) was full
 	SyncsApplied        uint64
 	SyncErrs            uint64 // sync answers that did not decode or that ApplySync rejected
 	SyncShunned         uint64 // times a seat was put in (or kept in) the sync back-off for a bad answer
@@ -160,6 +160,7 @@ type Driver struct {
 	syncPeer int
 	now      func() time.Time // time.Now; a test's clock for the sync back-off
 	peers    []*peerSender
+	bcast    *broadcaster
 	wg       sync.WaitGroup
 
 	mu    sync.Mutex
@@ -309,9 +310,7 @@ func (d *Driver) persist(rd *bft.Ready) error {
 func (d *Driver) send(m bft.Message) {
 	switch {
 	case m.To == bft.Broadcast:
-		if err := d.cfg.Transport.Broadcast(m.Env); err != nil {
-			d.log.Debug("broadcast", "err", err)
-		}
+		d.bcast.enqueue(m.Env)
 	case m.To >= 0 && m.To < d.cfg.N:
 		d.peers[m.To].enqueue(m.Env)
 	}

@@ -26,6 +26,9 @@ func (d *Driver) Run(ctx context.Context) error {
 		}
 		d.wg.Wait()
 	}()
+	d.bcast = newBroadcaster(d)
+	d.wg.Add(1)
+	go d.bcast.run(ctx)
 	for i := 0; i < d.cfg.N; i++ {
 		var ps *peerSender
 		if i != d.cfg.Seat {
@@ -219,9 +222,7 @@ func (d *Driver) settle(ctx context.Context) error {
 // carryOut does what the core's Ready asks.
 func (d *Driver) carryOut(rd lockstepReady) {
 	for _, env := range rd.Broadcast {
-		if err := d.cfg.Transport.Broadcast(env); err != nil {
-			d.log.Debug("broadcast", "err", err)
-		}
+		d.bcast.enqueue(env)
 	}
 	for _, env := range rd.Direct {
 		d.sendDirect(env)

@@ -12,44 +12,6 @@ import (
 	"github.com/paxsync/paxsync/transport"
 )
 
-// peerSender delivers direct messages to one peer off the driver goroutine,
-// so a slow or dead peer (a dial can take seconds) never stalls consensus.
-// When its queue is full it drops: bft re-sends what was not answered.
-type peerSender struct {
-	d    *Driver
-	seat int
-	q    chan crypto.Envelope
-}
-
-func newPeerSender(d *Driver, seat int) *peerSender {
-	return &peerSender{d: d, seat: seat, q: make(chan crypto.Envelope, 256)}
-}
-
-func (p *peerSender) enqueue(env crypto.Envelope) {
-	select {
-	case p.q <- env:
-	default:
-		p.d.count(func(s *Stats) { s.SendDrops++ })
-	}
-}
-
-func (p *peerSender) run(ctx context.Context) {
-	defer p.d.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case env := <-p.q:
-			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := p.d.cfg.Transport.Send(sctx, p.seat, env)
-			cancel()
-			if err != nil {
-				p.d.log.Debug("send", "to", p.seat, "err", err)
-			}
-		}
-	}
-}
-
 // MemNetwork is an in-memory Transport for tests and simulations: n
 // endpoints, per-link cuts, and optional loss and delay, applied in the
 // transport (not by faking the protocol). Like pubsub it drops when a
