@@ -210,44 +210,11 @@ func epochNanos(t time.Time) int64 {
 // other seats.
 const leaveTimeout = 2 * time.Second
 
-// announceLeave tells every other seat, by broadcast and over the direct
-// path, that this player leaves from the first tick it has not signed an
-// input for, so the others stop waiting out each tick's deadline for it
-// (its seat then gets the agreed "no input" as soon as the others' inputs
-// are in). Best effort: a seat it does not reach waits out the deadlines
-// as before.
+// announceLeave tells every other seat that this player leaves (the
+// runtime's Leave), so they stop waiting out each tick's deadline for it.
 func (s *Session) announceLeave() {
 	if s.Err() != nil {
 		return
 	}
-	var env crypto.Envelope
-	// Signed on the runtime goroutine, which from then on signs no input of
-	// this player's: one for the departure's tick or later would tell the
-	// others it is back.
-	if s.drv.Do(context.Background(), func() { env = s.core.Leave() }) != nil {
-		return
-	}
-	// A broadcast still queued when the transport closes is lost; so is a
-	// plain Send. SendLast returns only once the seat has read the
-	// departure (or leaveTimeout passed), and the broadcast has had that
-	// long too.
-	if err := s.tr.Broadcast(env); err != nil {
-		s.log.Debug("leave not broadcast", "err", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for seat := 0; seat < s.n; seat++ {
-		if seat == s.seat {
-			continue
-		}
-		wg.Add(1)
-		go func(seat int) {
-			defer wg.Done()
-			if err := s.tr.SendLast(ctx, seat, env); err != nil {
-				s.log.Debug("leave not delivered", "seat", seat, "err", err)
-			}
-		}(seat)
-	}
-	wg.Wait()
+	s.drv.Leave(leaveTimeout)
 }

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/paxsync/paxsync/bft"
@@ -341,4 +342,48 @@ func (d *Driver) restore(s *bft.Snapshot) {
 	} else if d.cfg.Restore != nil {
 		d.cfg.Restore(s)
 	}
+}
+
+// Leave tells every other seat that this player leaves from the first
+// tick it has not signed an input for, so they stop waiting out each
+// tick's deadline for it (its seat then gets the agreed "no input" as soon
+// as the others' inputs are in). The core signs the departure on the loop,
+// and from then on signs no input of this player's: one for the
+// departure's tick or later would tell the others it is back. The
+// departure is broadcast and sent over every seat's direct path; with a
+// transport that has SendLast, Leave returns once each seat has read it
+// or timeout passed (a broadcast or a plain Send still queued when the
+// transport closes is lost). Best effort: a seat it does not reach waits
+// out the deadlines as before. A no-op without a core or once Run ended.
+func (d *Driver) Leave(timeout time.Duration) {
+	var env crypto.Envelope
+	if d.cfg.Core == nil || d.Do(context.Background(), func() { env = d.cfg.Core.Leave() }) != nil {
+		return
+	}
+	if err := d.cfg.Transport.Broadcast(env); err != nil {
+		d.log.Debug("leave not broadcast", "err", err)
+	}
+	last, ok := d.cfg.Transport.(interface {
+		SendLast(ctx context.Context, seat int, env crypto.Envelope) error
+	})
+	send := d.cfg.Transport.Send
+	if ok {
+		send = last.SendLast
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for seat := 0; seat < d.cfg.N; seat++ {
+		if seat == d.cfg.Seat {
+			continue
+		}
+		wg.Add(1)
+		go func(seat int) {
+			defer wg.Done()
+			if err := send(ctx, seat, env); err != nil {
+				d.log.Debug("leave not delivered", "seat", seat, "err", err)
+			}
+		}(seat)
+	}
+	wg.Wait()
 }
