@@ -38,7 +38,7 @@ func leaveNotWaitedFor(t *testing.T, mode paxsync.ConsensusMode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	epoch := time.Now().Add(2 * time.Second)
-	sess := joinArena(t, ctx, "leave-test-"+string(mode), 4, 21, false, func(_ int, c *paxsync.Config) {
+	sess := joinArena(t, ctx, "leave-test-"+string(mode), 4, 21, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.InputDelay, c.Grace, c.Epoch, c.Consensus = hz, 2, 10*time.Second, epoch, mode
 	})
 	defer func() {

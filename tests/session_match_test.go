@@ -37,11 +37,14 @@ type matchOpts struct {
 	seed               uint64
 	consensusTick      time.Duration
 	cheat              map[int]*adversary.Cheat
+	// net is the network the match runs on: libp2p on loopback unless
+	// the test's subject is not the network (overMemnet).
+	net netKind
 }
 
-// runSessionMatch starts opts.peers sessions on 127.0.0.1 (each later one
-// bootstraps from the earlier ones' addresses), lets bots play until every
-// peer applied opts.ticks ticks, and closes them.
+// runSessionMatch starts opts.peers sessions over opts.net (on 127.0.0.1
+// each later one bootstraps from the earlier ones' addresses), lets bots
+// play until every peer applied opts.ticks ticks, and closes them.
 func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -50,7 +53,7 @@ func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
 	for i := range peers {
 		peers[i] = &sessionPeer{hashes: map[uint64]crypto.Digest{}, done: make(chan struct{})}
 	}
-	sess, _ := joinArenaCheats(t, ctx, "session-test", o.peers, o.seed, false, func(i int, c *paxsync.Config) {
+	sess, _ := joinArenaCheats(t, ctx, "session-test", o.peers, o.seed, o.net, func(i int, c *paxsync.Config) {
 		c.TickRate, c.ConsensusTick, c.Record = o.rate, o.consensusTick, &peers[i].rec
 	}, o.cheat)
 	for i, s := range sess {
@@ -97,6 +100,7 @@ func runSessionMatch(t *testing.T, o matchOpts) []*sessionPeer {
 			t.Errorf("peer %d: reached tick %d of %d before timeout; stats %+v", i, p.last, o.ticks, st)
 		}
 	}
+	t.Logf("over %v", o.net)
 	for i, p := range peers {
 		st := p.s.Stats()
 		t.Logf("peer %d: decided %d ticks, view %d leader %d, commit p50 %v p99 %v, %.0f msgs/s, proposed %d, dropped events %d",
@@ -192,9 +196,11 @@ func checkAgreement(t *testing.T, peers []*sessionPeer, honest func(int) bool, t
 	}
 }
 
-// TestSessionMatch: four sessions over real libp2p on loopback play 600
-// arena ticks at 60 Hz with bots; every checkpoint hash agrees, replays are
-// identical and verify.
+// TestSessionMatch: four sessions over memnet play 600 arena ticks at 60 Hz
+// with bots; every checkpoint hash agrees, replays are identical and
+// verify. (Its subject is the agreement, not the network: libp2p play is
+// covered by TestSessionStarBootstrap, TestSessionSilentLeader and the
+// TestMatch scenarios.)
 func TestSessionMatch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network test")
@@ -202,10 +208,11 @@ func TestSessionMatch(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	o := matchOpts{peers: 4, ticks: 600, rate: 60, seed: 7}
 	if sessionRace {
-		// The race detector slows signing and libp2p ~5-10×: a shorter,
-		// slower match with longer view timeouts keeps the leader stable.
+		// The race detector slows signing ~5-10×: a shorter, slower match
+		// with longer view timeouts keeps the leader stable.
 		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 7, consensusTick: 50 * time.Millisecond}
 	}
+	o.net = overMemnet
 	ticks := o.ticks
 	start := time.Now()
 	peers := runSessionMatch(t, o)
@@ -243,6 +250,7 @@ func TestSessionCheaters(t *testing.T) {
 	if sessionRace {
 		o = matchOpts{peers: 4, ticks: 150, rate: 20, seed: 11, consensusTick: 50 * time.Millisecond}
 	}
+	o.net = overMemnet // game-level cheats: their verdicts do not depend on the network
 	ticks := uint64(o.ticks)
 	cheats := map[int]*adversary.Cheat{
 		3: {Kind: adversary.InvalidMove, FromTick: 60, Mutate: func(in []byte) []byte {

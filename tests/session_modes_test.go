@@ -110,18 +110,18 @@ func sameCheckpoints(t *testing.T, runs []*botRun) {
 }
 
 // playBots is the common body of the session tests below: four arena
-// sessions on 127.0.0.1 (mod adjusts each seat's Config; they are closed
-// at cleanup), played by bots (see botMatch for ahead) until every seat
+// sessions over net (mod adjusts each seat's Config; they are closed at
+// cleanup), played by bots (see botMatch for ahead) until every seat
 // applied ticks ticks within timeout; their checkpoints must agree.
-func playBots(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool,
+func playBots(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool, net netKind,
 	mod func(seat int, c *paxsync.Config)) ([]*paxsync.Session, []*botRun) {
 	t.Helper()
-	return playBotsCheats(t, name, timeout, ticks, seed, ahead, mod, nil)
+	return playBotsCheats(t, name, timeout, ticks, seed, ahead, net, mod, nil)
 }
 
 // playBotsCheats is playBots with cheaters: the seats that are keys of
 // cheats join through adversary.Join playing their cheat (joinArenaCheats).
-func playBotsCheats(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool,
+func playBotsCheats(t *testing.T, name string, timeout time.Duration, ticks, seed uint64, ahead bool, net netKind,
 	mod func(seat int, c *paxsync.Config), cheats map[int]*adversary.Cheat) ([]*paxsync.Session, []*botRun) {
 	t.Helper()
 	if testing.Short() {
@@ -129,7 +129,7 @@ func playBotsCheats(t *testing.T, name string, timeout time.Duration, ticks, see
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
-	sess, _ := joinArenaCheats(t, ctx, name, 4, seed, false, mod, cheats)
+	sess, _ := joinArenaCheats(t, ctx, name, 4, seed, net, mod, cheats)
 	t.Cleanup(func() {
 		for _, s := range sess {
 			s.Close()
@@ -159,7 +159,7 @@ func TestSessionEarlyOrdering(t *testing.T) {
 	// the epoch misses its first inputs (CI once saw every median at the
 	// deadline with a 1 s lead).
 	epoch := time.Now().Add(5 * time.Second)
-	_, runs := playBots(t, "early-test", time.Minute, ticks, seed, false, func(_ int, c *paxsync.Config) {
+	_, runs := playBots(t, "early-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.InputDelay, c.HashInterval, c.Epoch = 10, 3, 10, epoch
 	})
 	// The deadline is 300 ms (input delay) + 100 ms (grace) after
@@ -183,7 +183,7 @@ func TestSessionEarlyOrdering(t *testing.T) {
 func TestSessionBroadcastMode(t *testing.T) {
 	const ticks, seed = 60, 12
 	epoch := time.Now().Add(time.Second)
-	sess, runs := playBots(t, "broadcast-test", time.Minute, ticks, seed, false, func(_ int, c *paxsync.Config) {
+	sess, runs := playBots(t, "broadcast-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval, c.Epoch, c.Consensus = 20, 10, epoch, paxsync.ConsensusBroadcast
 	})
 	for i, r := range runs {
@@ -217,7 +217,7 @@ func TestSessionBroadcastMode(t *testing.T) {
 // would need), with every seat's input present and agreement intact.
 func TestSessionUnpaced(t *testing.T) {
 	const n, ticks, seed = 4, 150, 13
-	_, runs := playBots(t, "unpaced-test", 20*time.Second, ticks, seed, true, func(_ int, c *paxsync.Config) {
+	_, runs := playBots(t, "unpaced-test", 20*time.Second, ticks, seed, true, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.InputDelay, c.HashInterval, c.Unpaced = 5, 8, 10, true
 	})
 	missing := 0
@@ -237,10 +237,13 @@ func TestSessionUnpaced(t *testing.T) {
 // with one byte changed. Every honest peer reports a bad signature
 // delivered by seat 3 (a local observation), no verdict is reached against
 // anyone (the altered messages prove nothing about their authors), and the
-// match goes on and agrees.
+// match goes on and agrees. Over memnet the bad signature is caught by the
+// receiving endpoint as netp2p's validator catches it (its attribution over
+// pubsub is netp2p/traffic_test.go's subject, and the tamper-relay match
+// scenario plays it over libp2p).
 func TestSessionTamperRelay(t *testing.T) {
 	const ticks, seed, relay = 60, 14, 3
-	sess, runs := playBotsCheats(t, "tamper-test", time.Minute, ticks, seed, false, func(_ int, c *paxsync.Config) {
+	sess, runs := playBotsCheats(t, "tamper-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval = 20, 10
 	}, map[int]*adversary.Cheat{relay: {Kind: adversary.TamperRelay}})
 	for i, r := range runs[:relay] {
@@ -268,7 +271,7 @@ func TestSessionTamperRelay(t *testing.T) {
 func TestSessionCrashMode(t *testing.T) {
 	const ticks, seed = 60, 15
 	epoch := time.Now().Add(time.Second)
-	sess, runs := playBots(t, "crash-mode-test", time.Minute, ticks, seed, false, func(_ int, c *paxsync.Config) {
+	sess, runs := playBots(t, "crash-mode-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval, c.Epoch, c.Consensus = 20, 10, epoch, paxsync.ConsensusCrash
 	})
 	for i := range runs {
@@ -293,7 +296,7 @@ func TestSessionUnpacedMissingInput(t *testing.T) {
 	// One Epoch for all: it is part of the match's ID, so seats given
 	// different ones would be playing different matches.
 	epoch := time.Now()
-	sess := joinArena(t, ctx, "unpaced-missing-test", n, seed, false, func(_ int, c *paxsync.Config) {
+	sess := joinArena(t, ctx, "unpaced-missing-test", n, seed, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.InputDelay, c.HashInterval, c.Unpaced, c.Epoch = 10, 8, 10, true, epoch
 	})
 	for _, s := range sess {

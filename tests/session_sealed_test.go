@@ -95,7 +95,7 @@ func TestSessionSealed(t *testing.T) {
 	var rec bytes.Buffer
 	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
 	// polls every frame would: each sampled tick has one.
-	sess, runs := playBots(t, "sealed-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
+	sess, runs := playBots(t, "sealed-test", 90*time.Second, ticks, seed, true, overMemnet, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
 		if seat == 0 {
 			c.Record = &rec
@@ -140,7 +140,7 @@ func TestSessionSealedLookahead(t *testing.T) {
 	var match crypto.MatchID
 	// Inputs are submitted ahead (SubmitInputAt), as a game loop that
 	// polls every frame would: each sampled tick has one.
-	sess, runs := playBotsCheats(t, "lookahead-test", 90*time.Second, ticks, seed, true, func(seat int, c *paxsync.Config) {
+	sess, runs := playBotsCheats(t, "lookahead-test", 90*time.Second, ticks, seed, true, overMemnet, func(seat int, c *paxsync.Config) {
 		sealedConfig(c, epoch)
 		roster, match = c.Roster, crypto.NewMatchInstanceID(c.MatchName, c.Roster, c.Epoch)
 		if seat == 0 {

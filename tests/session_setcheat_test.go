@@ -38,7 +38,7 @@ func TestSessionSetCheat(t *testing.T) {
 	defer cancel()
 	// Seats 2 and 3 join through adversary.Join with no cheat: honest
 	// until their Player's SetCheat.
-	sess, players := joinArenaCheats(t, ctx, "setcheat-test", n, seed, false, func(_ int, c *paxsync.Config) {
+	sess, players := joinArenaCheats(t, ctx, "setcheat-test", n, seed, overMemnet, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.ConsensusTick, c.HashInterval = rate, consensusTick, 10
 	}, map[int]*adversary.Cheat{2: nil, 3: nil})
 	for _, s := range sess {

@@ -41,7 +41,7 @@ func TestSessionStarBootstrap(t *testing.T) {
 	// loaded 2-core machine.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	sess := joinArena(t, ctx, "star-test", n, seed, true, func(_ int, c *paxsync.Config) {
+	sess := joinArena(t, ctx, "star-test", n, seed, overLoopbackStar, func(_ int, c *paxsync.Config) {
 		c.TickRate, c.ConsensusTick = rate, consensusTick
 		// A tick that holds every input is ordered at once, so Grace
 		// costs nothing while inputs are on time; when the machine is
