@@ -138,6 +138,10 @@ type Stats struct {
 	Flooding                                                uint64
 	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
 	SendDrops, StreamsRefused                               uint64
+	// DroppedOutboundTo splits DroppedOutbound by destination seat (nil
+	// when the transport does not tell): a peer that stops reading (cut,
+	// overloaded or hostile) fills only its own queue.
+	DroppedOutboundTo []uint64
 }
 
 // FatalEvent reports the error that ended the session on its own: the

@@ -92,6 +92,7 @@ func (s *Session) statsOf(f lockstep.Figures) Stats {
 		st.BytesIn, st.BytesOut, st.MsgsIn, st.MsgsOut = tr.BytesIn, tr.BytesOut, tr.MsgsIn, tr.MsgsOut
 		st.Flooding, st.StreamsRefused = tr.Flooding, tr.StreamsRefused
 		st.DroppedValidation, st.DroppedOutbound, st.DroppedSubscription = tr.DroppedValidation, tr.DroppedOutbound, tr.DroppedSubscription
+		st.DroppedOutboundTo = tr.DroppedOutboundTo
 		st.Connected, st.PeerRTT = m.Connected(), m.RTT()
 	}
 	st.SendDrops = s.drv.Stats().SendDrops

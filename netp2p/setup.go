@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -116,6 +117,7 @@ func pubsubParams() pubsub.GossipSubParams {
 const seenMessagesTTL = 5 * time.Second
 
 func (h *Host) startPubsub() error {
+	h.ctr.dropOutTo = make([]atomic.Uint64, len(h.ids))
 	q := h.cfg.QueueSize
 	ps, err := pubsub.NewGossipSub(h.ctx, h.h,
 		pubsub.WithGossipSubParams(pubsubParams()),
@@ -138,7 +140,7 @@ func (h *Host) startPubsub() error {
 		// Defence in depth behind the gater: never exchange topic state
 		// with a non-member.
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return h.seatOfPeer(p) >= 0 }),
-		pubsub.WithRawTracer(dropTracer{&h.ctr}),
+		pubsub.WithRawTracer(dropTracer{c: &h.ctr, seatOf: h.seatOfPeer}),
 		// Per-peer rate limit on arrival, before pubsub hashes, de-duplicates
 		// or queues a message for validation (limit.go).
 		pubsub.WithAppSpecificRpcInspector(h.inspectRPC),

@@ -46,7 +46,11 @@ type Traffic = transport.Traffic
 type counters struct {
 	msgsIn, msgsOut, flooding           atomic.Uint64
 	dropValidate, dropOut, dropDelivery atomic.Uint64
-	streamsRefused                      atomic.Uint64
+	// dropOutTo splits dropOut by destination seat (sized to the roster
+	// when pubsub starts), so a match can tell drops to a slow or hostile
+	// peer from drops to an honest one.
+	dropOutTo      []atomic.Uint64
+	streamsRefused atomic.Uint64
 	// byType splits MsgsIn and MsgsOut by message type, with the
 	// envelopes' encoded bytes: one array slot per wire.Type, so counting
 	// is a few atomic adds and never allocates (8 KiB per host).
@@ -114,6 +118,12 @@ func (h *Host) Traffic() Traffic {
 		DroppedSubscription: h.ctr.dropDelivery.Load(),
 		StreamsRefused:      h.ctr.streamsRefused.Load(),
 	}
+	if n := len(h.ctr.dropOutTo); n > 0 {
+		t.DroppedOutboundTo = make([]uint64, n)
+		for i := range t.DroppedOutboundTo {
+			t.DroppedOutboundTo[i] = h.ctr.dropOutTo[i].Load()
+		}
+	}
 	if h.bw != nil {
 		t.BytesIn, t.BytesOut = h.bw.in.Load(), h.bw.out.Load()
 	}
@@ -150,7 +160,10 @@ func (c *byteCounter) TrimIdle(time.Time)                                    {}
 
 // dropTracer counts pubsub's queue-full drops. Pubsub calls it from its
 // event loop and workers, so it only adds to atomics.
-type dropTracer struct{ c *counters }
+type dropTracer struct {
+	c      *counters
+	seatOf func(peer.ID) int
+}
 
 var _ pubsub.RawTracer = dropTracer{}
 
@@ -159,7 +172,12 @@ func (d dropTracer) RejectMessage(_ *pubsub.Message, reason string) {
 		d.c.dropValidate.Add(1)
 	}
 }
-func (d dropTracer) DropRPC(*pubsub.RPC, peer.ID)                       { d.c.dropOut.Add(1) }
+func (d dropTracer) DropRPC(_ *pubsub.RPC, to peer.ID) {
+	d.c.dropOut.Add(1)
+	if s := d.seatOf(to); s >= 0 && s < len(d.c.dropOutTo) {
+		d.c.dropOutTo[s].Add(1)
+	}
+}
 func (d dropTracer) UndeliverableMessage(*pubsub.Message)               { d.c.dropDelivery.Add(1) }
 func (dropTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (dropTracer) OnClosedOutboundStream(peer.ID)                       {}

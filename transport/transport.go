@@ -186,6 +186,10 @@ type Traffic struct {
 	// Dropped* count messages lost to a full bounded queue: validation,
 	// outbound to a peer, and delivery to a reader that was too slow.
 	DroppedValidation, DroppedOutbound, DroppedSubscription uint64
+	// DroppedOutboundTo splits DroppedOutbound by destination seat (nil
+	// when the transport does not know): drops towards a peer that does not
+	// read (a cut or hostile one) are not the sender's problem.
+	DroppedOutboundTo []uint64
 	// StreamsRefused counts inbound streams reset on arrival because their
 	// peer had too many open (netp2p).
 	StreamsRefused uint64
@@ -201,7 +205,23 @@ func (t Traffic) Sub(t0 Traffic) Traffic {
 		DroppedOutbound:     t.DroppedOutbound - t0.DroppedOutbound,
 		DroppedSubscription: t.DroppedSubscription - t0.DroppedSubscription,
 		StreamsRefused:      t.StreamsRefused - t0.StreamsRefused,
+		DroppedOutboundTo:   subSeats(t.DroppedOutboundTo, t0.DroppedOutboundTo),
 	}
+}
+
+// subSeats is a - b per seat (b may be shorter: an earlier reading).
+func subSeats(a, b []uint64) []uint64 {
+	if a == nil {
+		return nil
+	}
+	out := make([]uint64, len(a))
+	for i := range a {
+		out[i] = a[i]
+		if i < len(b) {
+			out[i] -= b[i]
+		}
+	}
+	return out
 }
 
 // DefaultSignerBudget is the smallest per-signer message budget a

@@ -57,6 +57,14 @@ func TestResourceExpectations(t *testing.T) {
 	}
 	dropped.DroppedSubscription = 2
 	slow.TicksPerS = 20
+	// Outbound drops: towards the cheater (seat 3) they are not an honest
+	// peer's loss; towards an honest seat they are.
+	toCheater, toHonest := steady(), steady()
+	toCheater.DroppedOutbound, toCheater.DroppedOutboundTo = 3, []uint64{0, 0, 0, 3}
+	toHonest.DroppedOutbound, toHonest.DroppedOutboundTo = 4, []uint64{0, 0, 1, 3}
+	if rep := resourceReport(t, ex, []*ResourceReport{steady(), toCheater, steady(), steady()}, nil); len(rep.Failed) != 0 {
+		t.Fatalf("outbound drops to the cheater failed the match: %q", rep.Failed)
+	}
 	cases := []struct {
 		name string
 		res  *ResourceReport
@@ -64,6 +72,7 @@ func TestResourceExpectations(t *testing.T) {
 	}{
 		{"retained", grown, "honest peer 1 grew its heap by 17.0 MiB"},
 		{"drops", dropped, "no_honest_drops: honest peer 1 lost 2 messages"},
+		{"drops to an honest seat", toHonest, "no_honest_drops: honest peer 1 lost 1 messages"},
 		{"rate", slow, "honest peer 1 decided 20.0 ticks/s"},
 	}
 	for _, c := range cases {
