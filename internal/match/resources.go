@@ -142,6 +142,20 @@ func heapAfterGC() uint64 {
 	return ms.HeapInuse
 }
 
+// retainedHeap is the least of a few heapAfterGC readings 100 ms apart:
+// what the peer keeps, without the messages that happen to be in flight at
+// one instant. Under a flood of 143 KB votes a single reading can catch a
+// few MiB of them queued in pubsub (they are freed a moment later and
+// never counted again); what the peer retains is in every reading.
+func retainedHeap() uint64 {
+	least := heapAfterGC()
+	for i := 0; i < 4; i++ {
+		time.Sleep(100 * time.Millisecond)
+		least = min(least, heapAfterGC())
+	}
+	return least
+}
+
 // liveHeap is the live heap the last GC found.
 func (r *resourceRec) liveHeap() uint64 {
 	metrics.Read(r.sample)
@@ -197,7 +211,7 @@ func (r *resourceRec) end(s *paxsync.Session, last uint64) *ResourceReport {
 	if cpu, ok := processCPU(); ok {
 		rep.CPUSeconds = (cpu - r.cpu0).Seconds()
 	}
-	rep.HeapEndBytes = heapAfterGC()
+	rep.HeapEndBytes = retainedHeap()
 	rep.HeapPeakLiveBytes = max(rep.HeapPeakLiveBytes, r.liveHeap())
 	rep.RSSEndBytes = rssBytes()
 	s0 := r.st0
