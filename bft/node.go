@@ -83,7 +83,14 @@ type Node struct {
 	active   bool   // current view has its NewView (view 0 always)
 	nvHigh   uint64 // slots up to here are fixed by the current NewView
 	nvEnv    *crypto.Envelope
-	nextSlot uint64 // leader: next slot to propose
+	// nvResends counts the leader's resend rounds in its view: the
+	// NewView (q Promises with their certificates, often tens of KB) goes
+	// out again only on rounds 1, 2, 4, 8, ... and then every 64th, so a
+	// seat that missed it still gets it, and a long view does not re-send
+	// it every round (a censoring leader replaced early would otherwise
+	// make its successor send megabytes a second for the rest of the match).
+	nvResends uint64
+	nextSlot  uint64 // leader: next slot to propose
 
 	slots     map[uint64]*slotState
 	committed uint64
@@ -438,7 +445,10 @@ func (nd *Node) resend() {
 		return
 	}
 	if nd.isLeader() && nd.nvEnv != nil && nd.view > 0 {
-		nd.send(Broadcast, *nd.nvEnv)
+		nd.nvResends++
+		if k := nd.nvResends; k&(k-1) == 0 || k%64 == 0 {
+			nd.send(Broadcast, *nd.nvEnv)
+		}
 	}
 	done := map[*crypto.Envelope]bool{}
 	for s := nd.committed + 1; s <= nd.committed+uint64(2*nd.cfg.Window); s++ {

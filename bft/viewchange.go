@@ -175,7 +175,7 @@ func (nd *Node) setView(w uint64) {
 	if nd.vcTarget <= w {
 		nd.vcTarget = 0
 	}
-	nd.active, nd.nvEnv, nd.nvHigh, nd.hbSeen = false, nil, 0, 0
+	nd.active, nd.nvEnv, nd.nvHigh, nd.hbSeen, nd.nvResends = false, nil, 0, 0, 0
 	nd.promises = map[uint16]*promiseIn{}
 	nd.timer = 0
 	nd.met.ViewChanges++
