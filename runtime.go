@@ -83,6 +83,7 @@ func (s *Session) statsOf(f lockstep.Figures) Stats {
 		InViewChange: f.Status.InViewChange, Tick: f.Clock, DecidedTicks: f.Decided, Slots: f.Status.Committed,
 		MsgsPerSec: f.MsgsPerSec, Verdicts: f.Verdicts, Observations: f.Observations,
 		DroppedEvents: s.dropped.Load(), Proposed: f.Proposed, CommitP50: f.CommitP50, CommitP99: f.CommitP99,
+		OwnInputTicks: f.OwnInputs, RefusedBatches: f.Refused,
 	}
 	if f.Clock > f.Decided {
 		st.TicksBehind = f.Clock - f.Decided
@@ -190,7 +191,13 @@ func (s *Session) newNode(v *crypto.Verifier, restored []bft.Record) (*bft.Node,
 			if err != nil {
 				return err
 			}
-			return gamestate.ValidateBatch(b, v, rules)
+			if err := gamestate.ValidateBatch(b, v, rules); err != nil {
+				return err
+			}
+			// Fair play: refuse a batch that leaves out what this
+			// acceptor holds (called on the runtime's goroutine, which
+			// owns the core).
+			return s.core.Judge(payload, time.Now())
 		},
 	}, restored)
 	if err != nil {

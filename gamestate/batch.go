@@ -34,7 +34,12 @@ type Batch struct {
 	Evidence []Evidence
 }
 
-// TickInputs holds one tick's entry per seat; nil is the explicit NoInput.
+// TickInputs holds one tick's entry per seat: the seat's signed Input (or
+// Reveal in sealed mode); its own signed NoInput for the tick or its signed
+// Leave from this tick or earlier, which say "no input" in the player's own
+// words; or nil, the leader's "no input by the deadline", which honest
+// acceptors vote for only once the tick's deadline has passed and they hold
+// no input of the seat from well before it (docs/PROTOCOL.md, "Fair play").
 type TickInputs struct {
 	Seats []*crypto.Envelope
 }
@@ -80,6 +85,38 @@ func (b *Batch) Encode() []byte {
 		writeEnvs(w, ev.Envelopes)
 	}
 	return w.Bytes()
+}
+
+// EncodeEvidence encodes evidence items on their own: the body of the
+// wire.TypeEvidenceRelay message a finder broadcasts so that whoever leads
+// holds them too (an acceptor refuses a batch that leaves out evidence it
+// has held for long, so the leader must be able to have it). At most
+// MaxBatchEvidence items.
+func EncodeEvidence(evs []Evidence) []byte {
+	w := wire.NewWriter(nil)
+	w.Uvarint(uint64(len(evs)))
+	for _, ev := range evs {
+		w.U8(uint8(ev.Kind))
+		writeEnvs(w, ev.Envelopes)
+	}
+	return w.Bytes()
+}
+
+// DecodeEvidence parses EncodeEvidence's output (structure only: run
+// CheckEvidence for what each item proves).
+func DecodeEvidence(buf []byte) ([]Evidence, error) {
+	r := wire.NewReader(buf)
+	n := r.Len("evidence", MaxBatchEvidence, 2)
+	var evs []Evidence
+	for i := 0; i < n && r.Err() == nil; i++ {
+		ev := Evidence{Kind: VerdictKind(r.U8("evidence.kind"))}
+		ev.Envelopes = readEnvs(r, "evidence.envelopes", 4)
+		evs = append(evs, ev)
+	}
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	return evs, nil
 }
 
 // Digest names the batch in consensus messages.
@@ -144,6 +181,26 @@ func DecodeBatch(buf []byte) (*Batch, error) {
 	return b, nil
 }
 
+// checkEntry checks one seat entry of tick: the seat's input (want), or a
+// signed absence of its own (NoInput for this tick, Leave from it or an
+// earlier tick).
+func checkEntry(v *crypto.Verifier, e *crypto.Envelope, want wire.Type, seat int, tick uint64) error {
+	switch e.Type {
+	case wire.TypeNoInput:
+		return checkBound(v, e, wire.TypeNoInput, seat, tick)
+	case wire.TypeLeave:
+		m, err := DecodeLeave(e.Body)
+		if err != nil {
+			return err
+		}
+		if m.Tick > tick {
+			return fmt.Errorf("%w: leave from tick %d in tick %d", ErrMisbound, m.Tick, tick)
+		}
+		return checkBound(v, e, wire.TypeLeave, seat, m.Tick)
+	}
+	return checkBound(v, e, want, seat, tick)
+}
+
 // Rules are what ValidateBatch needs to know about the match.
 type Rules struct {
 	Seats        int    // roster size
@@ -194,7 +251,7 @@ func ValidateBatch(b *Batch, v *crypto.Verifier, rules Rules) error {
 			if e == nil {
 				continue
 			}
-			if err := checkBound(v, e, want, s, tick); err != nil {
+			if err := checkEntry(v, e, want, s, tick); err != nil {
 				return invalid("tick %d seat %d: %v", tick, s, err)
 			}
 		}

@@ -204,6 +204,12 @@ func seatTick(e *crypto.Envelope) (seat uint16, tick uint64, err error) {
 	case wire.TypeStateHash:
 		m, err := DecodeStateHash(e.Body)
 		return m.Seat, m.Tick, err
+	case wire.TypeNoInput:
+		m, err := DecodeNoInput(e.Body)
+		return m.Seat, m.Tick, err
+	case wire.TypeLeave:
+		m, err := DecodeLeave(e.Body)
+		return m.Seat, m.Tick, err
 	}
 	return 0, 0, fmt.Errorf("%w: %s", ErrWrongType, e.Type)
 }

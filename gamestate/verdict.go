@@ -145,7 +145,7 @@ func CheckEvidence(v *crypto.Verifier, kind VerdictKind, envs []crypto.Envelope)
 	}
 	switch kind {
 	case ForgedInput:
-		if len(envs) != 1 || envs[0].Type == wire.TypeStateHash {
+		if t := envs[0].Type; len(envs) != 1 || (t != wire.TypeInput && t != wire.TypeSealedInput && t != wire.TypeReveal) {
 			return bad("want one input message")
 		}
 		seat, t, err := seatTick(&envs[0])
@@ -297,9 +297,21 @@ const (
 	MalformedMessage ObservationKind = 3 // bytes that do not decode
 	Flooding         ObservationKind = 4 // message rate far above normal
 	Unresponsive     ObservationKind = 5 // a leader or player that stopped sending
+	// Censorship: the leader proposed a tick that marks a seat "no input"
+	// although this acceptor held that seat's signed input since before
+	// the tick's deadline, or before the deadline had come at all; or it
+	// left out evidence or a state hash this acceptor held for long.
+	// The acceptor refused to vote for it (docs/PROTOCOL.md, "Fair play").
+	Censorship ObservationKind = 6
+	// SlowLeader: the leader's decided tick rate stayed under the
+	// throughput floor for a whole window while it kept its view.
+	SlowLeader ObservationKind = 7
+	// LastObservation is the highest observation kind (for tables).
+	LastObservation = SlowLeader
 )
 
-var observationNames = [...]string{"", "bad-signature", "replayed-message", "malformed-message", "flooding", "unresponsive"}
+var observationNames = [...]string{"", "bad-signature", "replayed-message", "malformed-message", "flooding", "unresponsive",
+	"censorship", "slow-leader"}
 
 // String is the kind's name as used in scenario files and reports.
 func (k ObservationKind) String() string {

@@ -29,6 +29,10 @@ const (
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
 	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
 	TypeNoInput     Type = 39 // player: has no input for one tick (do not wait for it)
+	// TypeEvidenceRelay: a peer passes on game-level evidence it found
+	// (forged or equivocating inputs), so the leader holds it too and
+	// acceptors may require it in the log.
+	TypeEvidenceRelay Type = 42
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -43,7 +47,8 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
-	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
+	TypeEvidenceRelay: "evidence-relay",
+	TypeSyncRequest:   "sync-request", TypeSyncResponse: "sync-response",
 }
 
 // Known reports whether t is a registered type.

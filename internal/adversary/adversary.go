@@ -75,19 +75,34 @@ const (
 	// naming a slot far past the others' window) to be ahead, so that the
 	// others keep asking it.
 	BadSync Kind = "bad-sync"
+
+	// The three kinds below abuse the leader's power over what each batch
+	// holds and when (leader.go); they act only while the peer leads.
+
+	// CensorInput: every batch marks seat Target (default: the next seat)
+	// "no input", although the leader holds its input.
+	CensorInput Kind = "censor-input"
+	// SlowLeader: orders one tick at a time, each just before the old
+	// stall bound (every 1.5 s), so that no timeout fires.
+	SlowLeader Kind = "slow-leader"
+	// SuppressEvidence: leaves out of every batch the evidence against
+	// itself or seat Target (default: itself only) and their state hashes.
+	SuppressEvidence Kind = "suppress-evidence"
 )
 
 // Kinds lists every kind, in the order above.
 func Kinds() []Kind {
 	return []Kind{InvalidMove, ForgeInput, EquivocateInput, StateHashLie, ReplayInput, Garbage, Flood, SilentLeader,
-		EquivocateProposal, DoubleVote, TamperRelay, Lookahead, VoteFlood, EvidenceBait, StreamFlood, BadSync}
+		EquivocateProposal, DoubleVote, TamperRelay, Lookahead, VoteFlood, EvidenceBait, StreamFlood, BadSync,
+		CensorInput, SlowLeader, SuppressEvidence}
 }
 
 // Cheat configures a peer to misbehave from FromTick on.
 type Cheat struct {
 	Kind     Kind
 	FromTick uint64
-	// Target is the victim seat of forge-input (default: the next seat).
+	// Target is the victim seat of forge-input and censor-input (default:
+	// the next seat) and the ally of suppress-evidence (default: none).
 	Target int
 	// Mutate turns an honest input into the cheating one (invalid-move).
 	Mutate func(input []byte) []byte
@@ -106,9 +121,13 @@ func check(ch *Cheat, seat, n int, sealed bool) (*Cheat, error) {
 		if c.Mutate == nil {
 			return nil, fmt.Errorf("%w: Cheat.Mutate: required for %s", paxsync.ErrBadConfig, c.Kind)
 		}
-	case ForgeInput:
+	case ForgeInput, CensorInput:
 		if c.Target == seat || c.Target < 0 || c.Target >= n {
 			c.Target = (seat + 1) % n
+		}
+	case SuppressEvidence:
+		if c.Target < 0 || c.Target >= n {
+			c.Target = seat
 		}
 	case Lookahead:
 		if !sealed {
@@ -136,7 +155,7 @@ type Player struct {
 	n    int
 
 	mu        sync.Mutex
-	cheat     *Cheat
+	cheats    []*Cheat   // what it plays, at once (several kinds may combine)
 	status    bft.Status // the node's last status (beat), for outbound and the sync answers
 	clockTick uint64     // the local clock at the last beat
 	signer    *crypto.Signer
@@ -152,12 +171,23 @@ type Player struct {
 	atk       attackGen
 	syncPad   []byte
 	padDigest crypto.Digest
+	slowLast  time.Time // slow-leader's last proposal
 }
 
 // Join joins a match like paxsync.Join, with this peer playing c (nil:
 // honest until SetCheat). The Player is how a test or the demo changes the
 // cheat mid-match.
 func Join(ctx context.Context, cfg paxsync.Config, c *Cheat) (*paxsync.Session, *Player, error) {
+	var cs []Cheat
+	if c != nil {
+		cs = []Cheat{*c}
+	}
+	return JoinAll(ctx, cfg, cs)
+}
+
+// JoinAll is Join with several cheats played at once (e.g. invalid-move
+// and suppress-evidence): each acts as it would alone.
+func JoinAll(ctx context.Context, cfg paxsync.Config, cs []Cheat) (*paxsync.Session, *Player, error) {
 	n := len(cfg.Roster)
 	seat := -1
 	if cfg.Key != nil {
@@ -167,11 +197,14 @@ func Join(ctx context.Context, cfg paxsync.Config, c *Cheat) (*paxsync.Session, 
 			}
 		}
 	}
-	ch, err := check(c, max(seat, 0), max(n, 1), cfg.Sealed)
-	if err != nil {
-		return nil, nil, err
+	p := &Player{cfg: cfg, n: n, seat: seat}
+	for i := range cs {
+		ch, err := check(&cs[i], max(seat, 0), max(n, 1), cfg.Sealed)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.cheats = append(p.cheats, ch)
 	}
-	p := &Player{cfg: cfg, cheat: ch, n: n, seat: seat}
 	set := &hooks.Set{
 		Bind: p.bind, Core: p.coreHooks(), Outbound: p.outbound,
 		Transport: func(t transport.Transport) transport.Transport { return syncTransport{t, p} },
@@ -202,7 +235,10 @@ func (p *Player) SetCheat(c *Cheat) error {
 		return err
 	}
 	p.mu.Lock()
-	p.cheat = ch
+	p.cheats = nil
+	if ch != nil {
+		p.cheats = []*Cheat{ch}
+	}
 	p.mu.Unlock()
 	return nil
 }
@@ -211,18 +247,24 @@ func (p *Player) SetCheat(c *Cheat) error {
 func (p *Player) playing(kind Kind, tick uint64) *Cheat {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c := p.cheat; c != nil && c.Kind == kind && tick >= c.FromTick {
-		return c
+	for _, c := range p.cheats {
+		if c.Kind == kind && tick >= c.FromTick {
+			return c
+		}
 	}
 	return nil
 }
 
-// kind is the current cheat's kind ("" when honest).
-func (p *Player) kind() Kind {
+// plays reports whether any of the current cheats is one of kinds.
+func (p *Player) plays(kinds ...Kind) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cheat == nil {
-		return ""
+	for _, c := range p.cheats {
+		for _, k := range kinds {
+			if c.Kind == k {
+				return true
+			}
+		}
 	}
-	return p.cheat.Kind
+	return false
 }

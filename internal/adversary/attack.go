@@ -121,9 +121,7 @@ func forgedDigest(view, slot uint64, tag byte) crypto.Digest {
 // messages due by then (attackMessages), paced to the rate budget.
 func (p *Player) outbound(m bft.Message) []bft.Message {
 	out := []bft.Message{m}
-	switch p.kind() {
-	case EquivocateProposal, DoubleVote, VoteFlood, EvidenceBait:
-	default:
+	if !p.plays(EquivocateProposal, DoubleVote, VoteFlood, EvidenceBait) {
 		return out
 	}
 	out = append(out, p.attackMessages(time.Now())...)

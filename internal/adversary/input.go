@@ -28,6 +28,7 @@ func (p *Player) coreHooks() *lockstep.Hooks {
 			return h
 		},
 		Silent: func(clock uint64) bool { return p.playing(SilentLeader, clock) != nil },
+		Batch:  p.batch,
 		SealAlt: func(tick uint64, data []byte) []byte {
 			if p.playing(Lookahead, tick) == nil {
 				return nil

@@ -16,6 +16,7 @@ import (
 // follow the same order, so a replay re-derives exactly what every peer
 // derived. now is when it was decided here (commit latencies).
 func (c *Core) Apply(e bft.Entry, now time.Time) {
+	c.at(now)
 	for _, ev := range e.Evidence {
 		kind := gamestate.VoteEquivocation
 		if ev.Kind == bft.ProposalEquivocation {
@@ -54,6 +55,9 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteBatch(b) })
 	for i := range res.Ticks {
 		tr := &res.Ticks[i]
+		if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
+			c.ownInputs++
+		}
 		var commit time.Duration
 		if at, ok := c.signedAt[tr.Tick]; ok {
 			// Only an input that was applied has a commit latency: one

@@ -121,6 +121,7 @@ type Core struct {
 	pool   *pool
 	prop   proposer
 	susp   suspicion
+	floor  floor
 	hooks  Hooks
 	tools  *Tools
 
@@ -136,6 +137,8 @@ type Core struct {
 	obsLast      map[obsKey]time.Time
 	recErr       error
 	proposedN    uint64
+	refused      uint64 // batches refused as unfair (Judge)
+	ownInputs    uint64 // decided ticks holding this seat's own input
 	msgsIn       uint64
 	msgRate      float64
 	beat         beatState

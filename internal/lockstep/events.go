@@ -63,6 +63,10 @@ type Figures struct {
 	Verdicts             int
 	Observations         int
 	Proposed             uint64
+	// Refused counts proposals this acceptor refused to vote for as
+	// unfair (censorship: Judge); OwnInputs the decided ticks that hold
+	// this seat's own input.
+	Refused, OwnInputs uint64
 }
 
 func (TickEvent) isEvent()        {}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wire"
 )
 
@@ -39,6 +40,10 @@ type Hooks struct {
 	// tick and a second sealing exists, whether to withhold the honest
 	// reveal (the hook then sends a reveal itself, through Tools).
 	Reveal func(t *Tools, tick uint64, alt crypto.SealKey) (withhold bool)
+	// Batch sees every batch this peer is about to propose as leader; it
+	// may edit it (censor-input, suppress-evidence) or hold it back by
+	// returning false (slow-leader).
+	Batch func(t *Tools, now time.Time, b *gamestate.Batch) (propose bool)
 }
 
 // Out is one extra message a hook sends: broadcast, or over every seat's

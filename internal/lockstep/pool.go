@@ -80,9 +80,24 @@ type pool struct {
 	// so a replayed old Leave cannot mark a seat that is still playing.
 	left, lastIn []uint64
 	// skips holds the (tick, seat) pairs whose seat signed that it has no
-	// input for the tick (wire.TypeNoInput): not waited for. Bounded like
-	// inputs, by the tick window, and forgotten once the tick is decided.
-	skips map[stKey]bool
+	// input for the tick (wire.TypeNoInput): not waited for, and the signed
+	// NoInput is the seat's entry in the batch. Bounded like inputs, by the
+	// tick window, and forgotten once the tick is decided. leaves[s] is the
+	// signed Leave behind left[s], the entry of every tick from it on.
+	skips  map[stKey]crypto.Envelope
+	leaves []crypto.Envelope
+
+	// now is the core's time of the call in progress (Core.at): when an
+	// input entry or an item to order first arrived (arrived, itemSince)
+	// is what the acceptor's fair-play checks judge by (fair.go).
+	now       time.Time
+	arrived   map[stKey]time.Time
+	itemSince map[crypto.Digest]time.Time
+	carried   map[crypto.Digest]time.Time // items of batches this acceptor voted for, when
+	// found is the evidence this pool found itself and has not relayed
+	// (Core.relayFound), bounded like evidence.
+	found    []gamestate.Evidence
+	relaying bool // adding relayed evidence: not ours to relay again
 }
 
 // sentMark is when (and in which view) the leader last proposed a commit.
@@ -105,7 +120,8 @@ func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{},
 		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
 		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size()),
-		skips: map[stKey]bool{}}
+		skips: map[stKey]crypto.Envelope{}, leaves: make([]crypto.Envelope, v.Size()),
+		arrived: map[stKey]time.Time{}, itemSince: map[crypto.Digest]time.Time{}, carried: map[crypto.Digest]time.Time{}}
 }
 
 // addLeave takes a seat's signed departure (wire.TypeLeave).
@@ -119,6 +135,7 @@ func (p *pool) addLeave(env crypto.Envelope, next uint64) intake {
 	}
 	if p.left[m.Seat] == 0 || p.left[m.Seat] > m.Tick+1 {
 		p.left[m.Seat] = m.Tick + 1
+		p.leaves[m.Seat] = env
 	}
 	return intakeOK
 }
@@ -134,13 +151,13 @@ func (p *pool) addNoInput(env crypto.Envelope, next uint64) intake {
 		return intakeOld
 	}
 	k := stKey{m.Tick, m.Seat}
-	if m.Tick < next || p.skips[k] {
+	if _, dup := p.skips[k]; m.Tick < next || dup {
 		// Too late to matter (the tick was ordered at its deadline before
 		// it arrived), or a restarted seat signing the same statement
 		// again: nothing to do, and nothing to hold against anyone.
 		return intakeOK
 	}
-	p.skips[k] = true
+	p.skips[k] = env
 	p.signedFor(m.Seat, m.Tick)
 	return intakeOK
 }
@@ -160,7 +177,21 @@ func (p *pool) signedFor(seat uint16, tick uint64) {
 // tick: the seat announced it left at or before tick, or signed that it
 // has no input for it.
 func (p *pool) gone(seat int, tick uint64) bool {
-	return p.left[seat] != 0 && tick+1 >= p.left[seat] || p.skips[stKey{tick, uint16(seat)}]
+	_, skip := p.skips[stKey{tick, uint16(seat)}]
+	return p.left[seat] != 0 && tick+1 >= p.left[seat] || skip
+}
+
+// absence returns the seat's own signed statement that it has no input
+// for tick (its NoInput, or its Leave from tick or earlier), if the pool
+// holds one: the batch entry that makes "no input" the player's word.
+func (p *pool) absence(seat int, tick uint64) (crypto.Envelope, bool) {
+	if env, ok := p.skips[stKey{tick, uint16(seat)}]; ok {
+		return env, true
+	}
+	if p.left[seat] != 0 && tick+1 >= p.left[seat] && p.leaves[seat].Type == wire.TypeLeave {
+		return p.leaves[seat], true
+	}
+	return crypto.Envelope{}, false
 }
 
 // add takes one signed game message; next is the first undecided tick.
@@ -173,7 +204,9 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		if p.sealed {
 			return intakeDropped // a sealed match orders reveals, never plain inputs
 		}
-		return p.addInput(env, next)
+		r := p.addInput(env, next)
+		p.noteArrival(&env)
+		return r
 	case wire.TypeSealedInput:
 		if !p.sealed {
 			return intakeDropped
@@ -183,7 +216,9 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		if !p.sealed {
 			return intakeDropped
 		}
-		return p.addInput(env, next)
+		r := p.addInput(env, next)
+		p.noteArrival(&env)
+		return r
 	case wire.TypeLeave:
 		return p.addLeave(env, next)
 	case wire.TypeNoInput:
@@ -196,8 +231,13 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		k := stKey{m.Tick, m.Seat}
 		if _, ok := p.hashes[k]; !ok {
 			p.hashes[k] = env
+			p.since(env.ID())
 		}
 		return intakeOK
+	case wire.TypeEvidenceRelay:
+		p.relaying = true
+		defer func() { p.relaying = false }()
+		return p.addRelayed(env)
 	}
 	return intakeDropped
 }
@@ -275,6 +315,10 @@ func (p *pool) queue(ev gamestate.Evidence, seat int, tick uint64) bool {
 	}
 	p.evKeys[k] = true
 	p.evidence = append(p.evidence, ev)
+	p.since(evidenceID(ev))
+	if !p.relaying {
+		p.found = append(p.found, ev)
+	}
 	return true
 }
 
@@ -308,6 +352,8 @@ func (p *pool) build(first, upto uint64) *gamestate.Batch {
 			if env, ok := p.inputs[stKey{t, uint16(s)}]; ok {
 				e := env
 				ti.Seats[s] = &e
+			} else if env, ok := p.absence(s, t); ok {
+				ti.Seats[s] = &env
 			}
 		}
 		b.Ticks = append(b.Ticks, ti)
@@ -393,6 +439,12 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 			delete(p.skips, k)
 		}
 	}
+	for k := range p.arrived {
+		if k.tick < next {
+			delete(p.arrived, k)
+		}
+	}
+	p.forgetItems()
 	for t := range p.own {
 		if t < next {
 			delete(p.own, t)
@@ -419,11 +471,18 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 	}
 }
 
+// evidenceID names an evidence item by what it proves (kind, offender,
+// tick), not by its bytes: two peers that found the same equivocation with
+// its halves in another order hold the same item, and once the log orders
+// one of them the other is done too. Every game-level proof's first
+// envelope is the offender's, for the tick (queue's key).
 func evidenceID(ev gamestate.Evidence) crypto.Digest {
 	w := wire.NewWriter(nil)
 	w.U8(uint8(ev.Kind))
-	for i := range ev.Envelopes {
-		w.Blob(ev.Envelopes[i].Encode(nil))
+	if len(ev.Envelopes) > 0 {
+		_, tick, _ := gameSeatTick(&ev.Envelopes[0])
+		w.U16(ev.Envelopes[0].Sender)
+		w.Uvarint(tick)
 	}
 	return crypto.Sum(w.Bytes())
 }

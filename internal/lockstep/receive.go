@@ -13,6 +13,7 @@ import (
 // that delivered it).
 func (c *Core) Receive(now time.Time, from int, env crypto.Envelope) {
 	c.msgsIn++
+	c.at(now)
 	c.intake(now, from, env)
 	if c.hooks.Received != nil {
 		c.sendOut(c.hooks.Received(c.tools, env))

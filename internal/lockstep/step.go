@@ -1,6 +1,7 @@
 package lockstep
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // happen. st is the consensus node's status now (zero in Broadcast mode).
 func (c *Core) Step(now time.Time, st bft.Status, advance bool) {
 	c.status = st
+	c.at(now)
 	next := c.engine.Next()
 	if advance {
 		c.advanceClock(st.IsLeader, next, now)
@@ -32,6 +34,7 @@ func (c *Core) Step(now time.Time, st bft.Status, advance bool) {
 	c.planProposal(now, st, next)
 	if advance {
 		c.followerChecks(now, st, next)
+		c.relayFound(now)
 	}
 }
 
@@ -45,30 +48,33 @@ func (c *Core) planProposal(now time.Time, st bft.Status, next uint64) {
 	silent := c.hooks.Silent != nil && c.hooks.Silent(c.clock)
 	lead := st.IsLeader && !silent && c.cfg.Mode == Ordered
 	first, upto, ok := c.prop.plan(now, lead, st.View, next, c.clock)
-	var payload []byte
+	var b *gamestate.Batch
 	var commits []crypto.Envelope
 	if ok {
-		b := c.pool.build(first, upto)
-		upto = first + uint64(len(b.Ticks))
+		b = c.pool.build(first, upto)
 		if c.cfg.Sealed {
-			commits = c.pool.pendingCommits(upto, st.View, now, c.prop.stall)
+			commits = c.pool.pendingCommits(first+uint64(len(b.Ticks)), st.View, now, c.prop.stall)
 			b.Commits = commits
 		}
-		payload = b.Encode()
 	} else if lead && c.cfg.Sealed && c.prop.leading {
 		// No tick to order yet, but sealed inputs are waiting: order them
 		// now in a batch without ticks, so their reveals can start. It
 		// goes after the ticks already proposed (First = proposedNext).
 		first = c.prop.proposedNext
 		if commits = c.pool.pendingCommits(first, st.View, now, c.prop.stall); c.commitsDue(commits) {
-			b := c.pool.build(first, first)
+			b = c.pool.build(first, first)
 			b.Commits = commits
-			upto, ok, payload = first, true, b.Encode()
+			ok = true
 		}
 	}
-	if ok {
-		c.rd.Propose = &Proposal{Payload: payload, upto: upto, view: st.View, commits: commits, at: now}
+	if !ok {
+		return
 	}
+	if c.hooks.Batch != nil && !c.hooks.Batch(c.tools, now, b) {
+		return // held back (slow-leader); it may edit b instead (censor-input)
+	}
+	upto = b.First + uint64(len(b.Ticks))
+	c.rd.Propose = &Proposal{Payload: b.Encode(), upto: upto, view: st.View, commits: b.Commits, at: now}
 }
 
 // followerChecks are the beat's checks of the leader: an observation when
@@ -83,6 +89,14 @@ func (c *Core) followerChecks(now time.Time, st bft.Status, next uint64) {
 	} else if !st.IsLeader && ordered && now.Sub(b.stalledSince) > 2*c.prop.stall && b.reportedView != st.View {
 		b.reportedView = st.View
 		c.observe(now, gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
+	}
+	if ordered && !c.cfg.Unpaced {
+		if slow, decided, beats := c.floor.beat(now, st.IsLeader, st.InViewChange, st.View, next); slow {
+			c.log.Info("leader below the throughput floor", "view", st.View, "leader", st.Leader, "decided", decided, "beats", beats)
+			c.observe(now, gamestate.SlowLeader, int(st.Leader),
+				fmt.Sprintf("leader of view %d decided %d ticks in %d beats (floor %d%%)", st.View, decided, beats, 100*floorNum/floorDen))
+			c.rd.Suspect = true
+		}
 	}
 	if ordered && c.susp.check(now, st.IsLeader, st.InViewChange, st.View, next, c.clock) {
 		// The leader keeps its view alive but orders nothing: vote to
@@ -104,7 +118,7 @@ func (c *Core) followerChecks(now time.Time, st bft.Status, next uint64) {
 // Figures returns the core's part of the session's stats now.
 func (c *Core) Figures() Figures {
 	f := Figures{Status: c.status, Clock: c.clock, Decided: c.engine.Next(), MsgsPerSec: c.msgRate,
-		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN}
+		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs}
 	if len(c.lat) > 0 {
 		l := slices.Clone(c.lat)
 		slices.Sort(l)

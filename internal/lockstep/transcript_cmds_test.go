@@ -3,10 +3,11 @@ package lockstep
 // The transcript command language (see internal/transcript for the file
 // format). Seats are numbers; lists are comma-separated (node=1,2).
 //
-//	cluster n=4 [leader=0] [delay=1] [grace=2] [interval=50ms] [hash=30] [sealed] [stats]
+//	cluster n=4 [leader=0] [delay=1] [grace=2] [interval=50ms] [hash=30] [sealed] [stats] [epoch]
 //	    n cores with Ed25519 keys from fixed seeds over a tiny test game;
 //	    delay and grace are Config.InputDelay and GraceTicks, hash the
-//	    checkpoint interval; stats shows the once-a-second StatsEvents
+//	    checkpoint interval; stats shows the once-a-second StatsEvents;
+//	    epoch gives them a shared tick grid starting now (Config.Epoch)
 //	submit tick=T[..U] data=a,b,-,c | submit seat=l tick=T[..U] data=x
 //	    the players' submitted inputs (one value per seat, or one for the
 //	    listed seats; "-": nothing, so the core signs NoInput)
@@ -27,8 +28,13 @@ package lockstep
 //	    slots it missed, in order (what bft catch-up would hand it)
 //	decide [count=K] [drop]
 //	    the test is the consensus: the first K (default all) proposals it
-//	    took are decided as the next slots (bft.Entry) and every connected
-//	    core Applies them, in slot order; with drop they are lost instead
+//	    took are judged by every other connected core (Judge, bft's
+//	    ValidateValue) and, if a quorum (the proposer and those that do not
+//	    refuse) votes for them, decided as the next slots (bft.Entry) and
+//	    every connected core Applies them, in slot order; a refused one is
+//	    lost; with drop they are lost without a vote
+//	censor node=S target=T [off]  the Batch hook: S, leading, orders "no
+//	                             input" for seat T in every batch
 //	view view=V leader=S [change]  the consensus status every core gets on
 //	                             its next Step (change: InViewChange)
 //	silent node=l [off]          the Silent hook: the core proposes nothing
@@ -70,18 +76,24 @@ type lnet struct {
 	inputs   []*tinputs
 	state    []string // "", "cut" or "left"
 	silent   []bool
-	queue    []lmsg
-	pending  []lprop     // proposals the consensus took, not yet decided
-	log      []bft.Entry // decided slots; slot i+1 is log[i]
-	applied  []int       // slots applied per core
-	view     uint64
-	leader   int
-	inVC     bool
-	start    time.Time
-	now      time.Time
-	interval time.Duration
-	stats    bool
-	out      []string
+	censor   []int // the seat each core censors while leading (-1: none)
+	// slow[i] > 0: core i, leading, proposes one tick every slow[i]
+	// beats (fair_sim_test.go); beats counts the harness's beats.
+	slow, lastSlow []int
+	beats          int
+	suspects       map[int]bool // cores that voted Suspect since the view began
+	queue          []lmsg
+	pending        []lprop     // proposals the consensus took, not yet decided
+	log            []bft.Entry // decided slots; slot i+1 is log[i]
+	applied        []int       // slots applied per core
+	view           uint64
+	leader         int
+	inVC           bool
+	start          time.Time
+	now            time.Time
+	interval       time.Duration
+	stats          bool
+	out            []string
 }
 
 type lmsg struct {
@@ -136,6 +148,7 @@ func (h *lnet) exec(cmd string, a *transcript.Cmd) error {
 		for b := 1; b <= k; b++ {
 			mark := len(h.out)
 			h.now = h.now.Add(h.interval)
+			h.beats++
 			for _, i := range ns {
 				if h.state[i] != "left" {
 					h.cores[i].Step(h.now, h.status(i), true)
@@ -221,6 +234,21 @@ func (h *lnet) exec(cmd string, a *transcript.Cmd) error {
 		} else {
 			h.printf("view %d, leader %d", v, l[0])
 		}
+	case "censor":
+		ns, err := seats("node")
+		if err != nil {
+			return err
+		}
+		tg, err := a.Int("target", -1)
+		if err != nil || tg >= h.n {
+			return fmt.Errorf("censor: target=%d: %v", tg, err)
+		}
+		for _, i := range ns {
+			h.censor[i] = tg
+			if a.Has("off") {
+				h.censor[i] = -1
+			}
+		}
 	case "silent":
 		ns, err := a.Seats("node", h.n, nil)
 		if err != nil || len(ns) == 0 {
@@ -298,6 +326,14 @@ func (h *lnet) cluster(a *transcript.Cmd) error {
 	match := crypto.NewMatchID("lockstep transcript", roster)
 	h.verifier = crypto.NewVerifier(match, roster)
 	h.state, h.silent, h.applied = make([]string, n), make([]bool, n), make([]int, n)
+	h.censor, h.slow, h.lastSlow, h.suspects = make([]int, n), make([]int, n), make([]int, n), map[int]bool{}
+	for i := range h.censor {
+		h.censor[i] = -1
+	}
+	var epoch time.Time
+	if a.Has("epoch") {
+		epoch = h.start
+	}
 	for i := 0; i < n; i++ {
 		eng, err := gamestate.NewEngine(&tgame{n: n}, gamestate.Config{Verifier: h.verifier, InputDelay: delay,
 			HashInterval: uint64(hash), Sealed: sealed})
@@ -311,8 +347,22 @@ func (h *lnet) cluster(a *transcript.Cmd) error {
 		c := New(Config{Seat: i, N: n, Match: match, Verifier: h.verifier,
 			Signer: crypto.NewSigner(keys[i], match, uint16(i)), Engine: eng, Mode: Ordered,
 			Interval: iv, InputDelay: delay, GraceTicks: uint64(grace), Sealed: sealed,
-			HashInterval: uint64(hash), Inputs: box,
-			Hooks: &Hooks{Silent: func(uint64) bool { return h.silent[seat] }}})
+			HashInterval: uint64(hash), Inputs: box, Epoch: epoch,
+			Hooks: &Hooks{Silent: func(uint64) bool { return h.silent[seat] },
+				Batch: func(_ *Tools, _ time.Time, b *gamestate.Batch) bool {
+					if tg := h.censor[seat]; tg >= 0 {
+						for i := range b.Ticks {
+							b.Ticks[i].Seats[tg] = nil
+						}
+					}
+					if k := h.slow[seat]; k > 0 && len(b.Ticks) > 0 {
+						if h.beats-h.lastSlow[seat] < k {
+							return false
+						}
+						h.lastSlow[seat], b.Ticks = h.beats, b.Ticks[:1]
+					}
+					return true
+				}}})
 		c.Start(h.now)
 		h.cores = append(h.cores, c)
 	}

@@ -124,6 +124,26 @@ func (h *lnet) decide(a *transcript.Cmd) error {
 			h.printf("lost: %d's proposal (view %d) %s", p.seat, p.view, h.batchString(p.payload))
 			continue
 		}
+		var refused []string
+		votes := 1 // the proposer's
+		for i, c := range h.cores {
+			if i == p.seat || h.state[i] != "" {
+				continue
+			}
+			if err := c.Judge(p.payload, h.now); err != nil {
+				refused = append(refused, fmt.Sprintf("%d (%v)", i, err))
+			} else {
+				votes++
+			}
+		}
+		for _, r := range refused {
+			h.printf("refused by %s", r)
+		}
+		if f := (h.n - 1) / 3; votes < (h.n+f+2)/2 {
+			h.printf("not decided: %d's proposal (view %d) %s has %d votes", p.seat, p.view, h.batchString(p.payload), votes)
+			h.settle()
+			continue
+		}
 		e := bft.Entry{Slot: uint64(len(h.log) + 1), View: p.view, Payload: p.payload}
 		h.log = append(h.log, e)
 		h.printf("slot %d (view %d, from %d): %s", e.Slot, e.View, p.seat, h.batchString(e.Payload))

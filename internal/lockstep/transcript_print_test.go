@@ -81,6 +81,7 @@ func (h *lnet) collect(i int) bool {
 		h.pending = append(h.pending, lprop{seat: i, view: h.view, payload: p.Payload})
 	}
 	if rd.Suspect {
+		h.suspects[i] = true
 		h.printf("%d: suspect", i)
 	}
 	if rd.Wake {
@@ -205,6 +206,25 @@ func (h *lnet) batchString(payload []byte) string {
 		return "undecodable batch: " + err.Error()
 	}
 	s := fmt.Sprintf("ticks [%d,%d)", b.First, b.First+uint64(len(b.Ticks)))
+	// Seat entries other than inputs: the leader's "no input" (none) and
+	// the seat's own signed NoInput or Leave (signed-none).
+	var none, signed []string
+	for i, t := range b.Ticks {
+		for seat, e := range t.Seats {
+			switch {
+			case e == nil:
+				none = append(none, fmt.Sprintf("t%d:%d", b.First+uint64(i), seat))
+			case e.Type == wire.TypeNoInput || e.Type == wire.TypeLeave:
+				signed = append(signed, fmt.Sprintf("t%d:%d", b.First+uint64(i), seat))
+			}
+		}
+	}
+	if len(none) > 0 {
+		s += " none " + strings.Join(none, ",")
+	}
+	if len(signed) > 0 {
+		s += " signed-none " + strings.Join(signed, ",")
+	}
 	if len(b.Hashes) > 0 {
 		s += " hashes " + groupTicks(b.Hashes)
 	}

@@ -22,20 +22,20 @@ import (
 // match play --config FILE`). It is a file rather than flags so a restart
 // after a crash reuses exactly the same identity, WAL and roster.
 type PeerConfig struct {
-	Seat       int        `json:"seat"`
-	KeyFile    string     `json:"key_file"`
-	MatchName  string     `json:"match_name"`
-	Roster     []string   `json:"roster"` // hex public keys, seat order
-	Peers      []string   `json:"peers"`  // multiaddrs of already running peers
-	TickHz     int        `json:"tick_hz"`
-	Ticks      uint64     `json:"ticks"`
-	Seed       uint64     `json:"seed"`
-	Cheat      *CheatSpec `json:"cheat,omitempty"`
-	NetFaults  []NetFault `json:"net_faults,omitempty"`
-	WALDir     string     `json:"wal_dir"`
-	ReportFile string     `json:"report_file"`
-	ReplayFile string     `json:"replay_file,omitempty"`
-	LogFile    string     `json:"log_file,omitempty"`
+	Seat       int         `json:"seat"`
+	KeyFile    string      `json:"key_file"`
+	MatchName  string      `json:"match_name"`
+	Roster     []string    `json:"roster"` // hex public keys, seat order
+	Peers      []string    `json:"peers"`  // multiaddrs of already running peers
+	TickHz     int         `json:"tick_hz"`
+	Ticks      uint64      `json:"ticks"`
+	Seed       uint64      `json:"seed"`
+	Cheats     []CheatSpec `json:"cheats,omitempty"`
+	NetFaults  []NetFault  `json:"net_faults,omitempty"`
+	WALDir     string      `json:"wal_dir"`
+	ReportFile string      `json:"report_file"`
+	ReplayFile string      `json:"replay_file,omitempty"`
+	LogFile    string      `json:"log_file,omitempty"`
 	// MetricsAddr, if set, serves this peer's Prometheus /metrics and
 	// /debug/pprof/ there (`paxsync match play --metrics`; a bare ":port"
 	// binds 127.0.0.1, ":0" picks a port, printed as "metrics ADDR").
@@ -72,18 +72,22 @@ type PeerConfig struct {
 
 // PeerReport is what one peer process writes on exit.
 type PeerReport struct {
-	Seat         int               `json:"seat"`
-	PeerID       string            `json:"peer_id"`
-	DecidedTicks uint64            `json:"decided_ticks"`
-	FinalHash    string            `json:"final_hash"`
-	Checkpoints  map[uint64]string `json:"checkpoints"`
-	Verdicts     []VerdictInfo     `json:"verdicts"`
-	Observations []ObsInfo         `json:"observations"`
-	CommitP50Ms  float64           `json:"commit_p50_ms"`
-	CommitP99Ms  float64           `json:"commit_p99_ms"`
-	View         uint64            `json:"view"`
-	CaughtUp     bool              `json:"caught_up,omitempty"`
-	ReplayError  string            `json:"replay_error,omitempty"`
+	Seat         int    `json:"seat"`
+	PeerID       string `json:"peer_id"`
+	DecidedTicks uint64 `json:"decided_ticks"`
+	// OwnInputTicks: decided ticks holding this peer's own input;
+	// RefusedBatches: proposals it refused as unfair (Stats).
+	OwnInputTicks  uint64            `json:"own_input_ticks"`
+	RefusedBatches uint64            `json:"refused_batches"`
+	FinalHash      string            `json:"final_hash"`
+	Checkpoints    map[uint64]string `json:"checkpoints"`
+	Verdicts       []VerdictInfo     `json:"verdicts"`
+	Observations   []ObsInfo         `json:"observations"`
+	CommitP50Ms    float64           `json:"commit_p50_ms"`
+	CommitP99Ms    float64           `json:"commit_p99_ms"`
+	View           uint64            `json:"view"`
+	CaughtUp       bool              `json:"caught_up,omitempty"`
+	ReplayError    string            `json:"replay_error,omitempty"`
 	// Bench is the measured window of a bench peer (absent in matches).
 	Bench *BenchReport `json:"bench,omitempty"`
 	// Resources is what the play window cost this peer (absent if the
@@ -211,7 +215,11 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		scfg.Record = rec
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	s, _, err := adversary.Join(ctx, scfg, cheatConfig(cfg.Cheat))
+	var cheats []adversary.Cheat
+	for i := range cfg.Cheats {
+		cheats = append(cheats, *cheatConfig(&cfg.Cheats[i]))
+	}
+	s, _, err := adversary.JoinAll(ctx, scfg, cheats)
 	cancel()
 	if err != nil {
 		return err
@@ -307,6 +315,7 @@ loop:
 	rep.Resources = res.end(s, last)
 	st := s.Stats()
 	rep.DecidedTicks, rep.View = st.DecidedTicks, st.View
+	rep.OwnInputTicks, rep.RefusedBatches = st.OwnInputTicks, st.RefusedBatches
 	rep.CommitP50Ms = float64(st.CommitP50.Microseconds()) / 1000
 	rep.CommitP99Ms = float64(st.CommitP99.Microseconds()) / 1000
 	s.View(func(g gamestate.Game, _ uint64) { rep.FinalHash = g.Hash().Hex() })

@@ -46,16 +46,24 @@ type PeerResult struct {
 	DownAtEnd bool   `json:"down_at_end,omitempty"`
 	// Died is why the peer's process ended on its own during the match
 	// (exit status and last stderr line); such a run fails.
-	Died         string        `json:"died,omitempty"`
-	CaughtUp     bool          `json:"caught_up,omitempty"`
-	DecidedTicks uint64        `json:"decided_ticks"`
-	FinalHash    string        `json:"final_hash"` // after this peer's own last decided tick
-	HashAtTick   string        `json:"hash_at_tick,omitempty"`
-	Checkpoints  int           `json:"checkpoints"`
-	CommitP50Ms  float64       `json:"commit_p50_ms"`
-	CommitP99Ms  float64       `json:"commit_p99_ms"`
-	Verdicts     []VerdictInfo `json:"verdicts"`
-	Observations []ObsInfo     `json:"observations"`
+	Died         string `json:"died,omitempty"`
+	CaughtUp     bool   `json:"caught_up,omitempty"`
+	DecidedTicks uint64 `json:"decided_ticks"`
+	// OwnInputTicks are the decided ticks that hold this peer's own
+	// input; InputShare is their share of the ticks it decided in the play
+	// window (Resources; the whole match if the window never opened): what
+	// a censoring leader takes away. RefusedBatches counts the proposals
+	// it refused as unfair.
+	OwnInputTicks  uint64        `json:"own_input_ticks"`
+	InputShare     float64       `json:"input_share"`
+	RefusedBatches uint64        `json:"refused_batches"`
+	FinalHash      string        `json:"final_hash"` // after this peer's own last decided tick
+	HashAtTick     string        `json:"hash_at_tick,omitempty"`
+	Checkpoints    int           `json:"checkpoints"`
+	CommitP50Ms    float64       `json:"commit_p50_ms"`
+	CommitP99Ms    float64       `json:"commit_p99_ms"`
+	Verdicts       []VerdictInfo `json:"verdicts"`
+	Observations   []ObsInfo     `json:"observations"`
 	// Bench is the peer's measured window in a `paxsync bench` run.
 	Bench *BenchReport `json:"bench,omitempty"`
 	// Resources is what the play window cost the peer (resources.go).
@@ -164,8 +172,12 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	for i, p := range r.procs {
 		pr := PeerResult{Index: i, Role: "honest", Crashes: crashes[i], Restarts: p.restarts, DownAtEnd: p.crashed,
 			hashes: map[uint64]string{}, Verdicts: []VerdictInfo{}, Observations: []ObsInfo{}}
-		if c := sc.cheatOf(i); c != nil {
-			pr.Role, pr.Cheat = "cheater", fmt.Sprintf("%s from tick %d", c.Kind, c.FromTick)
+		if cs := sc.cheatsOf(i); len(cs) > 0 {
+			var parts []string
+			for _, c := range cs {
+				parts = append(parts, fmt.Sprintf("%s from tick %d", c.Kind, c.FromTick))
+			}
+			pr.Role, pr.Cheat = "cheater", strings.Join(parts, " + ")
 		}
 		for t, h := range p.checkpoints {
 			pr.hashes[t] = h
@@ -179,6 +191,12 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 			fail("peer %d wrote no report: %v", i, err)
 		} else {
 			pr.PeerID, pr.DecidedTicks, pr.FinalHash = pp.PeerID, pp.DecidedTicks, pp.FinalHash
+			pr.OwnInputTicks, pr.RefusedBatches = pp.OwnInputTicks, pp.RefusedBatches
+			if res := pp.Resources; res != nil && res.DecidedTicks > 0 {
+				pr.InputShare = float64(res.OwnInputTicks) / float64(res.DecidedTicks) // over the play window
+			} else if pp.DecidedTicks > 0 {
+				pr.InputShare = float64(pp.OwnInputTicks) / float64(pp.DecidedTicks)
+			}
 			pr.CommitP50Ms, pr.CommitP99Ms, pr.CaughtUp = pp.CommitP50Ms, pp.CommitP99Ms, pp.CaughtUp
 			pr.Bench, pr.Resources = pp.Bench, pp.Resources
 			if pp.Verdicts != nil {
@@ -204,6 +222,11 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	for i, pr := range rep.Peers {
 		if r.honest(i) && !pr.DownAtEnd && !sc.isolated(i) && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
 			fail("min_decided_ticks: honest peer %d decided %d ticks, want at least %d", i, pr.DecidedTicks, sc.Expect.MinDecidedTicks)
+		}
+		whole := !pr.DownAtEnd && pr.Crashes == 0 && pr.Restarts == 0 && !pr.CaughtUp && !sc.isolated(i)
+		if m := sc.Expect.MinInputShare; m > 0 && r.honest(i) && whole && pr.InputShare < m {
+			fail("min_input_share: honest peer %d's own input is in %.1f%% of the ticks it decided in the play window (%d of %d in the match), want at least %.0f%%",
+				i, 100*pr.InputShare, pr.OwnInputTicks, pr.DecidedTicks, 100*m)
 		}
 	}
 	rep.ExpectOK = len(rep.Failed) == 0
@@ -362,7 +385,7 @@ func (rep *Report) PrintTable(w io.Writer) {
 	if rep.HashTick != nil {
 		hashCol = fmt.Sprintf("hash @%d", *rep.HashTick)
 	}
-	fmt.Fprintf(tw, "peer\trole\tdecided\t%s\tp50 ms\tp99 ms\tverdicts reached\tobservations\n", hashCol)
+	fmt.Fprintf(tw, "peer\trole\tdecided\town input\t%s\tp50 ms\tp99 ms\tverdicts reached\tobservations\n", hashCol)
 	for _, p := range rep.Peers {
 		hash := p.FinalHash
 		if rep.HashTick != nil {
@@ -371,7 +394,8 @@ func (rep *Report) PrintTable(w io.Writer) {
 		if hash == "" {
 			hash = "-"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.16s\t%.1f\t%.1f\t%s\t%s\n", p.Index, p.roleText(), p.DecidedTicks, hash,
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d (%.0f%%)\t%.16s\t%.1f\t%.1f\t%s\t%s\n", p.Index, p.roleText(), p.DecidedTicks,
+			p.OwnInputTicks, 100*p.InputShare, hash,
 			p.CommitP50Ms, p.CommitP99Ms, summarizeVerdicts(p.Verdicts), summarizeObs(p.Observations))
 	}
 	tw.Flush()

@@ -67,6 +67,12 @@ type ResourceReport struct {
 	DroppedSubscription uint64   `json:"dropped_subscription"`
 	SendDrops           uint64   `json:"send_drops"`
 	StreamsRefused      uint64   `json:"streams_refused"`
+	// DecidedTicks and OwnInputTicks are the ticks this peer decided over
+	// the window and how many of them hold its own input (Stats): the
+	// window's input share, which the match's start-up ticks (before the
+	// players submit) do not dilute.
+	DecidedTicks  uint64 `json:"decided_ticks"`
+	OwnInputTicks uint64 `json:"own_input_ticks"`
 }
 
 // HeapGrowthBytes is HeapEndBytes minus HeapStartBytes (negative when the
@@ -224,6 +230,8 @@ func (r *resourceRec) end(s *paxsync.Session, last uint64) *ResourceReport {
 	rep.DroppedSubscription = st.DroppedSubscription - s0.DroppedSubscription
 	rep.SendDrops = st.SendDrops - s0.SendDrops
 	rep.StreamsRefused = st.StreamsRefused - s0.StreamsRefused
+	rep.DecidedTicks = st.DecidedTicks - s0.DecidedTicks
+	rep.OwnInputTicks = st.OwnInputTicks - s0.OwnInputTicks
 	fmt.Fprintf(r.w, "heap end %d %d\n", rep.HeapEndBytes, last)
 	return &rep
 }

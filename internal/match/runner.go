@@ -120,7 +120,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		roster[i] = k.Public().Hex()
 		p := &proc{seat: i, cfgPath: filepath.Join(dir, fmt.Sprintf("peer%d.json", i)), checkpoints: map[uint64]string{}}
 		p.cfg = PeerConfig{Seat: i, KeyFile: kf, MatchName: "match-" + sc.Name, TickHz: sc.TickHz, Ticks: sc.Ticks,
-			Seed: sc.Seed, Sealed: sc.Sealed, Cheat: sc.cheatOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
+			Seed: sc.Seed, Sealed: sc.Sealed, Cheats: sc.cheatsOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
 			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i)), EpochUnixNano: epoch.UnixNano(),
 			WindowFromTick: sc.windowFromTick()}
 		if opt.OutDir != "" {

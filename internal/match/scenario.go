@@ -92,6 +92,11 @@ type Expect struct {
 	// this many ticks per second over the window (the match keeps its
 	// tick rate).
 	MinHonestTicksPerS float64 `json:"min_honest_ticks_per_s,omitempty"`
+	// MinInputShare: every honest peer's own input is in at least this
+	// share of the ticks it decided (PeerResult.InputShare): no leader
+	// censored it. Checked for peers that ran the whole match (not
+	// crashed, restarted or isolated).
+	MinInputShare float64 `json:"min_input_share,omitempty"`
 }
 
 // supportedCheats maps scenario cheat kinds to adversary kinds.
@@ -112,6 +117,9 @@ var supportedCheats = map[string]adversary.Kind{
 	"evidence-bait":       adversary.EvidenceBait,
 	"stream-flood":        adversary.StreamFlood,
 	"bad-sync":            adversary.BadSync,
+	"censor-input":        adversary.CensorInput,
+	"slow-leader":         adversary.SlowLeader,
+	"suppress-evidence":   adversary.SuppressEvidence,
 }
 
 // Load reads and validates a scenario file.
@@ -182,8 +190,10 @@ func (sc *Scenario) Validate() error {
 		if c.Peer < 0 || c.Peer >= sc.Peers {
 			return bad(f+".peer", "%d, want 0..%d", c.Peer, sc.Peers-1)
 		}
-		if faulty[c.Peer] {
-			return bad(f+".peer", "peer %d already cheats (one cheat per peer)", c.Peer)
+		for _, o := range sc.Cheats[:i] {
+			if o.Peer == c.Peer && o.Kind == c.Kind {
+				return bad(f+".kind", "peer %d already plays %s (a peer may combine different kinds)", c.Peer, c.Kind)
+			}
 		}
 		faulty[c.Peer] = true
 		if _, ok := supportedCheats[c.Kind]; !ok {
@@ -195,8 +205,9 @@ func (sc *Scenario) Validate() error {
 		if c.FromTick >= sc.Ticks {
 			return bad(f+".from_tick", "%d is not before ticks (%d)", c.FromTick, sc.Ticks)
 		}
-		if c.Target != nil && (c.Kind != "forge-input" || *c.Target < 0 || *c.Target >= sc.Peers || *c.Target == c.Peer) {
-			return bad(f+".target", "only for forge-input, another peer's index")
+		targeted := c.Kind == "forge-input" || c.Kind == "censor-input" || c.Kind == "suppress-evidence"
+		if c.Target != nil && (!targeted || *c.Target < 0 || *c.Target >= sc.Peers || *c.Target == c.Peer) {
+			return bad(f+".target", "only for forge-input, censor-input and suppress-evidence, another peer's index")
 		}
 	}
 	for i, ft := range sc.Faults {
@@ -227,6 +238,9 @@ func (sc *Scenario) Validate() error {
 	}
 	if sc.Expect.MaxHonestHeapGrowthMiB < 0 {
 		return bad("expect.max_honest_heap_growth_mib", "%g, want a positive bound", sc.Expect.MaxHonestHeapGrowthMiB)
+	}
+	if r := sc.Expect.MinInputShare; r < 0 || r > 1 {
+		return bad("expect.min_input_share", "%g, want 0..1", r)
 	}
 	if r := sc.Expect.MinHonestTicksPerS; r < 0 || r > float64(sc.TickHz) {
 		return bad("expect.min_honest_ticks_per_s", "%g, want 0..tick_hz (%d)", r, sc.TickHz)
@@ -271,7 +285,8 @@ func ClassOf(kind string) (string, bool) {
 	return "", false
 }
 
-// cheatOf returns the cheat a peer plays, or nil for an honest peer.
+// cheatOf returns the (first) cheat a peer plays, or nil for an honest
+// peer.
 func (sc *Scenario) cheatOf(peer int) *CheatSpec {
 	for i := range sc.Cheats {
 		if sc.Cheats[i].Peer == peer {
@@ -279,6 +294,17 @@ func (sc *Scenario) cheatOf(peer int) *CheatSpec {
 		}
 	}
 	return nil
+}
+
+// cheatsOf returns every cheat a peer plays (none: honest).
+func (sc *Scenario) cheatsOf(peer int) []CheatSpec {
+	var out []CheatSpec
+	for _, c := range sc.Cheats {
+		if c.Peer == peer {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // flaggedPeers returns the map's keys as sorted ints (validated already).

@@ -85,7 +85,7 @@ func New(reg prometheus.Registerer, match string, seat int, src Sources) (*Set, 
 		for k := gamestate.ForgedInput; k <= gamestate.VoteEquivocation; k++ {
 			s.verdicts.WithLabelValues(k.String())
 		}
-		for k := gamestate.BadSignature; k <= gamestate.Unresponsive; k++ {
+		for k := gamestate.BadSignature; k <= gamestate.LastObservation; k++ {
 			s.observations.WithLabelValues(k.String())
 		}
 		s.collectors = append(s.collectors, s.commit, s.ticks, s.verdicts, s.observations)

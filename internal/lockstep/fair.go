@@ -1,0 +1,259 @@
+package lockstep
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Fair play under a malicious leader (docs/PROTOCOL.md, "Fair play"). The
+// leader chooses what goes into each batch; an honest acceptor votes for a
+// batch only if the batch leaves out nothing the acceptor could expect an
+// honest leader to have:
+//
+//   - a seat's input for tick t (its reveal, sealed), if the acceptor held
+//     it since one tick before t's deadline (Epoch + (t+grace) ticks);
+//   - any unjustified "no input" (a nil entry, not the seat's own signed
+//     NoInput or Leave) before t's deadline, less one tick;
+//   - evidence, or a state hash for a checkpoint the batch covers, that
+//     the acceptor has held for itemMargin and that the batch had room for
+//     and no proposal it voted for in the last stall bound carried.
+//
+// If f+1 honest acceptors hold an input in time, the other n-(f+1) seats
+// are fewer than a quorum (n-(f+1) < q, since two quorums share f+1), so a
+// batch that omits it is never decided. The view's bft timeout (and the
+// refusers' Suspect, which alone makes f+1 votes for a view change) then
+// replaces the leader, and the next one orders the input, which every pool
+// keeps until its tick is decided. The checks on inputs need the shared
+// tick grid (Config.Epoch): without one, peers have no common deadline, so
+// there is nothing to hold a leader to and only the throughput floor
+// (floor.go) applies.
+
+// itemMargin is how long an acceptor holds evidence or a state hash
+// before it refuses a batch without it: the leader gets hashes by the same
+// broadcast and evidence by relay (relayFound, half this), so an honest one
+// has them well within this. Unlike an input's, an item's deadline is not
+// the game's: a late item costs a little detection latency, a refused
+// honest leader a view change, so the margin is generous.
+func (c *Core) itemMargin() time.Duration { return max(16*c.cfg.Interval, 300*time.Millisecond) }
+
+// inputMargin is how long before a tick's deadline an acceptor must have
+// held a seat's input to refuse a batch that leaves it out: the bound this
+// assumes on how much later one broadcast may reach (and be taken by) the
+// leader than the acceptor. Two ticks, at least 25 ms: an input signed
+// InputDelay ticks ahead and delivered within InputDelay+grace-2 ticks is
+// protected.
+func (c *Core) inputMargin() time.Duration { return max(2*c.cfg.Interval, 25*time.Millisecond) }
+
+// noteArrival remembers when the pool first held an input entry (its
+// input, or in sealed mode its reveal) for env's seat and tick.
+func (p *pool) noteArrival(env *crypto.Envelope) {
+	seat, tick, ok := gameSeatTick(env)
+	if !ok {
+		return
+	}
+	k := stKey{tick, seat}
+	if _, held := p.inputs[k]; !held {
+		return
+	}
+	if _, seen := p.arrived[k]; !seen {
+		p.arrived[k] = p.now
+	}
+}
+
+// since returns when the pool first held the item id (evidence or a state
+// hash to order), noting now if it is new.
+func (p *pool) since(id crypto.Digest) time.Time {
+	if t, ok := p.itemSince[id]; ok {
+		return t
+	}
+	p.itemSince[id] = p.now
+	return p.now
+}
+
+// forgetItems drops the arrival times of items no longer waiting to be
+// ordered, so the index is bounded by what the pool holds.
+func (p *pool) forgetItems() {
+	live := make(map[crypto.Digest]bool, len(p.evidence)+len(p.hashes))
+	for _, ev := range p.evidence {
+		live[evidenceID(ev)] = true
+	}
+	for _, env := range p.hashes {
+		live[env.ID()] = true
+	}
+	for id := range p.itemSince {
+		if !live[id] {
+			delete(p.itemSince, id)
+		}
+	}
+	for id := range p.carried {
+		if !live[id] {
+			delete(p.carried, id)
+		}
+	}
+}
+
+// Judge is the acceptor's fair-play check of a proposed batch (bft's
+// ValidateValue, after gamestate.ValidateBatch): nil to vote for it, or why
+// not. A refusal is reported as a censorship observation about the leader.
+// It is not a vote to replace the leader on its own: if f+1 honest
+// acceptors refuse, the slot cannot be decided and bft's view timeout
+// replaces the leader; a lone refusal (this acceptor got an input much
+// earlier than the leader did) costs nothing, where suspicions from
+// several such moments would add up to a needless view change. now is when
+// the proposal is judged.
+func (c *Core) Judge(payload []byte, now time.Time) error {
+	c.at(now)
+	if c.cfg.Mode != Ordered || c.status.IsLeader {
+		return nil
+	}
+	b, err := gamestate.DecodeBatch(payload)
+	if err != nil {
+		return err
+	}
+	if why := c.omission(b, now); why != "" {
+		c.refused++
+		c.observe(now, gamestate.Censorship, int(c.status.Leader), why)
+		c.log.Info("refusing batch", "first", b.First, "why", why)
+		return fmt.Errorf("lockstep: unfair batch: %s", why)
+	}
+	for _, ev := range b.Evidence {
+		c.pool.carried[evidenceID(ev)] = now
+	}
+	for i := range b.Hashes {
+		c.pool.carried[b.Hashes[i].ID()] = now
+	}
+	return nil
+}
+
+// omission names the first thing b leaves out that an honest leader would
+// have put in ("" if none).
+func (c *Core) omission(b *gamestate.Batch, now time.Time) string {
+	if !c.cfg.Epoch.IsZero() && !c.cfg.Unpaced {
+		iv := c.cfg.Interval
+		for i := range b.Ticks {
+			t := b.First + uint64(i)
+			deadline := c.cfg.Epoch.Add(time.Duration(t+c.prop.graceTicks) * iv)
+			cut := deadline.Add(-c.inputMargin())
+			for s, e := range b.Ticks[i].Seats {
+				if e != nil {
+					continue
+				}
+				if now.Before(deadline.Add(-iv)) { // a tick of slack for the clocks
+					return fmt.Sprintf("seat %d marked no input at tick %d before the tick's deadline", s, t)
+				}
+				if at, ok := c.pool.arrived[stKey{t, uint16(s)}]; ok && !at.After(cut) {
+					return fmt.Sprintf("seat %d's input for tick %d left out, held here %v before its deadline",
+						s, t, deadline.Sub(at).Round(time.Millisecond))
+				}
+			}
+		}
+	}
+	old := now.Add(-c.itemMargin())
+	in := map[crypto.Digest]bool{}
+	for _, ev := range b.Evidence {
+		in[evidenceID(ev)] = true
+	}
+	for i := range b.Hashes {
+		in[b.Hashes[i].ID()] = true
+	}
+	if len(b.Evidence) < maxEvidPerBatch {
+		for _, ev := range c.pool.evidence {
+			if id := evidenceID(ev); !in[id] && c.due(id, old, now) {
+				off, tick, _ := gamestate.CheckEvidence(c.cfg.Verifier, ev.Kind, ev.Envelopes)
+				return fmt.Sprintf("%s evidence against seat %d (tick %d) left out", ev.Kind, off, tick)
+			}
+		}
+	}
+	if end := b.First + uint64(len(b.Ticks)); len(b.Hashes) < gamestate.MaxBatchHashes {
+		for k, env := range c.pool.hashes {
+			if id := env.ID(); k.tick < end && !in[id] && c.due(id, old, now) {
+				return fmt.Sprintf("seat %d's state hash for tick %d left out", k.seat, k.tick)
+			}
+		}
+	}
+	return ""
+}
+
+// due reports whether an item left out of a batch counts against it: held
+// since before old, and not carried by a proposal this acceptor voted for
+// within the proposer's stall bound (that one may still be deciding).
+func (c *Core) due(id crypto.Digest, old, now time.Time) bool {
+	if c.pool.since(id).After(old) {
+		return false
+	}
+	at, ok := c.pool.carried[id]
+	return !ok || now.Sub(at) >= c.prop.stall
+}
+
+// relayFound broadcasts, in one message, the evidence this peer found
+// that is still not ordered half an item margin later, so the leader holds
+// it too (the acceptors' inclusion check above assumes it can): the two
+// halves of an equivocation may have reached different peers. Under an
+// honest leader evidence is ordered before that, and nothing is relayed;
+// it runs once a beat, so relaying costs at most one message a beat.
+func (c *Core) relayFound(now time.Time) {
+	old := now.Add(-c.itemMargin() / 2)
+	var out []gamestate.Evidence
+	keep := c.pool.found[:0]
+	for _, ev := range c.pool.found {
+		id := evidenceID(ev)
+		switch {
+		case !c.pool.pending(id):
+			// ordered already (or dropped): nothing to relay
+		case c.pool.since(id).After(old) || len(out) == gamestate.MaxBatchEvidence:
+			keep = append(keep, ev)
+		default:
+			out = append(out, ev)
+		}
+	}
+	c.pool.found = keep
+	if len(out) > 0 {
+		c.broadcast(c.cfg.Signer.Sign(wire.TypeEvidenceRelay, gamestate.EncodeEvidence(out)))
+	}
+}
+
+// at tells the core (and its pool) the time of the call in progress.
+func (c *Core) at(now time.Time) { c.pool.now = now }
+
+// addRelayed takes evidence another peer relayed: each item is queued if
+// it proves what it claims, whoever sent it.
+func (p *pool) addRelayed(env crypto.Envelope) intake {
+	evs, err := gamestate.DecodeEvidence(env.Body)
+	if err != nil {
+		return intakeDropped
+	}
+	for _, ev := range evs {
+		if p.evKeys[evKeyOf(ev)] {
+			continue // held already: no need to check its signatures again
+		}
+		off, tick, err := gamestate.CheckEvidence(p.v, ev.Kind, ev.Envelopes)
+		if err != nil || off >= p.n {
+			return intakeDropped
+		}
+		p.queue(ev, off, tick)
+	}
+	return intakeOK
+}
+
+// evKeyOf is queue's key of a game-level evidence item (see evidenceID).
+func evKeyOf(ev gamestate.Evidence) evKey {
+	if len(ev.Envelopes) == 0 {
+		return evKey{kind: ev.Kind, seat: -1}
+	}
+	_, tick, _ := gameSeatTick(&ev.Envelopes[0])
+	return evKey{ev.Kind, int(ev.Envelopes[0].Sender), tick}
+}
+
+// pending reports whether the evidence item id still waits to be ordered.
+func (p *pool) pending(id crypto.Digest) bool {
+	for _, ev := range p.evidence {
+		if evidenceID(ev) == id {
+			return true
+		}
+	}
+	return false
+}
