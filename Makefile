@@ -50,6 +50,7 @@ e2e:
 sim:
 	$(GO) test -timeout 15m ./bft -run 'TestSim' -seeds=92
 	$(GO) test -timeout 10m ./bft -run 'TestSim' -seeds=2 -realsig
+	$(GO) test -timeout 10m ./internal/lockstep -run 'TestFairSim' -fairseeds=30
 
 fuzz:
 	@scripts/fuzz.sh

@@ -119,6 +119,28 @@ func DecodeEvidence(buf []byte) ([]Evidence, error) {
 	return evs, nil
 }
 
+// MaxRelay bounds the messages one wire.TypeRelay carries.
+const MaxRelay = 64
+
+// EncodeRelay is the body of a wire.TypeRelay: other players' signed
+// messages, passed on as they are (at most MaxRelay).
+func EncodeRelay(envs []crypto.Envelope) []byte {
+	w := wire.NewWriter(nil)
+	writeEnvs(w, envs)
+	return w.Bytes()
+}
+
+// DecodeRelay parses EncodeRelay's output (structure only: each message is
+// checked as if it had arrived on its own).
+func DecodeRelay(buf []byte) ([]crypto.Envelope, error) {
+	r := wire.NewReader(buf)
+	envs := readEnvs(r, "relay", MaxRelay)
+	if err := r.Done(); err != nil {
+		return nil, err
+	}
+	return envs, nil
+}
+
 // Digest names the batch in consensus messages.
 func (b *Batch) Digest() crypto.Digest { return crypto.Sum(b.Encode()) }
 

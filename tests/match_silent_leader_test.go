@@ -12,9 +12,12 @@ import (
 
 // TestSessionSilentLeader: seat 0 leads view 0 and stops proposing at tick
 // 60 while its bft node keeps sending heartbeats, so bft never times it out.
-// The honest peers observe it as unresponsive, suspect it, and the view
-// changes: play goes on to the end under another leader, every honest peer
-// agrees, and nobody gets a proof-class verdict.
+// The honest peers observe it as unresponsive (no tick for two stall
+// bounds) or below the throughput floor (under 4/5 of their beats decided
+// over 2 s: whichever comes first, depending on where the silence falls in
+// the floor's window), suspect it, and the view changes: play goes on to
+// the end under another leader, every honest peer agrees, and nobody gets
+// a proof-class verdict.
 func TestSessionSilentLeader(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network test")
@@ -39,10 +42,10 @@ func TestSessionSilentLeader(t *testing.T) {
 		}
 		seen := false
 		for _, ob := range p.s.Observations() {
-			seen = seen || (ob.Kind == gamestate.Unresponsive && ob.About == 0)
+			seen = seen || (ob.Kind == gamestate.Unresponsive || ob.Kind == gamestate.SlowLeader) && ob.About == 0
 		}
 		if !seen {
-			t.Errorf("peer %d: no unresponsive observation about seat 0", i)
+			t.Errorf("peer %d: no unresponsive or slow-leader observation about seat 0", i)
 		}
 		for _, v := range p.s.Verdicts() {
 			t.Errorf("peer %d: unexpected verdict %s against seat %d", i, v.Kind, v.Offender)

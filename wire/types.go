@@ -33,6 +33,10 @@ const (
 	// (forged or equivocating inputs), so the leader holds it too and
 	// acceptors may require it in the log.
 	TypeEvidenceRelay Type = 42
+	// TypeRelay: an acceptor that refused a batch for leaving out inputs
+	// or state hashes it holds passes the players' signed messages on, so
+	// the next leader has them (after a partition, only one side did).
+	TypeRelay Type = 43
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -47,7 +51,7 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
-	TypeEvidenceRelay: "evidence-relay",
+	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay",
 	TypeSyncRequest:   "sync-request", TypeSyncResponse: "sync-response",
 }
 

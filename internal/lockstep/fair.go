@@ -116,6 +116,7 @@ func (c *Core) Judge(payload []byte, now time.Time) error {
 	}
 	if why := c.omission(b, now); why != "" {
 		c.refused++
+		c.relayOmitted(b)
 		c.observe(now, gamestate.Censorship, int(c.status.Leader), why)
 		c.log.Info("refusing batch", "first", b.First, "why", why)
 		return fmt.Errorf("lockstep: unfair batch: %s", why)
@@ -213,6 +214,53 @@ func (c *Core) relayFound(now time.Time) {
 	c.pool.found = keep
 	if len(out) > 0 {
 		c.broadcast(c.cfg.Signer.Sign(wire.TypeEvidenceRelay, gamestate.EncodeEvidence(out)))
+	}
+}
+
+// relayOmitted passes on, once per view, the players' signed messages this
+// acceptor holds that b leaves out: inputs (or reveals) and signed absences
+// for its nil entries, and state hashes for the checkpoints it covers. An
+// honest leader lacks them only if the broadcast never reached it (a
+// partition that healed): without the relay every leader of one side would
+// be refused by the other side for ever.
+func (c *Core) relayOmitted(b *gamestate.Batch) {
+	if c.pool.relayView != c.status.View+1 {
+		clear(c.pool.relayedIn) // bounded by what one view's refusals name
+		c.pool.relayView = c.status.View + 1
+	}
+	var out []crypto.Envelope
+	add := func(env crypto.Envelope) {
+		id := env.ID()
+		if len(out) < gamestate.MaxRelay && c.pool.relayedIn[id] != c.status.View+1 {
+			c.pool.relayedIn[id] = c.status.View + 1
+			out = append(out, env)
+		}
+	}
+	for i := range b.Ticks {
+		t := b.First + uint64(i)
+		for s, e := range b.Ticks[i].Seats {
+			if e != nil {
+				continue
+			}
+			if env, ok := c.pool.inputs[stKey{t, uint16(s)}]; ok {
+				add(env)
+			} else if env, ok := c.pool.absence(s, t); ok {
+				add(env)
+			}
+		}
+	}
+	in := map[crypto.Digest]bool{}
+	for i := range b.Hashes {
+		in[b.Hashes[i].ID()] = true
+	}
+	end := b.First + uint64(len(b.Ticks))
+	for k, env := range c.pool.hashes {
+		if k.tick < end && !in[env.ID()] {
+			add(env)
+		}
+	}
+	if len(out) > 0 {
+		c.broadcast(c.cfg.Signer.Sign(wire.TypeRelay, gamestate.EncodeRelay(out)))
 	}
 }
 

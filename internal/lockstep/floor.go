@@ -22,6 +22,7 @@ const (
 type floor struct {
 	view       uint64
 	since      time.Time
+	window     uint64 // the grid window since began in (grid mode)
 	next       uint64 // first undecided tick at since
 	beats      uint64 // beats since then
 	reportedIn uint64 // 1 + the view it last reported (0: none)
@@ -30,17 +31,31 @@ type floor struct {
 // beat counts one clock beat and reports whether the leader of view is
 // below the floor over the window that just ended (once per view). It
 // restarts whenever this peer leads, a view change runs, or the view moves.
-func (f *floor) beat(now time.Time, isLeader, inViewChange bool, view, next uint64) (slow bool, decided, beats uint64) {
+// grid, when > 0, is the number of the shared grid's window now (Epoch
+// mode: the grid tick over the window's length in ticks): every follower
+// then ends its windows at the same grid ticks, so all of them judge a
+// leader within a beat of each other and all report it before the view
+// change their votes cause; a window cut short by a view change is judged
+// only if it holds half a window's beats.
+func (f *floor) beat(now time.Time, isLeader, inViewChange bool, view, next, grid uint64) (slow bool, decided, beats uint64) {
 	if isLeader || inViewChange || view != f.view || f.since.IsZero() {
-		f.view, f.since, f.next, f.beats = view, now, next, 0
+		f.view, f.since, f.next, f.beats, f.window = view, now, next, 0, grid
 		return false, 0, 0
 	}
 	f.beats++
-	if now.Sub(f.since) < floorWindow {
+	if grid > 0 {
+		if grid == f.window {
+			return false, 0, 0
+		}
+		if now.Sub(f.since) < floorWindow/2 {
+			f.since, f.next, f.beats, f.window = now, next, 0, grid // too short to judge
+			return false, 0, 0
+		}
+	} else if now.Sub(f.since) < floorWindow {
 		return false, 0, 0
 	}
 	decided, beats = next-f.next, f.beats
-	f.since, f.next, f.beats = now, next, 0
+	f.since, f.next, f.beats, f.window = now, next, 0, grid
 	if decided*floorDen >= beats*floorNum || f.reportedIn == view+1 {
 		return false, decided, beats
 	}

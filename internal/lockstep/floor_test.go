@@ -20,7 +20,7 @@ func TestThroughputFloor(t *testing.T) {
 				next++
 				acc--
 			}
-			if slow, _, _ := f.beat(now, false, false, view, next); slow {
+			if slow, _, _ := f.beat(now, false, false, view, next, 0); slow {
 				reports++
 			}
 		}
@@ -54,8 +54,31 @@ func TestThroughputFloor(t *testing.T) {
 	now = start
 	for i := 0; i < 600; i++ {
 		now = now.Add(16 * time.Millisecond)
-		if slow, _, _ := f.beat(now, i%2 == 0, i%2 == 1, 0, 0); slow {
+		if slow, _, _ := f.beat(now, i%2 == 0, i%2 == 1, 0, 0, 0); slow {
 			t.Fatal("reported while leading or in a view change")
+		}
+	}
+	// On a shared grid, followers whose beats are out of phase judge the
+	// same windows: a leader at 70 % from tick 30 on is reported by both at
+	// the grid's window boundary, tick 120 (the first window, cut short by
+	// the start, still holds 1.5 s of beats, over half a window).
+	for _, phase := range []time.Duration{0, 9 * time.Millisecond} {
+		f = floor{}
+		var at uint64
+		next, acc := uint64(0), 0.0
+		for tick := uint64(30); tick < 600; tick++ {
+			now := start.Add(time.Duration(tick)*16667*time.Microsecond + phase)
+			acc += 0.7
+			for acc >= 1 {
+				next++
+				acc--
+			}
+			if slow, _, _ := f.beat(now, false, false, 0, next, 1+tick/120); slow && at == 0 {
+				at = tick
+			}
+		}
+		if at != 120 {
+			t.Errorf("phase %v: reported at tick %d, want 120 (the grid window's end)", phase, at)
 		}
 	}
 }

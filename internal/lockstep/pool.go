@@ -94,6 +94,8 @@ type pool struct {
 	arrived   map[stKey]time.Time
 	itemSince map[crypto.Digest]time.Time
 	carried   map[crypto.Digest]time.Time // items of batches this acceptor voted for, when
+	relayedIn map[crypto.Digest]uint64    // messages relayed (TypeRelay), 1 + in which view
+	relayView uint64                      // 1 + the view relayedIn is about
 	// found is the evidence this pool found itself and has not relayed
 	// (Core.relayFound), bounded like evidence.
 	found    []gamestate.Evidence
@@ -121,7 +123,8 @@ func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
 		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size()),
 		skips: map[stKey]crypto.Envelope{}, leaves: make([]crypto.Envelope, v.Size()),
-		arrived: map[stKey]time.Time{}, itemSince: map[crypto.Digest]time.Time{}, carried: map[crypto.Digest]time.Time{}}
+		arrived: map[stKey]time.Time{}, itemSince: map[crypto.Digest]time.Time{}, carried: map[crypto.Digest]time.Time{},
+		relayedIn: map[crypto.Digest]uint64{}}
 }
 
 // addLeave takes a seat's signed departure (wire.TypeLeave).

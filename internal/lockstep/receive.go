@@ -22,6 +22,27 @@ func (c *Core) Receive(now time.Time, from int, env crypto.Envelope) {
 
 // intake adds one game message to the pool and reacts to what it found.
 func (c *Core) intake(now time.Time, from int, env crypto.Envelope) {
+	if env.Type == wire.TypeRelay {
+		// Other players' messages passed on by an acceptor that refused a
+		// batch without them: each is taken as if it came on its own, but
+		// one this peer holds already is no replay by the relayer.
+		if c.cfg.Verifier.Verify(&env) != nil {
+			return
+		}
+		envs, err := gamestate.DecodeRelay(env.Body)
+		if err != nil {
+			return
+		}
+		for _, e := range envs {
+			if e.Type == wire.TypeRelay || e.Type == wire.TypeEvidenceRelay {
+				continue
+			}
+			if r := c.pool.add(e, c.engine.Next()); r == intakeOK && c.status.IsLeader {
+				c.rd.Wake = true
+			}
+		}
+		return
+	}
 	if env.Type == wire.TypeNoInput && c.cfg.Mode == Broadcast {
 		// Broadcast mode has no leader to skip a wait: a player says "no
 		// input" with a signed empty Input, which every peer applies alike.

@@ -91,7 +91,11 @@ func (c *Core) followerChecks(now time.Time, st bft.Status, next uint64) {
 		c.observe(now, gamestate.Unresponsive, int(st.Leader), "leader of the current view orders no ticks")
 	}
 	if ordered && !c.cfg.Unpaced {
-		if slow, decided, beats := c.floor.beat(now, st.IsLeader, st.InViewChange, st.View, next); slow {
+		var grid uint64
+		if !c.cfg.Epoch.IsZero() {
+			grid = 1 + c.wallTick(now)/max(1, uint64(floorWindow/c.cfg.Interval))
+		}
+		if slow, decided, beats := c.floor.beat(now, st.IsLeader, st.InViewChange, st.View, next, grid); slow {
 			c.log.Info("leader below the throughput floor", "view", st.View, "leader", st.Leader, "decided", decided, "beats", beats)
 			c.observe(now, gamestate.SlowLeader, int(st.Leader),
 				fmt.Sprintf("leader of view %d decided %d ticks in %d beats (floor %d%%)", st.View, decided, beats, 100*floorNum/floorDen))

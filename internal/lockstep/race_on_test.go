@@ -1,0 +1,6 @@
+//go:build race
+
+package lockstep
+
+// raceOn: the race detector slows the seeded simulation about tenfold.
+const raceOn = true
