@@ -52,7 +52,7 @@ var typeNames = map[Type]string{
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
 	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay",
-	TypeSyncRequest:   "sync-request", TypeSyncResponse: "sync-response",
+	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 
 // Known reports whether t is a registered type.
