@@ -306,12 +306,17 @@ const (
 	// SlowLeader: the leader's decided tick rate stayed under the
 	// throughput floor for a whole window while it kept its view.
 	SlowLeader ObservationKind = 7
+	// SelectiveSend: leaders of f+1 different seats left out this seat's
+	// input although this acceptor held it in time: the player sends its
+	// inputs to others but not to the leaders (or cannot reach them), and
+	// its inputs are no longer held against a leader here.
+	SelectiveSend ObservationKind = 8
 	// LastObservation is the highest observation kind (for tables).
-	LastObservation = SlowLeader
+	LastObservation = SelectiveSend
 )
 
 var observationNames = [...]string{"", "bad-signature", "replayed-message", "malformed-message", "flooding", "unresponsive",
-	"censorship", "slow-leader"}
+	"censorship", "slow-leader", "selective-send"}
 
 // String is the kind's name as used in scenario files and reports.
 func (k ObservationKind) String() string {

@@ -139,10 +139,14 @@ type Core struct {
 	proposedN    uint64
 	refused      uint64 // batches refused as unfair (Judge)
 	ownInputs    uint64 // decided ticks holding this seat's own input
-	msgsIn       uint64
-	msgRate      float64
-	beat         beatState
-	rd           Ready
+	// strikes[s]: leaders refused for leaving out seat s's input held in
+	// time; unprotected[s]: f+1 of them were, so s no longer is (fair.go).
+	strikes     []map[uint16]bool
+	unprotected []bool
+	msgsIn      uint64
+	msgRate     float64
+	beat        beatState
+	rd          Ready
 }
 
 type obsKey struct {
@@ -173,6 +177,7 @@ func New(cfg Config) *Core {
 		prop:     proposer{stall: stall, graceTicks: cfg.GraceTicks},
 		susp:     suspicion{after: suspectStalls * stall, graceTicks: cfg.GraceTicks},
 		signedAt: map[uint64]time.Time{}, obsLast: map[obsKey]time.Time{},
+		strikes: make([]map[uint16]bool, cfg.N), unprotected: make([]bool, cfg.N),
 		beat: beatState{reportedView: ^uint64(0)},
 	}
 	if cfg.Hooks != nil {

@@ -114,8 +114,11 @@ func (c *Core) Judge(payload []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if why := c.omission(b, now); why != "" {
+	if why, seat := c.omission(b, now); why != "" {
 		c.refused++
+		if seat >= 0 {
+			c.strike(now, seat)
+		}
 		c.relayOmitted(b)
 		c.observe(now, gamestate.Censorship, int(c.status.Leader), why)
 		c.log.Info("refusing batch", "first", b.First, "why", why)
@@ -130,9 +133,32 @@ func (c *Core) Judge(payload []byte, now time.Time) error {
 	return nil
 }
 
+// strike notes that the current leader left out seat's input although this
+// acceptor held it in time. A Byzantine player can cause that on purpose,
+// sending its input early to everyone but the leader, to make honest
+// acceptors block an honest leader tick after tick. Once leaders of f+1
+// different seats were refused for it (so at least one was honest, and
+// really never got the input), the seat loses the protection here and is
+// reported: it (or its network) does not reach the leaders.
+func (c *Core) strike(now time.Time, seat int) {
+	if c.unprotected[seat] {
+		return
+	}
+	if c.strikes[seat] == nil {
+		c.strikes[seat] = map[uint16]bool{}
+	}
+	c.strikes[seat][c.status.Leader] = true
+	if len(c.strikes[seat]) > (c.cfg.N-1)/3 {
+		c.unprotected[seat] = true
+		c.observe(now, gamestate.SelectiveSend, seat, fmt.Sprintf(
+			"leaders of %d different seats left out seat %d's input that this peer held in time", len(c.strikes[seat]), seat))
+	}
+}
+
 // omission names the first thing b leaves out that an honest leader would
-// have put in ("" if none).
-func (c *Core) omission(b *gamestate.Batch, now time.Time) string {
+// have put in ("" if none), and the seat whose input it is (-1: not an
+// input).
+func (c *Core) omission(b *gamestate.Batch, now time.Time) (string, int) {
 	if !c.cfg.Epoch.IsZero() && !c.cfg.Unpaced {
 		iv := c.cfg.Interval
 		for i := range b.Ticks {
@@ -144,11 +170,11 @@ func (c *Core) omission(b *gamestate.Batch, now time.Time) string {
 					continue
 				}
 				if now.Before(deadline.Add(-iv)) { // a tick of slack for the clocks
-					return fmt.Sprintf("seat %d marked no input at tick %d before the tick's deadline", s, t)
+					return fmt.Sprintf("seat %d marked no input at tick %d before the tick's deadline", s, t), -1
 				}
-				if at, ok := c.pool.arrived[stKey{t, uint16(s)}]; ok && !at.After(cut) {
+				if at, ok := c.pool.arrived[stKey{t, uint16(s)}]; ok && !at.After(cut) && !c.unprotected[s] {
 					return fmt.Sprintf("seat %d's input for tick %d left out, held here %v before its deadline",
-						s, t, deadline.Sub(at).Round(time.Millisecond))
+						s, t, deadline.Sub(at).Round(time.Millisecond)), s
 				}
 			}
 		}
@@ -165,18 +191,18 @@ func (c *Core) omission(b *gamestate.Batch, now time.Time) string {
 		for _, ev := range c.pool.evidence {
 			if id := evidenceID(ev); !in[id] && c.due(id, old, now) {
 				off, tick, _ := gamestate.CheckEvidence(c.cfg.Verifier, ev.Kind, ev.Envelopes)
-				return fmt.Sprintf("%s evidence against seat %d (tick %d) left out", ev.Kind, off, tick)
+				return fmt.Sprintf("%s evidence against seat %d (tick %d) left out", ev.Kind, off, tick), -1
 			}
 		}
 	}
 	if end := b.First + uint64(len(b.Ticks)); len(b.Hashes) < gamestate.MaxBatchHashes {
 		for k, env := range c.pool.hashes {
 			if id := env.ID(); k.tick < end && !in[id] && c.due(id, old, now) {
-				return fmt.Sprintf("seat %d's state hash for tick %d left out", k.seat, k.tick)
+				return fmt.Sprintf("seat %d's state hash for tick %d left out", k.seat, k.tick), -1
 			}
 		}
 	}
-	return ""
+	return "", -1
 }
 
 // due reports whether an item left out of a batch counts against it: held

@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/internal/transcript"
+	"github.com/paxsync/paxsync/wire"
 )
 
 var fairSeeds = flag.Int("fairseeds", 6, "seeds per (strategy, n) of TestFairSim (2 under -race; make sim runs 30)")
@@ -23,8 +25,13 @@ var fairSeeds = flag.Int("fairseeds", 6, "seeds per (strategy, n) of TestFairSim
 // cheater loses its leadership, every honest core reports it (censorship,
 // slow-leader), the match decides nearly every tick it had time for, and
 // the victim's (every seat's) input is in at least 80 % of the ticks.
+// In "selective" seat n-1 is the cheater, a player that sends its inputs to
+// everyone but the current leader, so that honest acceptors refuse honest
+// leaders: after leaders of f+1 seats were refused for it, it is reported
+// (selective-send) and no longer blocks anyone; the match goes on with at
+// most a few view changes more.
 func TestFairSim(t *testing.T) {
-	for _, strategy := range []string{"censor", "slow"} {
+	for _, strategy := range []string{"censor", "slow", "selective"} {
 		for _, n := range []int{4, 7} {
 			seeds := *fairSeeds
 			if raceOn && seeds > 2 {
@@ -54,15 +61,17 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 	if _, err := h.Run(cmd); err != nil {
 		t.Fatal(err)
 	}
-	const victim = 1
+	victim := 1
 	switch strategy {
+	case "selective":
+		victim = n - 1 // the cheater; the leaders of the first f+1 views are honest
 	case "censor":
 		h.censor[0] = victim
 	case "slow":
 		h.slow[0] = 45
 	}
 	f := (n - 1) / 3
-	stalled, blocked := 0, false
+	stalled, blocked, dropped := 0, false, 0
 	for b := 0; b < fairBeats; b++ {
 		for i := range h.inputs {
 			for tk := h.cores[i].InputTick(); tk <= h.cores[i].Clock()+3; tk++ {
@@ -83,6 +92,10 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 			for _, m := range h.queue {
 				if round == 0 && rng.IntN(10) == 0 {
 					keep = append(keep, m)
+					continue
+				}
+				if strategy == "selective" && m.from == victim && m.to == h.leader && m.env.Type == wire.TypeInput {
+					dropped++
 					continue
 				}
 				h.cores[m.to].Receive(h.now, m.from, m.env)
@@ -111,6 +124,27 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 			h.pending, h.suspects, stalled, blocked = nil, map[int]bool{}, 0, false
 		}
 		h.out = nil
+	}
+	if strategy == "selective" {
+		if dropped == 0 {
+			t.Fatal("the selective sender never withheld an input from a leader")
+		}
+		if h.view > uint64(f+1)+2 {
+			t.Errorf("%d view changes: the selective sender kept blocking leaders", h.view)
+		}
+		for i := 0; i < n; i++ {
+			found := false
+			for _, o := range h.cores[i].Observations() {
+				found = found || o.Kind == gamestate.SelectiveSend && o.About == victim
+			}
+			if i != victim && !found {
+				t.Errorf("core %d has no selective-send observation about seat %d", i, victim)
+			}
+		}
+		if fig := h.cores[0].Figures(); fig.Decided < 200 {
+			t.Fatalf("only %d ticks decided in %d beats", fig.Decided, fairBeats)
+		}
+		return
 	}
 	if h.view == 0 {
 		t.Fatalf("seat 0 (%s) still leads after %d beats", strategy, fairBeats)
