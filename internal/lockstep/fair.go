@@ -84,6 +84,11 @@ func (p *pool) forgetItems() {
 	for _, env := range p.hashes {
 		live[env.ID()] = true
 	}
+	for k := range p.commits {
+		if _, done := p.ordered[k]; !done {
+			live[commitID(k)] = true
+		}
+	}
 	for id := range p.itemSince {
 		if !live[id] {
 			delete(p.itemSince, id)
@@ -130,7 +135,23 @@ func (c *Core) Judge(payload []byte, now time.Time) error {
 	for i := range b.Hashes {
 		c.pool.carried[b.Hashes[i].ID()] = now
 	}
+	for i := range b.Commits {
+		if seat, tick, ok := gameSeatTick(&b.Commits[i]); ok {
+			c.pool.carried[commitID(stKey{tick, seat})] = now
+		}
+	}
 	return nil
+}
+
+// commitID names the sealed input of one (seat, tick) as an item to order:
+// any commitment of the seat for the tick orders it (a second, different
+// one is the player's equivocation, not the leader's omission).
+func commitID(k stKey) crypto.Digest {
+	w := wire.NewWriter(nil)
+	w.U8(uint8(wire.TypeSealedInput))
+	w.U16(k.seat)
+	w.Uvarint(k.tick)
+	return crypto.Sum(w.Bytes())
 }
 
 // strike notes that the current leader left out seat's input although this
@@ -195,7 +216,23 @@ func (c *Core) omission(b *gamestate.Batch, now time.Time) (string, int) {
 			}
 		}
 	}
-	if end := b.First + uint64(len(b.Ticks)); len(b.Hashes) < gamestate.MaxBatchHashes {
+	end := b.First + uint64(len(b.Ticks))
+	if len(b.Commits) < maxCommitsPerBatch && c.cfg.Sealed {
+		for _, cm := range b.Commits {
+			if seat, tick, ok := gameSeatTick(&cm); ok {
+				in[commitID(stKey{tick, seat})] = true
+			}
+		}
+		for k := range c.pool.commits {
+			if _, done := c.pool.ordered[k]; done || k.tick < end || k.tick-end >= gamestate.MaxCommitAhead {
+				continue
+			}
+			if id := commitID(k); !in[id] && c.due(id, old, now) {
+				return fmt.Sprintf("seat %d's sealed input for tick %d left out", k.seat, k.tick), -1
+			}
+		}
+	}
+	if len(b.Hashes) < gamestate.MaxBatchHashes {
 		for k, env := range c.pool.hashes {
 			if id := env.ID(); k.tick < end && !in[id] && c.due(id, old, now) {
 				return fmt.Sprintf("seat %d's state hash for tick %d left out", k.seat, k.tick), -1

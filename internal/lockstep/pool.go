@@ -290,6 +290,9 @@ func (p *pool) addInput(env crypto.Envelope, next uint64) intake {
 		return intakeOK // too late to matter; remembered only for replay detection
 	}
 	slots[k] = env
+	if env.Type == wire.TypeSealedInput {
+		p.since(commitID(k))
+	}
 	return intakeOK
 }
 
