@@ -116,12 +116,14 @@ type Stats struct {
 	DroppedEvents        uint64 // events dropped because Events() was not drained
 	Proposed             uint64 // batches this peer proposed as leader
 	// OwnInputTicks counts the decided ticks (since this session started)
-	// that hold this seat's own input: a censored player's share of
-	// OwnInputTicks to DecidedTicks falls. RefusedBatches counts the
+	// that hold this seat's own input, OwnNoInputTicks those that hold its
+	// own signed "no input" (the game submitted nothing in time): a
+	// censored player's share of OwnInputTicks in the other ticks falls,
+	// as the leader speaks for it. RefusedBatches counts the
 	// proposals this peer refused to vote for as unfair (a leader that
 	// left out an input, evidence or a state hash it held: Censorship
 	// observations); zero under an honest leader.
-	OwnInputTicks, RefusedBatches uint64
+	OwnInputTicks, OwnNoInputTicks, RefusedBatches uint64
 	// PeerRTT is the round-trip time to each seat's peer, indexed by seat
 	// (a moving average of pings every 2 s, what GGPO-style HUDs show as
 	// ping); 0 for this seat and for seats not connected or not pinged yet.

@@ -83,7 +83,7 @@ func (s *Session) statsOf(f lockstep.Figures) Stats {
 		InViewChange: f.Status.InViewChange, Tick: f.Clock, DecidedTicks: f.Decided, Slots: f.Status.Committed,
 		MsgsPerSec: f.MsgsPerSec, Verdicts: f.Verdicts, Observations: f.Observations,
 		DroppedEvents: s.dropped.Load(), Proposed: f.Proposed, CommitP50: f.CommitP50, CommitP99: f.CommitP99,
-		OwnInputTicks: f.OwnInputs, RefusedBatches: f.Refused,
+		OwnInputTicks: f.OwnInputs, OwnNoInputTicks: f.OwnAbsent, RefusedBatches: f.Refused,
 	}
 	if f.Clock > f.Decided {
 		st.TicksBehind = f.Clock - f.Decided

@@ -57,6 +57,10 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 		tr := &res.Ticks[i]
 		if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
 			c.ownInputs++
+		} else if i < len(b.Ticks) && c.cfg.Seat < len(b.Ticks[i].Seats) {
+			if e := b.Ticks[i].Seats[c.cfg.Seat]; e != nil && (e.Type == wire.TypeNoInput || e.Type == wire.TypeLeave) {
+				c.ownAbsent++ // "no input" in this player's own words
+			}
 		}
 		var commit time.Duration
 		if at, ok := c.signedAt[tr.Tick]; ok {

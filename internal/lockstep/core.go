@@ -139,6 +139,7 @@ type Core struct {
 	proposedN    uint64
 	refused      uint64 // batches refused as unfair (Judge)
 	ownInputs    uint64 // decided ticks holding this seat's own input
+	ownAbsent    uint64 // decided ticks holding this seat's own signed NoInput or Leave
 	// strikes[s]: leaders refused for leaving out seat s's input held in
 	// time; unprotected[s]: f+1 of them were, so s no longer is (fair.go).
 	strikes     []map[uint16]bool

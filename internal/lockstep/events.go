@@ -65,8 +65,9 @@ type Figures struct {
 	Proposed             uint64
 	// Refused counts proposals this acceptor refused to vote for as
 	// unfair (censorship: Judge); OwnInputs the decided ticks that hold
-	// this seat's own input.
-	Refused, OwnInputs uint64
+	// this seat's own input, OwnAbsent those that hold its own signed "no
+	// input" (NoInput or Leave: it had nothing to give).
+	Refused, OwnInputs, OwnAbsent uint64
 }
 
 func (TickEvent) isEvent()        {}

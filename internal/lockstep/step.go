@@ -122,7 +122,7 @@ func (c *Core) followerChecks(now time.Time, st bft.Status, next uint64) {
 // Figures returns the core's part of the session's stats now.
 func (c *Core) Figures() Figures {
 	f := Figures{Status: c.status, Clock: c.clock, Decided: c.engine.Next(), MsgsPerSec: c.msgRate,
-		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs}
+		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs, OwnAbsent: c.ownAbsent}
 	if len(c.lat) > 0 {
 		l := slices.Clone(c.lat)
 		slices.Sort(l)

@@ -77,17 +77,18 @@ type PeerReport struct {
 	DecidedTicks uint64 `json:"decided_ticks"`
 	// OwnInputTicks: decided ticks holding this peer's own input;
 	// RefusedBatches: proposals it refused as unfair (Stats).
-	OwnInputTicks  uint64            `json:"own_input_ticks"`
-	RefusedBatches uint64            `json:"refused_batches"`
-	FinalHash      string            `json:"final_hash"`
-	Checkpoints    map[uint64]string `json:"checkpoints"`
-	Verdicts       []VerdictInfo     `json:"verdicts"`
-	Observations   []ObsInfo         `json:"observations"`
-	CommitP50Ms    float64           `json:"commit_p50_ms"`
-	CommitP99Ms    float64           `json:"commit_p99_ms"`
-	View           uint64            `json:"view"`
-	CaughtUp       bool              `json:"caught_up,omitempty"`
-	ReplayError    string            `json:"replay_error,omitempty"`
+	OwnInputTicks   uint64            `json:"own_input_ticks"`
+	OwnNoInputTicks uint64            `json:"own_no_input_ticks"`
+	RefusedBatches  uint64            `json:"refused_batches"`
+	FinalHash       string            `json:"final_hash"`
+	Checkpoints     map[uint64]string `json:"checkpoints"`
+	Verdicts        []VerdictInfo     `json:"verdicts"`
+	Observations    []ObsInfo         `json:"observations"`
+	CommitP50Ms     float64           `json:"commit_p50_ms"`
+	CommitP99Ms     float64           `json:"commit_p99_ms"`
+	View            uint64            `json:"view"`
+	CaughtUp        bool              `json:"caught_up,omitempty"`
+	ReplayError     string            `json:"replay_error,omitempty"`
 	// Bench is the measured window of a bench peer (absent in matches).
 	Bench *BenchReport `json:"bench,omitempty"`
 	// Resources is what the play window cost this peer (absent if the
@@ -315,7 +316,7 @@ loop:
 	rep.Resources = res.end(s, last)
 	st := s.Stats()
 	rep.DecidedTicks, rep.View = st.DecidedTicks, st.View
-	rep.OwnInputTicks, rep.RefusedBatches = st.OwnInputTicks, st.RefusedBatches
+	rep.OwnInputTicks, rep.OwnNoInputTicks, rep.RefusedBatches = st.OwnInputTicks, st.OwnNoInputTicks, st.RefusedBatches
 	rep.CommitP50Ms = float64(st.CommitP50.Microseconds()) / 1000
 	rep.CommitP99Ms = float64(st.CommitP99.Microseconds()) / 1000
 	s.View(func(g gamestate.Game, _ uint64) { rep.FinalHash = g.Hash().Hex() })

@@ -51,9 +51,11 @@ type PeerResult struct {
 	DecidedTicks uint64 `json:"decided_ticks"`
 	// OwnInputTicks are the decided ticks that hold this peer's own
 	// input; InputShare is their share of the ticks it decided in the play
-	// window (Resources; the whole match if the window never opened): what
-	// a censoring leader takes away. RefusedBatches counts the proposals
-	// it refused as unfair.
+	// window (Resources; the whole match if the window never opened), not
+	// counting the ticks that hold its own signed "no input" (it had
+	// nothing to give: a stall put the tick behind the grid before the
+	// game could submit): what a censoring leader takes away.
+	// RefusedBatches counts the proposals it refused as unfair.
 	OwnInputTicks  uint64        `json:"own_input_ticks"`
 	InputShare     float64       `json:"input_share"`
 	RefusedBatches uint64        `json:"refused_batches"`
@@ -192,11 +194,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 		} else {
 			pr.PeerID, pr.DecidedTicks, pr.FinalHash = pp.PeerID, pp.DecidedTicks, pp.FinalHash
 			pr.OwnInputTicks, pr.RefusedBatches = pp.OwnInputTicks, pp.RefusedBatches
-			if res := pp.Resources; res != nil && res.DecidedTicks > 0 {
-				pr.InputShare = float64(res.OwnInputTicks) / float64(res.DecidedTicks) // over the play window
-			} else if pp.DecidedTicks > 0 {
-				pr.InputShare = float64(pp.OwnInputTicks) / float64(pp.DecidedTicks)
-			}
+			pr.InputShare = inputShare(pp)
 			pr.CommitP50Ms, pr.CommitP99Ms, pr.CaughtUp = pp.CommitP50Ms, pp.CommitP99Ms, pp.CaughtUp
 			pr.Bench, pr.Resources = pp.Bench, pp.Resources
 			if pp.Verdicts != nil {
@@ -535,4 +533,18 @@ func summarizeObs(os []ObsInfo) string {
 		return "-"
 	}
 	return strings.Join(out, " ")
+}
+
+// inputShare is a peer's own inputs over the ticks it could have given one
+// for: decided ticks minus those holding its own signed "no input", over
+// the play window when it opened.
+func inputShare(pp *PeerReport) float64 {
+	own, absent, decided := pp.OwnInputTicks, pp.OwnNoInputTicks, pp.DecidedTicks
+	if res := pp.Resources; res != nil && res.DecidedTicks > 0 {
+		own, absent, decided = res.OwnInputTicks, res.OwnNoInputTicks, res.DecidedTicks
+	}
+	if decided <= absent {
+		return 0
+	}
+	return float64(own) / float64(decided-absent)
 }

@@ -115,3 +115,20 @@ func TestTimelineLines(t *testing.T) {
 		t.Errorf("markers\n got %v\nwant %v", got, want)
 	}
 }
+
+// The input share counts a peer's own inputs over the ticks it could give
+// one for (its own signed "no input" ticks are left out), over the play
+// window when there is one.
+func TestInputShare(t *testing.T) {
+	whole := &PeerReport{DecidedTicks: 100, OwnInputTicks: 60, OwnNoInputTicks: 20}
+	if got := inputShare(whole); got != 0.75 {
+		t.Errorf("whole match: %v, want 0.75 (60 of the 80 ticks it had an input for)", got)
+	}
+	win := &PeerReport{DecidedTicks: 100, OwnInputTicks: 10, Resources: &ResourceReport{DecidedTicks: 50, OwnInputTicks: 45, OwnNoInputTicks: 0}}
+	if got := inputShare(win); got != 0.9 {
+		t.Errorf("window: %v, want 0.9", got)
+	}
+	if got := inputShare(&PeerReport{DecidedTicks: 5, OwnNoInputTicks: 5}); got != 0 {
+		t.Errorf("no tick with an input: %v, want 0", got)
+	}
+}

@@ -67,12 +67,14 @@ type ResourceReport struct {
 	DroppedSubscription uint64   `json:"dropped_subscription"`
 	SendDrops           uint64   `json:"send_drops"`
 	StreamsRefused      uint64   `json:"streams_refused"`
-	// DecidedTicks and OwnInputTicks are the ticks this peer decided over
-	// the window and how many of them hold its own input (Stats): the
-	// window's input share, which the match's start-up ticks (before the
-	// players submit) do not dilute.
-	DecidedTicks  uint64 `json:"decided_ticks"`
-	OwnInputTicks uint64 `json:"own_input_ticks"`
+	// DecidedTicks, OwnInputTicks and OwnNoInputTicks are the ticks this
+	// peer decided over the window and how many of them hold its own input
+	// and its own signed "no input" (Stats): the window's input share,
+	// which the match's start-up ticks (before the players submit) do not
+	// dilute.
+	DecidedTicks    uint64 `json:"decided_ticks"`
+	OwnInputTicks   uint64 `json:"own_input_ticks"`
+	OwnNoInputTicks uint64 `json:"own_no_input_ticks"`
 }
 
 // HeapGrowthBytes is HeapEndBytes minus HeapStartBytes (negative when the
@@ -232,6 +234,7 @@ func (r *resourceRec) end(s *paxsync.Session, last uint64) *ResourceReport {
 	rep.StreamsRefused = st.StreamsRefused - s0.StreamsRefused
 	rep.DecidedTicks = st.DecidedTicks - s0.DecidedTicks
 	rep.OwnInputTicks = st.OwnInputTicks - s0.OwnInputTicks
+	rep.OwnNoInputTicks = st.OwnNoInputTicks - s0.OwnNoInputTicks
 	fmt.Fprintf(r.w, "heap end %d %d\n", rep.HeapEndBytes, last)
 	return &rep
 }
