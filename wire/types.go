@@ -29,6 +29,10 @@ const (
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
 	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
 	TypeNoInput     Type = 39 // player: has no input for one tick (do not wait for it)
+	// TypeReplayEnd is the recording peer's signed end of a replay file
+	// (gamestate): where the match's record stops and the hash of every
+	// record before it, so a cut or pruned replay is told from a whole one.
+	TypeReplayEnd Type = 40
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -43,6 +47,7 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
+	TypeReplayEnd:   "replay-end",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 
