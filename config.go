@@ -119,7 +119,11 @@ type Config struct {
 	// means WALSyncPower. See WALSync.
 	WALSync WALSync
 	// Record, if set, receives a replay of the match (gamestate replay
-	// format; `paxsync replay verify` checks it).
+	// format; `paxsync replay verify` checks it from the file alone). A
+	// gamestate.ReplayFile (an *os.File opened read-write) that already
+	// holds this match's replay is continued, not overwritten, so a
+	// session restarted from its WAL keeps one verifiable replay; any
+	// other io.Writer gets a fresh replay.
 	Record io.Writer
 	// Metrics, if set, gets this session's Prometheus metrics, labelled
 	// with the match name and seat, for a game or server that already

@@ -171,10 +171,7 @@ func (s *Session) newCore(v *crypto.Verifier, h *lockstep.Hooks) (*lockstep.Core
 	}
 	var rec *gamestate.ReplayWriter
 	if cfg.Record != nil {
-		rec, err = gamestate.NewReplayWriter(cfg.Record, &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
-			TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
-			Policy: cfg.Policy, Game: cfg.GameParams, Epoch: epochNanos(cfg.Epoch)})
-		if err != nil {
+		if rec, err = s.openReplay(); err != nil {
 			return nil, fmt.Errorf("paxsync: Record: %w", err)
 		}
 	}

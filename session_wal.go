@@ -8,6 +8,7 @@ import (
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/driver"
+	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wal"
 )
 
@@ -66,4 +67,25 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 	}
 	s.closeWAL = fw.Close
 	return fw, recs, nil
+}
+
+// openReplay starts the replay in Config.Record. Its header says what a
+// certificate must hold (crash consensus: f+1 of the 2f+1 acceptors). A
+// Record that is a file (gamestate.ReplayFile, e.g. an *os.File opened
+// read-write) holding a replay of this very match is continued, not
+// overwritten: a peer restarted from its WAL appends a resume marker and
+// goes on recording, so the file still verifies as one.
+func (s *Session) openReplay() (*gamestate.ReplayWriter, error) {
+	cfg := &s.cfg
+	h := &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
+		TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
+		Policy: cfg.Policy, Game: cfg.GameParams, Epoch: epochNanos(cfg.Epoch)}
+	if cfg.Consensus == ConsensusCrash {
+		f := (s.n - 1) / 3
+		h.Quorum, h.Acceptors = f+1, 2*f+1
+	}
+	if f, ok := cfg.Record.(gamestate.ReplayFile); ok {
+		return gamestate.ResumeReplayWriter(f, h)
+	}
+	return gamestate.NewReplayWriter(cfg.Record, h)
 }

@@ -493,7 +493,10 @@ func (nd *Node) deliver() {
 		if err != nil {
 			v = value{}
 		}
-		e := Entry{Slot: s, View: ss.decView, Payload: v.Payload}
+		e := Entry{Slot: s, View: ss.decView, Payload: v.Payload, Value: ss.value, Cert: make([]crypto.Envelope, len(ss.commitCert))}
+		for i, r := range ss.commitCert {
+			e.Cert[i] = r.env
+		}
 		for _, ev := range v.Evidence {
 			k := ev.verdict()
 			if _, done := nd.ordered[k]; done {

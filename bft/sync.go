@@ -149,7 +149,8 @@ func (nd *Node) ApplySync(s *SyncState) error {
 	}
 	if install {
 		nd.rd.Committed = nil // covered by the snapshot
-		nd.rd.InstallSnapshot = &Snapshot{Slot: cp.Slot, Data: append([]byte(nil), s.Snapshot...)}
+		nd.rd.InstallSnapshot = &Snapshot{Slot: cp.Slot, Data: append([]byte(nil), s.Snapshot...),
+			Checkpoint: cp.encode(), Cert: append([]crypto.Envelope(nil), s.CheckpointCert...)}
 		nd.committed = cp.Slot
 		nd.ordered = map[verdict]uint64{}
 		for _, v := range cp.Ordered {

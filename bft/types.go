@@ -41,18 +41,33 @@ type Message struct {
 // Entry is one decided slot, delivered in slot order. Evidence holds the
 // equivocation verdicts ordered at this slot (already-ordered verdicts are
 // removed, so each verdict appears exactly once in the log).
+//
+// Value and Cert make the entry transferable: Value is the decided value
+// exactly as agreed (payload and all the evidence it carried, the bytes
+// whose crypto.Sum the Confirms name) and Cert the q signed Confirm
+// envelopes of one view that decided it, so a replay that keeps both can
+// be checked by anyone holding the roster, without trusting the recorder.
 type Entry struct {
 	Slot     uint64
 	View     uint64
 	Payload  []byte
 	Evidence []Evidence
+	Value    []byte
+	Cert     []crypto.Envelope
 }
 
 // Snapshot is a stable checkpoint's application state handed to the app
 // after catch-up: restore it, then apply Ready.Committed.
+//
+// Checkpoint (the encoded checkpoint body: slot, digest of Data, ordered
+// verdicts) and Cert (q signed Checkpoint envelopes of exactly that body)
+// prove the snapshot to a third party, so a replay recorded by a peer that
+// caught up can resume its verification from it.
 type Snapshot struct {
-	Slot uint64
-	Data []byte
+	Slot       uint64
+	Data       []byte
+	Checkpoint []byte
+	Cert       []crypto.Envelope
 }
 
 // SyncNeed tells the driver the node is behind: fetch SyncResponse(From-1)

@@ -86,8 +86,20 @@ func (r *Replay) Play(ctx context.Context) {
 			if vd, fresh, err := r.eng.RecordConsensus(v.Kind, v.Offender, v.Evidence, v.Detail); err == nil && fresh {
 				r.World.AddVerdict(vd)
 			}
-		case "batch":
+		case "checkpoint":
+			// The recorder caught up here: playback jumps with it.
+			if err := r.eng.Restore(rec.Snapshot); err != nil {
+				r.World.Finish(err)
+				return
+			}
+		case "batch", "entry":
+			if rec.Batch == nil {
+				continue // a decided value that is no batch
+			}
 			for _, sub := range splitBatch(rec.Batch) {
+				if sub.First < r.eng.Next() {
+					continue // already shown (a stale duplicate, or slots again after the recorder restarted)
+				}
 				select {
 				case <-ctx.Done():
 					r.World.Finish(ctx.Err())

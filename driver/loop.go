@@ -20,6 +20,9 @@ import (
 func (d *Driver) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
+		if d.cfg.Core != nil {
+			d.cfg.Core.EndRecord() // on the loop's goroutine, after its last step
+		}
 		cancel()
 		close(d.stopped)
 		if d.node != nil {

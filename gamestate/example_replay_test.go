@@ -87,6 +87,10 @@ func ExampleVerifyReplay() {
 		}
 	}
 
+	// The recorder closes the replay with its signed end record.
+	if err := rw.WriteEnd(signers[0], eng.Next()); err != nil {
+		log.Fatal(err)
+	}
 	rep, err := gamestate.VerifyReplay(bytes.NewReader(file.Bytes()), arena.NewGame)
 	if err != nil {
 		log.Fatal(err)
@@ -114,8 +118,8 @@ func ExampleVerifyReplay() {
 	// Output:
 	// match "replay-example": 5 batches, 40 ticks, 4 state hashes checked, 0 verdicts
 	// final hash ea52aa404d22ebfa, as played: true; complete: true
-	// torn copy: verified up to byte 4136 of 5093, 32 ticks
+	// torn copy: verified up to byte 5100 of 5208, 40 ticks
 	// incomplete: true
-	// gamestate: replay is incomplete: it ends inside a record at byte 4136, after tick 31 (4 batches): the recording peer stopped abruptly; everything up to there verified, what followed is unknown
+	// gamestate: replay is incomplete: it ends inside a record at byte 5100, after tick 39 (5 batches): the recording peer stopped abruptly; everything up to there verified, what followed is unknown
 	// changed copy: corrupt: true (gamestate: replay is corrupt: checksum)
 }

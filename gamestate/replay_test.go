@@ -40,6 +40,9 @@ func recordMatch(t *testing.T) (*match, []byte) {
 		}
 	}
 	m.step()
+	if err := m.rw.WriteEnd(m.signers[0], m.ref.Next()); err != nil {
+		t.Fatal(err)
+	}
 	return m, buf.Bytes()
 }
 

@@ -183,9 +183,14 @@ func TestSessionEarlyOrdering(t *testing.T) {
 func TestSessionBroadcastMode(t *testing.T) {
 	const ticks, seed = 60, 12
 	epoch := time.Now().Add(time.Second)
-	sess, runs := playBots(t, "broadcast-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
+	var rec lockedBuffer
+	sess, runs := playBots(t, "broadcast-test", time.Minute, ticks, seed, false, overMemnet, func(i int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval, c.Epoch, c.Consensus = 20, 10, epoch, paxsync.ConsensusBroadcast
+		if i == 0 {
+			c.Record = &rec
+		}
 	})
+	defer checkModeReplay(t, sess[0], &rec, false)
 	for i, r := range runs {
 		// Before the bots' first inputs every player signs "no input";
 		// after that each tick waits for every player's input, so nearly
@@ -271,9 +276,14 @@ func TestSessionTamperRelay(t *testing.T) {
 func TestSessionCrashMode(t *testing.T) {
 	const ticks, seed = 60, 15
 	epoch := time.Now().Add(time.Second)
-	sess, runs := playBots(t, "crash-mode-test", time.Minute, ticks, seed, false, overMemnet, func(_ int, c *paxsync.Config) {
+	var rec lockedBuffer
+	sess, runs := playBots(t, "crash-mode-test", time.Minute, ticks, seed, false, overMemnet, func(i int, c *paxsync.Config) {
 		c.TickRate, c.HashInterval, c.Epoch, c.Consensus = 20, 10, epoch, paxsync.ConsensusCrash
+		if i == 0 {
+			c.Record = &rec
+		}
 	})
+	defer checkModeReplay(t, sess[0], &rec, true)
 	for i := range runs {
 		if st := sess[i].Stats(); st.Slots == 0 {
 			t.Errorf("seat %d: crash mode decided no slots: %+v", i, st)

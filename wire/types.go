@@ -37,6 +37,10 @@ const (
 	// or state hashes it holds passes the players' signed messages on, so
 	// the next leader has them (after a partition, only one side did).
 	TypeRelay Type = 43
+	// TypeReplayEnd is the recording peer's signed end of a replay file
+	// (gamestate): where the match's record stops and the hash of every
+	// record before it, so a cut or pruned replay is told from a whole one.
+	TypeReplayEnd Type = 40
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -51,7 +55,7 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
-	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay",
+	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay", TypeReplayEnd: "replay-end",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 

@@ -65,7 +65,8 @@ func main() {
 }
 
 // run is the whole command line; it returns the exit status: 0 success
-// (and -h/--help), 1 failure, 2 bad flags, arguments or input files.
+// (and -h/--help), 1 failure, 2 bad flags, arguments or input files, and
+// a command's own status (replay verify: 3 for an incomplete replay).
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
@@ -89,5 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintf(stderr, "paxsync %s: %v\n", args[0], err)
+	var ec interface{ ExitCode() int }
+	if errors.As(err, &ec) {
+		return ec.ExitCode() // replay verify's 3: incomplete
+	}
 	return 1
 }

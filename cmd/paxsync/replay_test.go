@@ -89,6 +89,9 @@ func recordReplay(t *testing.T, ticks uint64) []byte {
 			}
 		}
 	}
+	if err := rw.WriteEnd(signers[0], eng.Next()); err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 
@@ -138,22 +141,25 @@ func TestReplayVerifySummarises(t *testing.T) {
 
 // TestReplayVerifyRefusesIncomplete: a replay cut in half, or holding only
 // the header (what a crash-restarted peer leaves), proves nothing: it
-// fails (exit 1) saying it is incomplete and where it ends, unless
-// --allow-partial is given.
+// fails (exit 3) saying it is incomplete and where it ends, unless
+// --allow-partial is given; so does one cut exactly before its end record.
+// A version-1 file is refused as such (exit 2).
 func TestReplayVerifyRefusesIncomplete(t *testing.T) {
 	file := recordReplay(t, 90)
 	half := writeFile(t, "half.replay", file[:len(file)/2])
 	header := writeFile(t, "header.replay", file[:headerLen(file)])
+	noEnd := writeFile(t, "noend.replay", file[:lastRecordStart(t, file)])
 	for _, c := range []struct {
 		path string
 		want []string
 	}{
 		{half, []string{"is incomplete: it ends inside a record at byte ", ", after tick "}},
 		{header, []string{"is incomplete: it holds only the header (", "no tick"}},
+		{noEnd, []string{"is incomplete: it has no end record (at byte ", ", tick 89)"}},
 	} {
 		code, stdout, stderr := cmdline("replay", "verify", c.path)
-		if code != 1 {
-			t.Errorf("%s: exit %d, want 1; stdout %q stderr %q", c.path, code, stdout, stderr)
+		if code != 3 || strings.Contains(stdout, "proof:") {
+			t.Errorf("%s: exit %d, want 3; stdout %q stderr %q", c.path, code, stdout, stderr)
 		}
 		for _, w := range append(c.want, "--allow-partial accepts it") {
 			if !strings.Contains(stderr, w) {
@@ -168,4 +174,23 @@ func TestReplayVerifyRefusesIncomplete(t *testing.T) {
 	if code, _, stderr := cmdline("replay", "verify", writeFile(t, "bad.replay", []byte("nope"))); code != 1 || !strings.Contains(stderr, "does not verify") {
 		t.Errorf("garbage: exit %d, stderr %q", code, stderr)
 	}
+	v1 := append([]byte("paxsync-replay\x00\x01"), file[16:]...)
+	if code, _, stderr := cmdline("replay", "verify", writeFile(t, "v1.replay", v1)); code != 2 || !strings.Contains(stderr, "format version 1") {
+		t.Errorf("version-1 file: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// lastRecordStart is the offset of a whole replay's last record (its end
+// record): cutting there leaves a file of whole records without an end.
+func lastRecordStart(t *testing.T, file []byte) int {
+	t.Helper()
+	off, last := 16, 16
+	for off < len(file) {
+		n := int(file[off])<<24 | int(file[off+1])<<16 | int(file[off+2])<<8 | int(file[off+3])
+		last, off = off, off+4+n+4
+	}
+	if off != len(file) {
+		t.Fatal("not a whole replay")
+	}
+	return last
 }

@@ -32,6 +32,10 @@ func (c *Core) Apply(e bft.Entry, now time.Time) {
 		c.record(func(w *gamestate.ReplayWriter) error { return w.WriteConsensus(&v) })
 		c.verdict(v)
 	}
+	// Every decided slot is recorded with its commit certificate, a batch
+	// or not, stale or not: a verifier re-derives what peers skip, and a
+	// gap in slots shows an entry dropped from the file.
+	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteEntry(e.Slot, e.View, e.Value, e.Cert) })
 	b, err := gamestate.DecodeBatch(e.Payload)
 	if err != nil {
 		c.log.Warn("decided value is not a batch", "slot", e.Slot, "err", err)
@@ -52,7 +56,6 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 		c.prop.skipped(c.engine.Next())
 		return
 	}
-	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteBatch(b) })
 	for i := range res.Ticks {
 		tr := &res.Ticks[i]
 		if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
@@ -123,6 +126,8 @@ func (c *Core) applyComplete(now time.Time) {
 				}
 			}
 		}
+		// Nothing certifies what this peer applied: recorded as such.
+		c.record(func(w *gamestate.ReplayWriter) error { return w.WriteBatch(b) })
 		c.applyBatch(b, now)
 	}
 }

@@ -301,18 +301,34 @@ func (c *Core) observe(now time.Time, kind gamestate.ObservationKind, about int,
 func (c *Core) Snapshot() []byte { return c.engine.Snapshot() }
 
 // Restore installs a checkpoint received through catch-up. The replay
-// being recorded would have a hole, so recording stops.
+// records the checkpoint with its certificate and the snapshot, from which
+// a verifier resumes; without a certificate (nothing to prove it with)
+// recording stops rather than leave an unprovable hole.
 func (c *Core) Restore(snap *bft.Snapshot) {
 	if err := c.engine.Restore(snap.Data); err != nil {
 		c.log.Error("checkpoint restore failed", "slot", snap.Slot, "err", err)
 		return
 	}
-	if c.cfg.Record != nil && c.recErr == nil {
-		c.recErr = errors.New("paxsync: replay stopped: state installed from a checkpoint")
+	if c.cfg.Record != nil && c.recErr == nil && snap.Checkpoint == nil {
+		c.recErr = errors.New("paxsync: replay stopped: state installed from an uncertified checkpoint")
 	}
+	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteCheckpoint(snap.Checkpoint, snap.Cert, snap.Data) })
 	c.pool.decided(&gamestate.Batch{}, c.engine.Next())
 	c.skipDecided()
 	c.emit(PeerEvent{Seat: c.cfg.Seat, Kind: PeerCaughtUp})
+}
+
+// EndRecord closes the replay with this peer's signed end record (last
+// slot, next tick, count and hash chain of every record), so a verifier
+// tells this complete replay from a cut one. The driver calls it once its
+// loop stops; nothing is recorded after it.
+func (c *Core) EndRecord() {
+	c.record(func(w *gamestate.ReplayWriter) error {
+		if w.Ended() {
+			return nil
+		}
+		return w.WriteEnd(c.cfg.Signer, c.engine.Next())
+	})
 }
 
 // record writes one replay record; the first failure stops recording.

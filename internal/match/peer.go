@@ -1,7 +1,6 @@
 package match
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -183,16 +182,23 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		defer lf.Close()
 		logger = slog.New(slog.NewTextHandler(lf, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	var rec *bufio.Writer
+	var rec *os.File
 	if cfg.ReplayFile != "" {
-		// A restarted peer gets a fresh replay (a replay with a hole would
-		// not verify); the earlier incarnation's file died with SIGKILL.
-		rf, err := os.Create(cfg.ReplayFile)
+		// A restarted peer (its WAL directory is there) continues its
+		// replay: the session cuts the torn tail SIGKILL left, appends a
+		// resume marker and records on (the file stays one verifiable
+		// replay). A first start truncates whatever a file there holds.
+		// The file itself is the Record (no buffer): one write per record.
+		flags := os.O_RDWR | os.O_CREATE | os.O_TRUNC
+		if fi, err := os.Stat(cfg.WALDir); err == nil && fi.IsDir() && cfg.WALDir != "" {
+			flags &^= os.O_TRUNC
+		}
+		rf, err := os.OpenFile(cfg.ReplayFile, flags, 0o644)
 		if err != nil {
 			return err
 		}
 		defer rf.Close()
-		rec = bufio.NewWriter(rf)
+		rec = rf
 	}
 	newGame, params, play, err := gameSetup(cfg, len(roster), seatOf(key, roster))
 	if err != nil {
@@ -322,7 +328,7 @@ loop:
 	s.View(func(g gamestate.Game, _ uint64) { rep.FinalHash = g.Hash().Hex() })
 	cerr := s.Close()
 	if rec != nil {
-		if err := rec.Flush(); err != nil {
+		if err := rec.Sync(); err != nil {
 			rep.ReplayError = err.Error()
 		}
 	}

@@ -1,0 +1,163 @@
+package gamestate
+
+// What makes a replay checkable by a third party: commit certificates of
+// decided entries, checkpoint certificates of installed snapshots, and the
+// recorder's signed end with a hash chain over every record.
+//
+// The bodies checked here are bft's (bft/msgs.go): a Confirm's body is
+// view | count | (slot, digest)*, a decided value is Blob(payload) |
+// count | Blob(evidence)*, a checkpoint body starts slot | app digest.
+// gamestate cannot import bft (both sit on crypto), so the few fields it
+// needs are read here; tests/replay_cert_test.go records a real session's
+// replay and verifies it, which fails if the two drift apart.
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// Bounds on what a certificate record may hold when decoded.
+const (
+	maxCertEnvs  = 1 << 12
+	maxVotePairs = 4096
+)
+
+// ReplayEnd is the body of the recorder's signed end record.
+type ReplayEnd struct {
+	LastSlot uint64        // the last slot recorded (entry or checkpoint)
+	NextTick uint64        // the engine's next tick when recording ended
+	Records  uint64        // records before the end, the header included
+	Chain    crypto.Digest // hash chain over those records
+}
+
+func (e *ReplayEnd) encode() []byte {
+	w := wire.NewWriter(nil)
+	w.Uvarint(e.LastSlot)
+	w.Uvarint(e.NextTick)
+	w.Uvarint(e.Records)
+	w.Bytes32(e.Chain)
+	return w.Bytes()
+}
+
+func decodeReplayEnd(b []byte) (ReplayEnd, error) {
+	r := wire.NewReader(b)
+	e := ReplayEnd{LastSlot: r.Uvarint("end.slot"), NextTick: r.Uvarint("end.tick"), Records: r.Uvarint("end.records")}
+	e.Chain = r.Bytes32("end.chain")
+	return e, r.Done()
+}
+
+// chainNext extends the record hash chain by one record (kind | body).
+func chainNext(prev crypto.Digest, rec []byte) crypto.Digest {
+	return crypto.Sum([]byte("paxsync-replay-chain"), prev[:], rec)
+}
+
+func writeCertEnvs(w *wire.Writer, envs []crypto.Envelope) {
+	w.Uvarint(uint64(len(envs)))
+	for i := range envs {
+		w.Blob(envs[i].Encode(nil))
+	}
+}
+
+func readCertEnvs(r *wire.Reader, field string) []crypto.Envelope {
+	n := r.Len(field, maxCertEnvs, 1)
+	var out []crypto.Envelope
+	for i := 0; i < n && r.Err() == nil; i++ {
+		b := r.Blob(field, wire.MaxMessageSize)
+		if r.Err() != nil {
+			break
+		}
+		e, err := crypto.DecodeEnvelope(b)
+		if err != nil {
+			r.Fail(field, wire.ErrMalformed)
+			break
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// valuePayload is the application payload of a decided bft value.
+func valuePayload(v []byte) ([]byte, error) {
+	r := wire.NewReader(v)
+	p := r.Blob("value.payload", wire.MaxMessageSize)
+	return p, r.Err()
+}
+
+// checkpointSlot reads the slot and application digest a checkpoint body
+// names.
+func checkpointSlot(body []byte) (uint64, crypto.Digest, error) {
+	r := wire.NewReader(body)
+	s := r.Uvarint("checkpoint.slot")
+	d := r.Bytes32("checkpoint.app")
+	return s, d, r.Err()
+}
+
+// confirmNames reports whether a Confirm body is of view and names
+// (slot, d).
+func confirmNames(body []byte, view, slot uint64, d crypto.Digest) bool {
+	r := wire.NewReader(body)
+	if r.Uvarint("view") != view {
+		return false
+	}
+	n := r.Len("pairs", maxVotePairs, 33)
+	for i := 0; i < n && r.Err() == nil; i++ {
+		s, pd := r.Uvarint("slot"), r.Bytes32("digest")
+		if r.Err() == nil && s == slot && pd == d {
+			return true
+		}
+	}
+	return false
+}
+
+// certSigners counts the distinct acceptors among cert whose envelope is of
+// type t, passes ok, and is validly signed for the match.
+func certSigners(cert []crypto.Envelope, t wire.Type, acc int, ver *crypto.Verifier, ok func(e *crypto.Envelope) bool) int {
+	seen := map[uint16]bool{}
+	for i := range cert {
+		e := &cert[i]
+		if e.Type != t || int(e.Sender) >= acc || seen[e.Sender] || !ok(e) {
+			continue
+		}
+		if ver.Verify(e) == nil {
+			seen[e.Sender] = true
+		}
+	}
+	return len(seen)
+}
+
+// checkCommitCert checks that cert holds q distinct acceptors' valid
+// Confirms of view naming (slot, crypto.Sum(value)): that the value was
+// decided at that slot, whoever recorded it.
+func checkCommitCert(h *Header, ver *crypto.Verifier, slot, view uint64, value []byte, cert []crypto.Envelope) error {
+	q, acc := h.certQuorum()
+	d := crypto.Sum(value)
+	n := certSigners(cert, wire.TypeConfirm, acc, ver, func(e *crypto.Envelope) bool {
+		return confirmNames(e.Body, view, slot, d)
+	})
+	if n < q {
+		return fmt.Errorf("commit certificate of slot %d: %d valid Confirms of view %d naming digest %s, want %d", slot, n, view, d, q)
+	}
+	return nil
+}
+
+// checkCheckpointCert checks a checkpoint record: q distinct acceptors'
+// valid Checkpoints of exactly body, and the snapshot's digest is the one
+// body names.
+func checkCheckpointCert(h *Header, ver *crypto.Verifier, body []byte, cert []crypto.Envelope, snapshot []byte) error {
+	q, acc := h.certQuorum()
+	slot, app, err := checkpointSlot(body)
+	if err != nil {
+		return err
+	}
+	n := certSigners(cert, wire.TypeCheckpoint, acc, ver, func(e *crypto.Envelope) bool { return bytes.Equal(e.Body, body) })
+	if n < q {
+		return fmt.Errorf("checkpoint certificate of slot %d: %d valid Checkpoints, want %d", slot, n, q)
+	}
+	if crypto.Sum(snapshot) != app {
+		return fmt.Errorf("checkpoint of slot %d: snapshot digest %s, certified %s", slot, crypto.Sum(snapshot), app)
+	}
+	return nil
+}
