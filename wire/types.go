@@ -29,6 +29,7 @@ const (
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
 	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
 	TypeNoInput     Type = 39 // player: has no input for one tick (do not wait for it)
+	TypeKeyShare    Type = 41 // seat: its share of a withheld reveal's one-time key
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -43,6 +44,7 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
+	TypeKeyShare:    "key-share",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 

@@ -39,6 +39,10 @@ type Hooks struct {
 	// tick and a second sealing exists, whether to withhold the honest
 	// reveal (the hook then sends a reveal itself, through Tools).
 	Reveal func(t *Tools, tick uint64, alt crypto.SealKey) (withhold bool)
+	// WithholdReveal, if it returns true, keeps this player from revealing
+	// its ordered commitment for tick at all (withhold-reveal): the other
+	// seats' key shares must open it.
+	WithholdReveal func(tick uint64) bool
 }
 
 // Out is one extra message a hook sends: broadcast, or over every seat's

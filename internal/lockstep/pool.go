@@ -82,7 +82,8 @@ type pool struct {
 	// skips holds the (tick, seat) pairs whose seat signed that it has no
 	// input for the tick (wire.TypeNoInput): not waited for. Bounded like
 	// inputs, by the tick window, and forgotten once the tick is decided.
-	skips map[stKey]bool
+	skips  map[stKey]bool
+	shares *shareBook // sealed-shares: key shares of withheld reveals (shares.go)
 }
 
 // sentMark is when (and in which view) the leader last proposed a commit.
@@ -188,6 +189,11 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		return p.addLeave(env, next)
 	case wire.TypeNoInput:
 		return p.addNoInput(env, next)
+	case wire.TypeKeyShare: // sealed-shares (shares.go)
+		if !p.sealed {
+			return intakeDropped
+		}
+		return p.addKeyShare(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
 		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 || m.Tick+poolReplayAge < next {
