@@ -100,8 +100,10 @@ type verdictKey struct {
 }
 
 type commit struct {
-	key seatTickKey
-	env crypto.Envelope
+	key    seatTickKey
+	env    crypto.Envelope
+	opened bool   // key shares opened it (its reveal was withheld)
+	plain  []byte // the opened input
 }
 
 // Engine applies decided batches to a Game in log order and derives
@@ -180,6 +182,9 @@ func (e *Engine) Apply(b *Batch) (Result, error) {
 		if err != nil || off >= e.n {
 			continue
 		}
+		if ev.Kind == WithheldReveal && !e.addOpening(ev.Envelopes) {
+			continue // not the ordered commitment, or its tick is applied
+		}
 		e.record(&res, Verdict{Kind: ev.Kind, Offender: off, Tick: tick,
 			Evidence: encodeEnvs(ev.Envelopes...), Detail: evidenceDetail(ev.Kind, off, tick)})
 	}
@@ -205,6 +210,8 @@ func (e *Engine) applyTick(res *Result, t TickInputs) {
 		in[s] = SeatInput{}
 		if s < len(t.Seats) && t.Seats[s] != nil {
 			in[s] = e.seatInput(res, s, tick, t.Seats[s])
+		} else if c := e.openedCommit(seatTickKey{tick, uint16(s)}); c != nil {
+			in[s] = e.openedInput(res, s, tick, c)
 		}
 	}
 	e.game.Advance(tick, in)
@@ -253,6 +260,12 @@ func (e *Engine) seatInput(res *Result, seat int, tick uint64, env *crypto.Envel
 		}
 		data = m.Data
 	}
+	return e.gameInput(res, seat, tick, data, evidence)
+}
+
+// gameInput is the game's check of one seat's input for tick, whose
+// log entries are evidence.
+func (e *Engine) gameInput(res *Result, seat int, tick uint64, data []byte, evidence []*crypto.Envelope) SeatInput {
 	if v := e.game.Validate(seat, data); v != nil {
 		e.record(res, Verdict{Kind: InvalidMove, Offender: seat, Tick: tick, Violation: v.Code,
 			Evidence: encodeEnvPtrs(evidence), Detail: fmt.Sprintf("seat %d tick %d: %s", seat, tick, v.Error())})
@@ -333,7 +346,7 @@ func (e *Engine) record(res *Result, v Verdict) {
 	e.seen = append(e.seen, verdictKey{})
 	copy(e.seen[i+1:], e.seen[i:])
 	e.seen[i] = k
-	if !e.flags[v.Offender].Flagged {
+	if !e.flags[v.Offender].Flagged && v.Kind.Flags() {
 		e.flags[v.Offender] = Flag{Flagged: true, Kind: v.Kind, Tick: v.Tick}
 	}
 	res.Verdicts = append(res.Verdicts, v)
@@ -419,6 +432,12 @@ func evidenceDetail(k VerdictKind, seat int, tick uint64) string {
 		return fmt.Sprintf("seat %d signed two different inputs for tick %d", seat, tick)
 	case RevealMismatch:
 		return fmt.Sprintf("seat %d revealed a key that does not open its sealed input for tick %d", seat, tick)
+	case WithheldReveal:
+		return fmt.Sprintf("seat %d withheld its reveal for tick %d; key shares opened its sealed input", seat, tick)
+	case BadShares:
+		return fmt.Sprintf("seat %d dealt key shares that do not open its sealed input for tick %d", seat, tick)
+	case FalseShare:
+		return fmt.Sprintf("seat %d signed a key share for tick %d that does not match its dealt hash", seat, tick)
 	}
 	return k.String()
 }

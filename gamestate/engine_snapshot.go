@@ -9,7 +9,7 @@ import (
 )
 
 // snapshotVersion is bumped whenever the engine snapshot layout changes.
-const snapshotVersion = 1
+const snapshotVersion = 2 // 2: a commitment carries its opening (sealed shares)
 
 // ErrSnapshot means a snapshot does not belong to this engine (other seat
 // count, other version) or does not decode.
@@ -46,6 +46,8 @@ func (e *Engine) Snapshot() []byte {
 	w.Uvarint(uint64(len(e.commits)))
 	for i := range e.commits {
 		w.Blob(e.commits[i].env.Encode(nil))
+		w.Bool(e.commits[i].opened)
+		w.Blob(e.commits[i].plain)
 	}
 	w.Blob(e.game.Snapshot())
 	return w.Bytes()
@@ -101,7 +103,9 @@ func (e *Engine) Restore(snap []byte) error {
 		if len(commits) > 0 && !commitLess(commits[len(commits)-1].key, k) {
 			r.Fail("snapshot.commits", wire.ErrMalformed)
 		}
-		commits = append(commits, commit{key: k, env: env})
+		opened := r.Bool("snapshot.commit.opened")
+		plain := r.Blob("snapshot.commit.plain", MaxInputSize)
+		commits = append(commits, commit{key: k, env: env, opened: opened, plain: plain})
 	}
 	game := r.Blob("snapshot.game", maxGameSnapshot)
 	if err := r.Done(); err != nil {

@@ -33,6 +33,44 @@ type SealedInput struct {
 	Seat   uint16
 	Tick   uint64
 	Sealed []byte
+	// Shares are the one-time key's threshold shares, one per seat, each
+	// encrypted to its seat with the hash that binds it
+	// (docs/SEALED-SHARES.md): once the commitment is ordered, any f+1
+	// seats open the input without its player, so withholding the reveal
+	// aborts nothing. Empty only for a player that deals none, whose
+	// withheld reveal then leaves its seat without input.
+	Shares []crypto.DealtShare
+}
+
+// KeyShare is the body of a wire.TypeKeyShare envelope: the signer's
+// (Holder's) opened share of the one-time key of the SealedInput for
+// (Seat, Tick), sent only when that reveal is late. Commit is the digest
+// of the commitment's body, so a share is never used for another one.
+type KeyShare struct {
+	Seat   uint16
+	Tick   uint64
+	Holder uint16
+	Commit crypto.Digest
+	Share  crypto.KeyShare
+}
+
+// Encode returns the canonical body: seat | tick | holder | commit | share.
+func (m *KeyShare) Encode() []byte {
+	w := wire.NewWriter(make([]byte, 0, 80))
+	w.U16(m.Seat)
+	w.Uvarint(m.Tick)
+	w.U16(m.Holder)
+	w.Bytes32(m.Commit)
+	w.Bytes32(m.Share)
+	return w.Bytes()
+}
+
+// DecodeKeyShare parses a KeyShare body.
+func DecodeKeyShare(b []byte) (KeyShare, error) {
+	r := wire.NewReader(b)
+	m := KeyShare{Seat: r.U16("keyshare.seat"), Tick: r.Uvarint("keyshare.tick"), Holder: r.U16("keyshare.holder"),
+		Commit: r.Bytes32("keyshare.commit"), Share: r.Bytes32("keyshare.share")}
+	return m, r.Done()
 }
 
 // Reveal is the body of a wire.TypeReveal envelope: the one-time key of the
@@ -71,12 +109,18 @@ func DecodeInput(b []byte) (Input, error) {
 	return m, r.Done()
 }
 
-// Encode returns the canonical body: seat | tick | sealed.
+// Encode returns the canonical body: seat | tick | sealed | count |
+// (encrypted share | share hash) per seat.
 func (m *SealedInput) Encode() []byte {
-	w := wire.NewWriter(make([]byte, 0, 12+len(m.Sealed)))
+	w := wire.NewWriter(make([]byte, 0, 13+len(m.Sealed)+len(m.Shares)*crypto.DealtShareSize))
 	w.U16(m.Seat)
 	w.Uvarint(m.Tick)
 	w.Blob(m.Sealed)
+	w.Uvarint(uint64(len(m.Shares)))
+	for i := range m.Shares {
+		w.Bytes32(m.Shares[i].Enc)
+		w.Bytes32(m.Shares[i].Hash)
+	}
 	return w.Bytes()
 }
 
@@ -85,6 +129,17 @@ func DecodeSealedInput(b []byte) (SealedInput, error) {
 	r := wire.NewReader(b)
 	m := SealedInput{Seat: r.U16("sealed.seat"), Tick: r.Uvarint("sealed.tick"),
 		Sealed: r.Blob("sealed.bytes", MaxInputSize+crypto.SealOverhead)}
+	n := r.Uvarint("sealed.shares")
+	if n > MaxSeats {
+		return m, fmt.Errorf("gamestate: sealed input with %d shares (at most %d)", n, MaxSeats)
+	}
+	if n > 0 {
+		m.Shares = make([]crypto.DealtShare, n)
+		for i := range m.Shares {
+			m.Shares[i].Enc = r.Bytes32("sealed.share")
+			m.Shares[i].Hash = r.Bytes32("sealed.share.hash")
+		}
+	}
 	return m, r.Done()
 }
 

@@ -24,10 +24,25 @@ const (
 	RevealMismatch       VerdictKind = 5 // a revealed key does not open the ordered sealed input
 	ProposalEquivocation VerdictKind = 6 // consensus: conflicting proposals for one slot
 	VoteEquivocation     VerdictKind = 7 // consensus: conflicting votes for one slot
+	// WithheldReveal: a seat's ordered commitment was opened from f+1 key
+	// shares because its reveal did not come by the tick's deadline. The
+	// opened input is applied, so the abort gains nothing. It is a report
+	// in the log, identical on every honest peer, but it does not flag the
+	// seat: a lost or late reveal looks the same (see Flags).
+	WithheldReveal VerdictKind = 8
+	// BadShares: f+1 key shares, each matching the hash its dealer signed,
+	// do not open the dealer's commitment: the dealer dealt shares of
+	// another key (a transferable proof against it).
+	BadShares VerdictKind = 9
+	// FalseShare: a seat signed a key share that does not match the hash
+	// the commitment's player signed for it. An honest seat checks its
+	// share before sending it, so the two signed messages prove the lie.
+	FalseShare VerdictKind = 10
 )
 
 var verdictNames = [...]string{"", "forged-input", "input-equivocation", "invalid-move",
-	"state-divergence", "reveal-mismatch", "proposal-equivocation", "vote-equivocation"}
+	"state-divergence", "reveal-mismatch", "proposal-equivocation", "vote-equivocation",
+	"withheld-reveal", "bad-shares", "false-share"}
 
 // String is the kind's name as used in scenario files and reports.
 func (k VerdictKind) String() string {
@@ -50,7 +65,12 @@ func ParseVerdictKind(s string) (VerdictKind, bool) {
 	return 0, false
 }
 
-func (k VerdictKind) valid() bool { return k >= ForgedInput && k <= VoteEquivocation }
+func (k VerdictKind) valid() bool { return k >= ForgedInput && k <= FalseShare }
+
+// Flags reports whether a verdict of kind k flags its offender as a proven
+// cheater. Every kind does but WithheldReveal, whose log entry proves only
+// that the reveal was not ordered in time, not that it was never sent.
+func (k VerdictKind) Flags() bool { return k != WithheldReveal }
 
 // Verdict is a proven cheat: who, what, at which tick, and the signed
 // messages that prove it. Evidence holds encoded crypto.Envelopes.
@@ -189,6 +209,24 @@ func CheckEvidence(v *crypto.Verifier, kind VerdictKind, envs []crypto.Envelope)
 			return bad("the key opens the sealed input")
 		}
 		return int(sl.Seat), sl.Tick, nil
+	case WithheldReveal, BadShares:
+		o, err := openShares(v, envs)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if (kind == WithheldReveal) != o.opened {
+			return bad("the shares open the commitment: %v", o.opened)
+		}
+		return o.seat, o.tick, nil
+	case FalseShare:
+		if len(envs) != 2 {
+			return bad("want a sealed input and one key share")
+		}
+		if err := CheckKeyShare(v, &envs[0], &envs[1]); !errors.Is(err, ErrShareLie) {
+			return bad("the share is not a lie: %v", err)
+		}
+		sl, _ := DecodeSealedInput(envs[0].Body)
+		return int(envs[1].Sender), sl.Tick, nil
 	}
 	return bad("not a self-contained evidence kind")
 }

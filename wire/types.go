@@ -29,6 +29,11 @@ const (
 	TypeReady       Type = 37 // lobby: player is ready with an agreed roster
 	TypeLeave       Type = 38 // player: leaves the match on purpose from a tick on
 	TypeNoInput     Type = 39 // player: has no input for one tick (do not wait for it)
+	// TypeReplayEnd is the recording peer's signed end of a replay file
+	// (gamestate): where the match's record stops and the hash of every
+	// record before it, so a cut or pruned replay is told from a whole one.
+	TypeReplayEnd Type = 40
+	TypeKeyShare  Type = 41 // seat: its share of a withheld reveal's one-time key
 	// TypeEvidenceRelay: a peer passes on game-level evidence it found
 	// (forged or equivocating inputs), so the leader holds it too and
 	// acceptors may require it in the log.
@@ -37,10 +42,6 @@ const (
 	// or state hashes it holds passes the players' signed messages on, so
 	// the next leader has them (after a partition, only one side did).
 	TypeRelay Type = 43
-	// TypeReplayEnd is the recording peer's signed end of a replay file
-	// (gamestate): where the match's record stops and the hash of every
-	// record before it, so a cut or pruned replay is told from a whole one.
-	TypeReplayEnd Type = 40
 )
 
 // Point-to-point sync messages (catch-up over direct streams), 64–79.
@@ -55,7 +56,7 @@ var typeNames = map[Type]string{
 	TypeCheckpoint: "checkpoint", TypeNewView: "new-view", TypeEvidence: "evidence",
 	TypeInput: "input", TypeSealedInput: "sealed-input", TypeReveal: "reveal",
 	TypeStateHash: "state-hash", TypeHello: "hello", TypeReady: "ready", TypeLeave: "leave", TypeNoInput: "no-input",
-	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay", TypeReplayEnd: "replay-end",
+	TypeEvidenceRelay: "evidence-relay", TypeRelay: "relay", TypeReplayEnd: "replay-end", TypeKeyShare: "key-share",
 	TypeSyncRequest: "sync-request", TypeSyncResponse: "sync-response",
 }
 

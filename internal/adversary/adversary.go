@@ -51,6 +51,12 @@ const (
 	// sealing's key. The key does not open the ordered commitment: every
 	// engine reaches reveal-mismatch, and the input is not applied.
 	Lookahead Kind = "lookahead"
+	// WithholdReveal (sealed mode only): the peer commits honestly, waits
+	// for the others' reveals and never reveals its own: the free abort
+	// of commit-reveal. The other seats' key shares open its commitment
+	// anyway (docs/SEALED-SHARES.md): every engine applies the committed
+	// input and records withheld-reveal.
+	WithholdReveal Kind = "withhold-reveal"
 
 	// The four kinds below attack the honest peers' memory, bandwidth and
 	// catch-up rather than the game (attack.go).
@@ -94,7 +100,7 @@ const (
 func Kinds() []Kind {
 	return []Kind{InvalidMove, ForgeInput, EquivocateInput, StateHashLie, ReplayInput, Garbage, Flood, SilentLeader,
 		EquivocateProposal, DoubleVote, TamperRelay, Lookahead, VoteFlood, EvidenceBait, StreamFlood, BadSync,
-		CensorInput, SlowLeader, SuppressEvidence}
+		CensorInput, SlowLeader, SuppressEvidence, WithholdReveal}
 }
 
 // Cheat configures a peer to misbehave from FromTick on.
@@ -129,7 +135,7 @@ func check(ch *Cheat, seat, n int, sealed bool) (*Cheat, error) {
 		if c.Target < 0 || c.Target >= n {
 			c.Target = seat
 		}
-	case Lookahead:
+	case Lookahead, WithholdReveal:
 		if !sealed {
 			return nil, fmt.Errorf("%w: Cheat.Kind: %s needs Sealed (there is nothing to look ahead of without commitments)", paxsync.ErrBadConfig, c.Kind)
 		}

@@ -44,6 +44,10 @@ type Hooks struct {
 	// may edit it (censor-input, suppress-evidence) or hold it back by
 	// returning false (slow-leader).
 	Batch func(t *Tools, now time.Time, b *gamestate.Batch) (propose bool)
+	// WithholdReveal, if it returns true, keeps this player from revealing
+	// its ordered commitment for tick at all (withhold-reveal): the other
+	// seats' key shares must open it.
+	WithholdReveal func(tick uint64) bool
 }
 
 // Out is one extra message a hook sends: broadcast, or over every seat's

@@ -99,7 +99,8 @@ type pool struct {
 	// found is the evidence this pool found itself and has not relayed
 	// (Core.relayFound), bounded like evidence.
 	found    []gamestate.Evidence
-	relaying bool // adding relayed evidence: not ours to relay again
+	relaying bool       // adding relayed evidence: not ours to relay again
+	shares   *shareBook // sealed-shares: key shares of withheld reveals (shares.go)
 }
 
 // sentMark is when (and in which view) the leader last proposed a commit.
@@ -226,6 +227,11 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		return p.addLeave(env, next)
 	case wire.TypeNoInput:
 		return p.addNoInput(env, next)
+	case wire.TypeKeyShare: // sealed-shares (shares.go)
+		if !p.sealed {
+			return intakeDropped
+		}
+		return p.addKeyShare(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
 		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 || m.Tick+poolReplayAge < next {

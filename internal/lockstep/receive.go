@@ -49,6 +49,10 @@ func (c *Core) intake(now time.Time, from int, env crypto.Envelope) {
 		return
 	}
 	switch c.pool.add(env, c.engine.Next()) {
+	case intakeEvidence:
+		if env.Type == wire.TypeKeyShare && c.status.IsLeader { // sealed-shares: a held tick's opening is in
+			c.rd.Wake = true
+		}
 	case intakeDup, intakeOld:
 		c.observe(now, gamestate.ReplayedMessage, from, fmt.Sprintf("seat %d delivered an old signed %s of seat %d", from, env.Type, env.Sender))
 	case intakeOK:

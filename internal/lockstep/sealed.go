@@ -27,13 +27,21 @@ import (
 
 // sealInput seals data as seat's input for tick and signs it with this
 // peer's key (seat is another one only for a forge-input hook). The
-// one-time key comes from crypto.Seal.
+// one-time key comes from crypto.Seal, its shares from
+// crypto.Signer.DealShares.
 func (c *Core) sealInput(seat int, tick uint64, data []byte) (crypto.Envelope, crypto.SealKey, error) {
-	sealed, key, err := crypto.Seal(data, gamestate.SealAD(c.cfg.Match, uint16(seat), tick), nil)
+	ad := gamestate.SealAD(c.cfg.Match, uint16(seat), tick)
+	sealed, key, err := crypto.Seal(data, ad, nil)
 	if err != nil {
 		return crypto.Envelope{}, key, err
 	}
-	m := gamestate.SealedInput{Seat: uint16(seat), Tick: tick, Sealed: sealed}
+	// The key's shares, one per seat, ride in the commitment: once it is
+	// ordered, f+1 seats can open it without this player (shares.go).
+	shares, err := c.cfg.Signer.DealShares(key, c.cfg.Verifier, ad, nil)
+	if err != nil {
+		return crypto.Envelope{}, key, err
+	}
+	m := gamestate.SealedInput{Seat: uint16(seat), Tick: tick, Sealed: sealed, Shares: shares}
 	return c.cfg.Signer.Sign(wire.TypeSealedInput, m.Encode()), key, nil
 }
 
@@ -81,6 +89,9 @@ func (c *Core) revealOrdered(b *gamestate.Batch) {
 			continue // already revealed (the commitment was ordered twice)
 		}
 		if o.alt != nil && c.hooks.Reveal != nil && c.hooks.Reveal(c.tools, m.Tick, *o.alt) {
+			continue
+		}
+		if c.hooks.WithholdReveal != nil && c.hooks.WithholdReveal(m.Tick) {
 			continue
 		}
 		c.sendReveal(m.Tick, o.key)

@@ -25,6 +25,9 @@ func (c *Core) Step(now time.Time, st bft.Status, advance bool) {
 		c.boundClock(max(c.clock, next), next)
 	}
 	c.sampleInputs(now)
+	if c.cfg.Sealed && c.cfg.Mode == Ordered { // sealed-shares (shares.go): open withheld reveals
+		c.releaseShares(now, next)
+	}
 	if c.hooks.Beat != nil {
 		c.sendOut(c.hooks.Beat(c.tools, now))
 	}
@@ -48,6 +51,10 @@ func (c *Core) planProposal(now time.Time, st bft.Status, next uint64) {
 	silent := c.hooks.Silent != nil && c.hooks.Silent(c.clock)
 	lead := st.IsLeader && !silent && c.cfg.Mode == Ordered
 	first, upto, ok := c.prop.plan(now, lead, st.View, next, c.clock)
+	if ok && c.cfg.Sealed { // sealed-shares (shares.go): hold a tick whose withheld reveal is being opened
+		upto = c.holdOpenings(now, first, upto)
+		ok = upto > first
+	}
 	var b *gamestate.Batch
 	var commits []crypto.Envelope
 	if ok {

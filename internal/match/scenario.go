@@ -120,6 +120,7 @@ var supportedCheats = map[string]adversary.Kind{
 	"censor-input":        adversary.CensorInput,
 	"slow-leader":         adversary.SlowLeader,
 	"suppress-evidence":   adversary.SuppressEvidence,
+	"withhold-reveal":     adversary.WithholdReveal,
 }
 
 // Load reads and validates a scenario file.
@@ -199,8 +200,8 @@ func (sc *Scenario) Validate() error {
 		if _, ok := supportedCheats[c.Kind]; !ok {
 			return bad(f+".kind", "unknown cheat kind %q", c.Kind)
 		}
-		if c.Kind == "lookahead" && !sc.Sealed {
-			return bad(f+".kind", "lookahead needs \"sealed_inputs\": true (without commit-reveal, waiting to see others' inputs is undetectable)")
+		if (c.Kind == "lookahead" || c.Kind == "withhold-reveal") && !sc.Sealed {
+			return bad(f+".kind", "%s needs \"sealed_inputs\": true (without commit-reveal there is no commitment to look ahead of or withhold)", c.Kind)
 		}
 		if c.FromTick >= sc.Ticks {
 			return bad(f+".from_tick", "%d is not before ticks (%d)", c.FromTick, sc.Ticks)
