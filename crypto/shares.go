@@ -14,7 +14,7 @@ import (
 	"golang.org/x/crypto/hkdf"
 )
 
-// Threshold sharing of a sealed input's one-time key (docs/SEALED-SHARES.md).
+// Threshold sharing of a sealed input's one-time key (docs/PROTOCOL.md, "Sealed mode: no free abort").
 // The sealing player splits its SealKey into one Shamir share per seat over
 // GF(2^8) (byte by byte, threshold t = f+1) and encrypts share i to seat i.
 // The encrypted shares and a hash of each share ride in the SealedInput the

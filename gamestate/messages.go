@@ -35,7 +35,7 @@ type SealedInput struct {
 	Sealed []byte
 	// Shares are the one-time key's threshold shares, one per seat, each
 	// encrypted to its seat with the hash that binds it
-	// (docs/SEALED-SHARES.md): once the commitment is ordered, any f+1
+	// (docs/PROTOCOL.md, "Sealed mode: no free abort"): once the commitment is ordered, any f+1
 	// seats open the input without its player, so withholding the reveal
 	// aborts nothing. Empty only for a player that deals none, whose
 	// withheld reveal then leaves its seat without input.

@@ -23,7 +23,7 @@ import (
 // with its commit certificate (or, for a peer that caught up, the
 // certified checkpoint it installed), every consensus verdict bft
 // delivered, the recorder's own state hashes, and, when the session closed
-// cleanly, the recorder's signed End. docs/REPLAY-CERT.md describes it.
+// cleanly, the recorder's signed End. docs/PROTOCOL.md, "Replays" describes it.
 //
 // Version 2 added certificates, checkpoints, resumption and the end
 // record; a version-1 file (batches only, nothing a third party can check)

@@ -9,7 +9,7 @@ import (
 	"github.com/paxsync/paxsync/wire"
 )
 
-// Opening a sealed input without its player (docs/SEALED-SHARES.md). The
+// Opening a sealed input without its player (docs/PROTOCOL.md, "Sealed mode: no free abort"). The
 // evidence of a WithheldReveal or BadShares verdict is the player's signed
 // commitment followed by exactly crypto.ShareThreshold(n) signed KeyShares
 // of distinct holders, in ascending holder order: a canonical form, so the

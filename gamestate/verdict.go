@@ -38,6 +38,8 @@ const (
 	// the commitment's player signed for it. An honest seat checks its
 	// share before sending it, so the two signed messages prove the lie.
 	FalseShare VerdictKind = 10
+	// LastVerdict is the highest verdict kind (for tables).
+	LastVerdict = FalseShare
 )
 
 var verdictNames = [...]string{"", "forged-input", "input-equivocation", "invalid-move",
@@ -65,7 +67,7 @@ func ParseVerdictKind(s string) (VerdictKind, bool) {
 	return 0, false
 }
 
-func (k VerdictKind) valid() bool { return k >= ForgedInput && k <= FalseShare }
+func (k VerdictKind) valid() bool { return k >= ForgedInput && k <= LastVerdict }
 
 // Flags reports whether a verdict of kind k flags its offender as a proven
 // cheater. Every kind does but WithheldReveal, whose log entry proves only

@@ -14,7 +14,7 @@ import (
 // TestSessionSealedWithholdReveal: seat 0, the leader of the first view,
 // plays withhold-reveal from tick 15: it commits every input and never
 // reveals one. The other seats' key shares open its commitments anyway
-// (docs/SEALED-SHARES.md), so the abort gains nothing: every honest peer
+// (docs/PROTOCOL.md, "Sealed mode: no free abort"), so the abort gains nothing: every honest peer
 // applies the cheater's committed inputs (the same ones on every peer),
 // records withheld-reveal against it with evidence that verifies offline,
 // flags nobody (a withheld reveal is a report, not a proof), reports no

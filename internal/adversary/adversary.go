@@ -54,7 +54,7 @@ const (
 	// WithholdReveal (sealed mode only): the peer commits honestly, waits
 	// for the others' reveals and never reveals its own: the free abort
 	// of commit-reveal. The other seats' key shares open its commitment
-	// anyway (docs/SEALED-SHARES.md): every engine applies the committed
+	// anyway (docs/PROTOCOL.md, "Sealed mode: no free abort"): every engine applies the committed
 	// input and records withheld-reveal.
 	WithholdReveal Kind = "withhold-reveal"
 

@@ -1,6 +1,6 @@
 package lockstep
 
-// Opening a withheld reveal from key shares (docs/SEALED-SHARES.md). Every
+// Opening a withheld reveal from key shares (docs/PROTOCOL.md, "Sealed mode: no free abort"). Every
 // sealed input deals its one-time key's shares to the seats, inside the
 // commitment (sealInput). When the log has ordered the commitment of seat s
 // for tick t and s's reveal is not in by t's deadline (clock ≥ t + grace,

@@ -82,7 +82,7 @@ func New(reg prometheus.Registerer, match string, seat int, src Sources) (*Set, 
 			Help: "Local, unprovable observations, by kind (at most one per kind and seat a second)."}, []string{"kind"})
 		// Every known kind is exported from the start, at 0, so that a
 		// rate over a match without cheats is 0 rather than absent.
-		for k := gamestate.ForgedInput; k <= gamestate.VoteEquivocation; k++ {
+		for k := gamestate.ForgedInput; k <= gamestate.LastVerdict; k++ {
 			s.verdicts.WithLabelValues(k.String())
 		}
 		for k := gamestate.BadSignature; k <= gamestate.LastObservation; k++ {
