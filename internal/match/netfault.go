@@ -114,6 +114,36 @@ func (sc *Scenario) isolated(peer int) bool {
 	return false
 }
 
+// separated reports whether a fault of the scenario cuts peers a and b off
+// from each other at some point: a disconnect of either, or a partition
+// that puts them in different groups.
+func (sc *Scenario) separated(a, b int) bool {
+	for _, ft := range sc.Faults {
+		switch ft.Kind {
+		case "disconnect":
+			if ft.Peer != nil && (*ft.Peer == a || *ft.Peer == b) {
+				return true
+			}
+		case "partition":
+			ga, gb := -1, -1
+			for g, members := range ft.Groups {
+				for _, m := range members {
+					if m == a {
+						ga = g
+					}
+					if m == b {
+						gb = g
+					}
+				}
+			}
+			if ga != gb {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // netFaults applies a peer's NetFaults to its session as its ticks and the
 // clock pass, writing a "net ..." progress line for each cut and heal.
 type netFaults struct {

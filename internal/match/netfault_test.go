@@ -67,3 +67,19 @@ func TestNetFaultsOf(t *testing.T) {
 		t.Error("isolated: want only peer 2 (disconnect without heal)")
 	}
 }
+
+// separated: a disconnect cuts its peer from everyone; a partition cuts
+// peers in different groups, and nobody else.
+func TestScenarioSeparated(t *testing.T) {
+	one := 1
+	sc := &Scenario{Faults: []FaultSpec{{Kind: "partition", Groups: [][]int{{1}, {0, 2, 3}}}, {Kind: "disconnect", Peer: &one}}}
+	if !sc.separated(0, 1) || !sc.separated(1, 3) {
+		t.Error("peer 1 is cut off from the others")
+	}
+	if sc2 := (&Scenario{Faults: sc.Faults[:1]}); sc2.separated(0, 2) || !sc2.separated(2, 1) {
+		t.Error("the partition separates exactly peer 1 from the others")
+	}
+	if (&Scenario{}).separated(0, 1) {
+		t.Error("no fault separates nobody")
+	}
+}

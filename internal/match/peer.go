@@ -306,7 +306,7 @@ loop:
 			case paxsync.VerdictEvent:
 				v := e.Verdict
 				rep.Verdicts = append(rep.Verdicts, VerdictInfo{Kind: v.Kind.String(), Against: v.Offender, Tick: v.Tick,
-					Class: "proof", DecidedAt: last, Evidence: evidenceSummary(&v, ver), Detail: v.Detail})
+					Class: verdictClass(v.Kind), DecidedAt: last, Evidence: evidenceSummary(&v, ver), Detail: v.Detail})
 				fmt.Fprintf(progress, "verdict %s %d %d\n", v.Kind, v.Offender, last)
 			case paxsync.ObservationEvent:
 				o := e.Observation
@@ -360,4 +360,13 @@ func writeJSON(path string, v any) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// verdictClass is "proof" for a verdict that convicts, "logged" for one
+// that is only a report in the log (withheld-reveal).
+func verdictClass(k gamestate.VerdictKind) string {
+	if k.Flags() {
+		return "proof"
+	}
+	return "logged"
 }

@@ -329,6 +329,9 @@ func (r *runState) checkFlagged(rep *Report, fail func(string, ...any)) {
 		}
 		seen := map[string]bool{}
 		for _, v := range pr.Verdicts {
+			if class, _ := ClassOf(v.Kind); class != "proof" {
+				continue // a logged report, not a conviction
+			}
 			if _, listed := sc.Expect.Flagged[strconv.Itoa(v.Against)]; !listed && !seen[v.Kind+strconv.Itoa(v.Against)] {
 				seen[v.Kind+strconv.Itoa(v.Against)] = true
 				fail("unexpected proof-class verdict: honest peer %d reached %q against peer %d (not in expect.flagged)", i, v.Kind, v.Against)

@@ -268,7 +268,11 @@ func (r *runState) checkResources(rep *Report, fail func(string, ...any)) {
 			// arrival budget has not yet cut (docs/BENCHMARKS.md).
 		}
 		if ex.NoHonestDrops {
-			honestDest := func(seat int) bool { return seat != i && r.honest(seat) && !r.sc.isolated(seat) }
+			// A queue towards a peer the scenario cuts off from this one
+			// fills while the link is down: that is the fault, not a loss.
+			honestDest := func(seat int) bool {
+				return seat != i && r.honest(seat) && !r.sc.isolated(seat) && !r.sc.separated(i, seat)
+			}
 			if d := res.HonestQueueDrops(honestDest); d > 0 {
 				fail("no_honest_drops: honest peer %d lost %d messages to full queues (validation %d, outbound %d (by seat %v), delivery %d, driver sends %d)",
 					i, d, res.DroppedValidation, res.DroppedOutbound, res.DroppedOutboundTo, res.DroppedSubscription, res.SendDrops)

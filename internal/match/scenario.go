@@ -275,7 +275,13 @@ func (sc *Scenario) validateFault(f string, ft FaultSpec, faulty map[int]bool) e
 // Class is "proof" for verdict kinds (agreed through the log) and "local"
 // for observation kinds (what one peer saw and cannot prove).
 func ClassOf(kind string) (string, bool) {
-	if _, ok := gamestate.ParseVerdictKind(kind); ok {
+	if k, ok := gamestate.ParseVerdictKind(kind); ok {
+		if !k.Flags() {
+			// In the log and identical everywhere, but not a conviction
+			// (withheld-reveal: a reveal opened by key shares, which a
+			// lost packet also causes).
+			return "logged", true
+		}
 		return "proof", true
 	}
 	for k := gamestate.ObservationKind(1); k < 16; k++ {
