@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/paxsync/paxsync/gamestate"
 )
 
 // TestSessionMetrics: a session given a registry exports what it did: at
@@ -87,8 +89,8 @@ func TestSessionMetrics(t *testing.T) {
 			t.Errorf("no %s", name)
 		}
 	}
-	if kinds != 7 {
-		t.Errorf("paxsync_verdicts_total has %d kinds, want all 7", kinds)
+	if kinds != int(gamestate.LastVerdict) {
+		t.Errorf("paxsync_verdicts_total has %d kinds, want all %d", kinds, gamestate.LastVerdict)
 	}
 
 	// The same match and seat again on this registry: refused, and the
