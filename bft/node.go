@@ -83,12 +83,15 @@ type Node struct {
 	active   bool   // current view has its NewView (view 0 always)
 	nvHigh   uint64 // slots up to here are fixed by the current NewView
 	nvEnv    *crypto.Envelope
-	// nvResends counts the leader's resend rounds in its view: the
-	// NewView (q Promises with their certificates, often tens of KB) goes
-	// out again only on rounds 1, 2, 4, 8, ... and then every 64th, so a
-	// seat that missed it still gets it, and a long view does not re-send
-	// it every round (a censoring leader replaced early would otherwise
-	// make its successor send megabytes a second for the rest of the match).
+	// nvResends counts the leader's resend rounds in its view once the view
+	// decided a slot of its own (a quorum adopted the NewView): the NewView
+	// (q Promises with their certificates, often tens of KB) goes out every
+	// round until then, and afterwards only on rounds 1, 2, 4, 8, ... and
+	// every 64th, so a seat that missed it still gets it and a long view
+	// does not re-send it every round (a censoring leader replaced early
+	// would otherwise make its successor send megabytes a second for the
+	// rest of the match). Early resends are also what lets honest nodes
+	// catch a leader that sent two different NewViews.
 	nvResends uint64
 	nextSlot  uint64 // leader: next slot to propose
 
@@ -445,7 +448,9 @@ func (nd *Node) resend() {
 		return
 	}
 	if nd.isLeader() && nd.nvEnv != nil && nd.view > 0 {
-		nd.nvResends++
+		if nd.committed > nd.nvHigh {
+			nd.nvResends++ // the view decided a slot of its own: back off
+		}
 		if k := nd.nvResends; k&(k-1) == 0 || k%64 == 0 {
 			nd.send(Broadcast, *nd.nvEnv)
 		}
