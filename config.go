@@ -11,6 +11,7 @@ import (
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/lockstep"
 	"github.com/paxsync/paxsync/transport"
 )
 
@@ -56,8 +57,17 @@ type Config struct {
 	// Consensus selects the ordering protocol. The default, ConsensusBFT,
 	// is the product; the others are baselines for `paxsync bench` and
 	// tolerate no cheater (see ConsensusMode).
-	Consensus    ConsensusMode
-	InputDelay   int    // ticks between submitting an input and its tick (default 2; 4 with Sealed)
+	Consensus ConsensusMode
+	// InputDelay is the ticks between submitting an input and its tick
+	// (default 2; 4 with Sealed). With Prediction on, 0 means no delay
+	// and is the default: the predicted view shows the input at once.
+	InputDelay int
+	// Prediction runs a speculative copy of the game ahead of the agreed
+	// log, so a player sees its own input on the next frame instead of
+	// after the commit latency (PredictedView; docs/EMBEDDING.md,
+	// "Prediction and rollback"). Off by default. The agreed state stays
+	// the only one that hashes, verdicts, replays and checkpoints use.
+	Prediction   Prediction
 	HashInterval uint64 // state hashes every this many ticks (default 30)
 	// Sealed selects commit-reveal inputs, which defeat lookahead (choosing
 	// an input after seeing the others' for the same tick). Each player's
@@ -138,6 +148,30 @@ type Config struct {
 	EventBuffer int
 	Logger      *slog.Logger
 }
+
+// Prediction configures speculation (Config.Prediction), as GGRS's
+// prediction does: the session advances a copy of the game every tick with
+// the local input at once, every other seat's signed input it already
+// holds, and a predicted input for the seats whose input has not arrived;
+// when agreed ticks differ from what the copy used, it rolls back to the
+// agreed state and re-simulates. A tick whose inputs are all in hand before
+// it is decided is applied at once (speculative apply).
+type Prediction struct {
+	Enabled bool
+	// Window is how many ticks past the agreed log the copy may run
+	// (default 8, at most MaxPredictionWindow): past it the predicted view
+	// waits for the log, which bounds the work of one rollback.
+	Window int
+	// Predict guesses a seat's input for tick from the latest input the
+	// copy used for that seat (last; Present=false before the first).
+	// Nil repeats last, which suits held keys and sticks. It runs on the
+	// session's runtime goroutine and must be a pure function.
+	Predict func(seat int, tick uint64, last gamestate.SeatInput) gamestate.SeatInput
+}
+
+// MaxPredictionWindow bounds Prediction.Window: a rollback re-simulates at
+// most this many ticks.
+const MaxPredictionWindow = 60
 
 // MemoryWAL, as Config.WALDir, keeps the write-ahead log in memory only
 // (see Config.WALDir for what that risks).
@@ -250,7 +284,16 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.TickRate < 1 || c.TickRate > gamestate.MaxTickRate {
 		return c, 0, badConfig("TickRate", "%d, want 1..%d", c.TickRate, gamestate.MaxTickRate)
 	}
-	if c.InputDelay == 0 {
+	if c.InputDelay < 0 {
+		return c, 0, badConfig("InputDelay", "%d, want 0..30", c.InputDelay)
+	}
+	if c.Prediction.Window < 0 || c.Prediction.Window > MaxPredictionWindow {
+		return c, 0, badConfig("Prediction.Window", "%d, want 0 (default %d) or 1..%d", c.Prediction.Window, lockstep.DefaultPredictionWindow, MaxPredictionWindow)
+	}
+	if (c.Prediction.Window != 0 || c.Prediction.Predict != nil) && !c.Prediction.Enabled {
+		return c, 0, badConfig("Prediction", "Window or Predict set but Enabled is false")
+	}
+	if c.InputDelay == 0 && !(c.Prediction.Enabled && !c.Sealed) {
 		c.InputDelay = gamestate.DefaultInputDelay
 		if c.Sealed {
 			// Two consensus rounds (commit, then reveal) must fit before
@@ -258,8 +301,8 @@ func (c Config) withDefaults() (Config, int, error) {
 			c.InputDelay = DefaultSealedInputDelay
 		}
 	}
-	if c.InputDelay < 1 || c.InputDelay > 30 {
-		return c, 0, badConfig("InputDelay", "%d, want 1..30", c.InputDelay)
+	if c.InputDelay > 30 {
+		return c, 0, badConfig("InputDelay", "%d, want 0..30", c.InputDelay)
 	}
 	if c.HashInterval == 0 {
 		c.HashInterval = gamestate.DefaultHashInterval

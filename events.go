@@ -124,6 +124,18 @@ type Stats struct {
 	// left out an input, evidence or a state hash it held: Censorship
 	// observations); zero under an honest leader.
 	OwnInputTicks, OwnNoInputTicks, RefusedBatches uint64
+	// Prediction (Config.Prediction; zero without it): PredictedTick is
+	// the predicted view's next tick; Rollbacks counts corrections (an
+	// agreed tick differed from what the copy had used), RolledBackTicks
+	// the ticks they re-simulated, MaxRollback the deepest. A HUD shows
+	// rollbacks per second from Rollbacks. SpeculativeTicks counts ticks
+	// applied with every seat's signed input in hand before they were
+	// decided; SpeculativeP50/P99 are the times from signing this player's
+	// input to that apply, beside CommitP50/P99 (to the agreed apply).
+	PredictedTick, Rollbacks, RolledBackTicks uint64
+	MaxRollback                               int
+	SpeculativeTicks                          uint64
+	SpeculativeP50, SpeculativeP99            time.Duration
 	// PeerRTT is the round-trip time to each seat's peer, indexed by seat
 	// (a moving average of pings every 2 s, what GGPO-style HUDs show as
 	// ping); 0 for this seat and for seats not connected or not pinged yet.

@@ -32,12 +32,42 @@ type view struct {
 // runtime goroutine, after every round of work; only when the decided log
 // moved, so it costs one Snapshot per applied batch).
 func (s *Session) publish() {
+	s.publishPredicted()
 	next := s.core.Next()
 	if s.view.Load() != nil && next == s.published {
 		return
 	}
 	s.published = next
 	s.view.Store(&view{snap: s.core.Game().Snapshot(), tick: next})
+}
+
+// publishPredicted brings the speculative copy up to date and publishes it
+// when it moved or was rolled back (Config.Prediction).
+func (s *Session) publishPredicted() {
+	if !s.cfg.Prediction.Enabled {
+		return
+	}
+	s.core.Speculate(time.Now())
+	g, next := s.core.Predicted()
+	mark := [2]uint64{next, s.core.PredictionFigures().Rollbacks}
+	if s.pred.Load() != nil && mark == s.predMark {
+		return
+	}
+	s.predMark = mark
+	s.pred.Store(&view{snap: g.Snapshot(), tick: next})
+}
+
+// PredictedView is View for the predicted game (Config.Prediction): the
+// agreed state advanced with this player's input at once and the others'
+// inputs as held or predicted, up to the current tick. Render it; never
+// derive results from it, since a rollback may still change it. Without
+// prediction it is View.
+func (s *Session) PredictedView(fn func(g gamestate.Game, tick uint64)) {
+	if v := s.pred.Load(); v != nil {
+		s.viewOf(v, fn)
+		return
+	}
+	s.View(fn)
 }
 
 // View calls fn with the game as of the last applied tick (tick = the next
@@ -47,8 +77,9 @@ func (s *Session) publish() {
 // tick: fn must only read it and not keep it. View takes no lock the
 // session's runtime needs, so fn may call any Session method (even View)
 // and consensus never waits for it.
-func (s *Session) View(fn func(g gamestate.Game, tick uint64)) {
-	v := s.view.Load()
+func (s *Session) View(fn func(g gamestate.Game, tick uint64)) { s.viewOf(s.view.Load(), fn) }
+
+func (s *Session) viewOf(v *view, fn func(g gamestate.Game, tick uint64)) {
 	v.once.Do(func() {
 		if v.game, v.err = s.cfg.NewGame(); v.err == nil {
 			v.err = v.game.Restore(v.snap)
@@ -84,6 +115,10 @@ func (s *Session) statsOf(f lockstep.Figures) Stats {
 		MsgsPerSec: f.MsgsPerSec, Verdicts: f.Verdicts, Observations: f.Observations,
 		DroppedEvents: s.dropped.Load(), Proposed: f.Proposed, CommitP50: f.CommitP50, CommitP99: f.CommitP99,
 		OwnInputTicks: f.OwnInputs, OwnNoInputTicks: f.OwnAbsent, RefusedBatches: f.Refused,
+	}
+	if p := f.Prediction; p.Enabled {
+		st.PredictedTick, st.Rollbacks, st.RolledBackTicks, st.MaxRollback = p.Next, p.Rollbacks, p.RolledBack, p.MaxDepth
+		st.SpeculativeTicks, st.SpeculativeP50, st.SpeculativeP99 = p.Complete, p.SpecP50, p.SpecP99
 	}
 	if f.Clock > f.Decided {
 		st.TicksBehind = f.Clock - f.Decided

@@ -40,6 +40,7 @@ type Session struct {
 	met     *metrics.Set // Config.Metrics; nil: none
 	events  chan Event
 	view    atomic.Pointer[view] // what View and Snapshot read
+	pred    atomic.Pointer[view] // what PredictedView reads (Prediction)
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
@@ -50,7 +51,8 @@ type Session struct {
 	finished  chan struct{}         // closed by finish once Events is closed
 	fatal     atomic.Pointer[error] // the error that ended the session (fail)
 	dropped   atomic.Uint64
-	published uint64 // the decided tick of the last view (driver goroutine)
+	published uint64    // the decided tick of the last view (driver goroutine)
+	predMark  [2]uint64 // the predicted tick and rollback count of the last predicted view
 }
 
 func init() {
@@ -175,6 +177,14 @@ func (s *Session) newCore(v *crypto.Verifier, h *lockstep.Hooks) (*lockstep.Core
 			return nil, fmt.Errorf("paxsync: Record: %w", err)
 		}
 	}
+	var pred lockstep.Prediction
+	if cfg.Prediction.Enabled {
+		spec, err := cfg.NewGame()
+		if err != nil {
+			return nil, badConfig("NewGame", "%v", err)
+		}
+		pred = lockstep.Prediction{Game: spec, Window: cfg.Prediction.Window, Predict: cfg.Prediction.Predict}
+	}
 	mode := lockstep.Ordered
 	if cfg.Consensus == ConsensusBroadcast {
 		mode = lockstep.Broadcast
@@ -184,7 +194,7 @@ func (s *Session) newCore(v *crypto.Verifier, h *lockstep.Hooks) (*lockstep.Core
 		Seat: s.seat, N: s.n, Match: s.match, Verifier: v, Signer: crypto.NewSigner(cfg.Key, s.match, uint16(s.seat)),
 		Engine: engine, Mode: mode, Interval: iv, InputDelay: cfg.InputDelay, GraceTicks: uint64((cfg.Grace + iv - 1) / iv),
 		Epoch: cfg.Epoch, Sealed: cfg.Sealed, Unpaced: cfg.Unpaced, HashInterval: cfg.HashInterval,
-		Inputs: s.inputs, Record: rec, Metrics: sessionMetrics{s}, Hooks: h, Logger: s.log,
+		Inputs: s.inputs, Record: rec, Metrics: sessionMetrics{s}, Hooks: h, Logger: s.log, Prediction: pred,
 	}), nil
 }
 

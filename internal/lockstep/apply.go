@@ -56,6 +56,9 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 		c.prop.skipped(c.engine.Next())
 		return
 	}
+	if c.spec != nil {
+		c.spec.confirm(res.Ticks)
+	}
 	for i := range res.Ticks {
 		tr := &res.Ticks[i]
 		if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
@@ -96,6 +99,11 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 	for t := range c.signedAt {
 		if t < c.engine.Next() {
 			delete(c.signedAt, t)
+		}
+	}
+	for t := range c.ownData {
+		if t < c.engine.Next() {
+			delete(c.ownData, t)
 		}
 	}
 	if c.cfg.Unpaced || c.status.IsLeader {

@@ -95,6 +95,9 @@ type Config struct {
 	Metrics      Metrics                 // nil: none
 	Hooks        *Hooks                  // nil: honest
 	Logger       *slog.Logger
+	// Prediction runs a speculative copy of the game ahead of the agreed
+	// log (predict.go); its zero value is off.
+	Prediction Prediction
 }
 
 // Metrics receives the core's measurements (internal/metrics.Set).
@@ -130,7 +133,9 @@ type Core struct {
 	nextSample   uint64 // first tick whose own input is not yet signed
 	leaving      bool   // the departure was signed: no own input after it
 	signedAt     map[uint64]time.Time
-	lat          []time.Duration // ring of commit latencies
+	ownData      map[uint64][]byte // own sampled inputs of undecided ticks (prediction only)
+	spec         *speculator       // nil: no prediction
+	lat          []time.Duration   // ring of commit latencies
 	latPos       int
 	verdicts     []gamestate.Verdict
 	observations []gamestate.Observation
@@ -185,6 +190,9 @@ func New(cfg Config) *Core {
 		c.hooks = *cfg.Hooks
 	}
 	c.tools = &Tools{c: c}
+	if cfg.Prediction.Game != nil {
+		c.spec, c.ownData = newSpeculator(cfg.Prediction, cfg.N), map[uint64][]byte{}
+	}
 	c.pool.sealed = cfg.Sealed
 	c.prop.complete = c.pool.completeUpto
 	return c
@@ -315,6 +323,9 @@ func (c *Core) Restore(snap *bft.Snapshot) {
 	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteCheckpoint(snap.Checkpoint, snap.Cert, snap.Data) })
 	c.pool.decided(&gamestate.Batch{}, c.engine.Next())
 	c.skipDecided()
+	if c.spec != nil {
+		c.spec.reset()
+	}
 	c.emit(PeerEvent{Seat: c.cfg.Seat, Kind: PeerCaughtUp})
 }
 

@@ -68,6 +68,7 @@ type Figures struct {
 	// this seat's own input, OwnAbsent those that hold its own signed "no
 	// input" (NoInput or Leave: it had nothing to give).
 	Refused, OwnInputs, OwnAbsent uint64
+	Prediction                    PredictionFigures
 }
 
 func (TickEvent) isEvent()        {}

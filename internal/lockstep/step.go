@@ -129,7 +129,8 @@ func (c *Core) followerChecks(now time.Time, st bft.Status, next uint64) {
 // Figures returns the core's part of the session's stats now.
 func (c *Core) Figures() Figures {
 	f := Figures{Status: c.status, Clock: c.clock, Decided: c.engine.Next(), MsgsPerSec: c.msgRate,
-		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs, OwnAbsent: c.ownAbsent}
+		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs, OwnAbsent: c.ownAbsent,
+		Prediction: c.PredictionFigures()}
 	if len(c.lat) > 0 {
 		l := slices.Clone(c.lat)
 		slices.Sort(l)
@@ -257,6 +258,9 @@ func (c *Core) sampleInputs(now time.Time) {
 		}
 		c.pool.add(env, next)
 		c.signedAt[tick] = now
+		if c.ownData != nil {
+			c.ownData[tick] = data
+		}
 		c.broadcast(env)
 		if c.hooks.Signed != nil {
 			c.sendOut(c.hooks.Signed(c.tools, tick, data, env))

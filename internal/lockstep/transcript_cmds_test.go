@@ -309,6 +309,10 @@ func (h *lnet) cluster(a *transcript.Cmd) error {
 		return fmt.Errorf("cluster: n=%d leader=%d hash=%d interval=%s", n, leader, hash, iv)
 	}
 	sealed := a.Has("sealed")
+	window, err := a.Int("window", 0)
+	if err != nil {
+		return err
+	}
 	h.stats = a.Has("stats")
 	h.n, h.leader, h.interval = n, leader, iv
 	h.start = time.Unix(1_700_000_000, 0)
@@ -344,7 +348,11 @@ func (h *lnet) cluster(a *transcript.Cmd) error {
 		h.inputs = append(h.inputs, box)
 		h.signers = append(h.signers, crypto.NewSigner(keys[i], match, uint16(i)))
 		seat := i
-		c := New(Config{Seat: i, N: n, Match: match, Verifier: h.verifier,
+		var pred Prediction
+		if a.Has("predict") {
+			pred = Prediction{Game: &tgame{n: n}, Window: window}
+		}
+		c := New(Config{Prediction: pred, Seat: i, N: n, Match: match, Verifier: h.verifier,
 			Signer: crypto.NewSigner(keys[i], match, uint16(i)), Engine: eng, Mode: Ordered,
 			Interval: iv, InputDelay: delay, GraceTicks: uint64(grace), Sealed: sealed,
 			HashInterval: uint64(hash), Inputs: box, Epoch: epoch,
