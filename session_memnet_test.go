@@ -17,7 +17,7 @@ import (
 
 // memMatch joins n seats of an arena match over one in-memory network,
 // through the public API only.
-func memMatch(t *testing.T, n int, name string) []*paxsync.Session {
+func memMatch(t *testing.T, n int, name string, opts ...func(*paxsync.Config)) []*paxsync.Session {
 	t.Helper()
 	net := memnet.New()
 	keys := make([]*crypto.PrivateKey, n)
@@ -41,6 +41,9 @@ func memMatch(t *testing.T, n int, name string) []*paxsync.Session {
 		// match agrees on does not depend on this machine's speed.
 		cfg.TickRate, cfg.Grace = 60, 500*time.Millisecond
 		cfg.Transport, cfg.WALDir = net, paxsync.MemoryWAL
+		for _, o := range opts {
+			o(&cfg)
+		}
 		s, err := paxsync.Join(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)

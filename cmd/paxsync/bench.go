@@ -47,6 +47,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	sweep := fs.Bool("sweep", false, "run n = 4, 7, 10 (60 Hz), 16 (30 Hz) and a saturating n = 4 in every mode; write --docs and its plot")
 	docs := fs.String("docs", "docs/BENCHMARKS.md", "with --sweep: the Markdown file whose sweep section is replaced (the plot goes next to it)")
 	delay := fs.Int("input-delay", 0, "session input delay in ticks = ticks in flight (0: the default, 2; 16 for --tick-hz 0)")
+	prediction := fs.Bool("prediction", false, "run bft and crash with Config.Prediction: report speculative apply time and rollbacks beside commit latency")
 	sealed := fs.Bool("sealed", false, "commit-reveal inputs (Config.Sealed) in every mode; default modes become bft,crash")
 	walSync := fs.String("wal-sync", "power", "peers' WAL durability: power (fsync every vote group, the default) or process (no fsync)")
 	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
@@ -75,7 +76,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay, Sealed: *sealed,
+	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay, Sealed: *sealed, Prediction: *prediction,
 		WALSync: paxsync.WALSync(*walSync), Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
 		Command: "paxsync bench " + strings.Join(args, " ")}
 	if *sweep {

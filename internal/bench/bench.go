@@ -94,6 +94,10 @@ type Options struct {
 	// measure what sealing costs; broadcast mode cannot (nothing orders
 	// the commitments).
 	Sealed bool
+	// Prediction turns on Config.Prediction in the ordering modes (bft,
+	// crash), so the run also reports the time to speculative apply and
+	// the rollbacks beside commit latency.
+	Prediction bool
 	// WALSync is every peer's Config.WALSync ("": the session's default,
 	// power), so the cost of durable votes can be measured.
 	WALSync paxsync.WALSync
@@ -218,6 +222,7 @@ func runMode(opt Options, mode Mode, idx int, sign, verify time.Duration) (*Mode
 			cfg.Unpaced = opt.TickHz == 0
 			cfg.InputDelay = effectiveInputDelay(opt.InputDelay, opt.TickHz, opt.Sealed)
 			cfg.Sealed = opt.Sealed
+			cfg.Prediction = opt.Prediction && mode != paxsync.ConsensusBroadcast
 			cfg.WALSync = string(opt.WALSync)
 			cfg.Game = game
 			cfg.Bench = &match.BenchSpec{Warmup: opt.Warmup, Duration: opt.Duration}

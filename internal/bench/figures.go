@@ -32,6 +32,10 @@ type Result struct {
 	// BFTOverBroadcastP50 is bft's overall p50 commit latency divided by
 	// broadcast's, when both ran in this invocation.
 	BFTOverBroadcastP50 *float64 `json:"bft_over_broadcast_p50,omitempty"`
+	// BFTSpecOverBroadcastP50 (with --prediction) is bft's speculative
+	// apply p50 divided by broadcast's commit p50: how close a peer that
+	// applies complete ticks before they are decided gets to no agreement.
+	BFTSpecOverBroadcastP50 *float64 `json:"bft_spec_over_broadcast_p50,omitempty"`
 	// Targets are the issue's targets that apply to this configuration.
 	Targets []Target `json:"targets"`
 	// OK: every run completed (targets missed do not count).
@@ -90,7 +94,16 @@ type Figures struct {
 	// overall figure is the worst peer's. Near 0: keeping up.
 	LagGrowthTicks int64  `json:"lag_growth_ticks"`
 	DroppedEvents  uint64 `json:"dropped_events,omitempty"`
-	CPUUnknown     bool   `json:"cpu_unknown,omitempty"`
+	// Prediction (with --prediction, ordering modes): speculative apply
+	// p50/p99 (per peer its session's; overall the median and the worst
+	// of the peers'), the share of decided ticks applied speculatively
+	// with every input in hand, rollbacks per second and the deepest.
+	SpecP50Ms     float64 `json:"spec_p50_ms,omitempty"`
+	SpecP99Ms     float64 `json:"spec_p99_ms,omitempty"`
+	SpecShare     float64 `json:"spec_share,omitempty"`
+	RollbacksPerS float64 `json:"rollbacks_per_s,omitempty"`
+	MaxRollback   int     `json:"max_rollback,omitempty"`
+	CPUUnknown    bool    `json:"cpu_unknown,omitempty"`
 }
 
 // PeerFigures is one peer's row.
@@ -154,6 +167,13 @@ func peerFigures(b *match.BenchReport, paced bool, sign, verify time.Duration) F
 	if f.FloorUsPerTick > 0 && !f.CPUUnknown {
 		f.CPUOverFloor = f.CPUUsPerTick / f.FloorUsPerTick
 	}
+	f.SpecP50Ms, f.SpecP99Ms, f.MaxRollback = float64(b.SpecP50Ns)/1e6, float64(b.SpecP99Ns)/1e6, b.MaxRollback
+	if b.DecidedTicks > 0 {
+		f.SpecShare = float64(b.SpecTicks) / float64(b.DecidedTicks)
+	}
+	if b.WindowS > 0 {
+		f.RollbacksPerS = float64(b.Rollbacks) / b.WindowS
+	}
 	return f
 }
 
@@ -194,6 +214,21 @@ func aggregate(peers []*match.BenchReport, figs []PeerFigures) Figures {
 	}
 	if o.FloorUsPerTick > 0 && !o.CPUUnknown {
 		o.CPUOverFloor = o.CPUUsPerTick / o.FloorUsPerTick
+	}
+	var p50s []float64
+	for _, p := range figs {
+		f := p.Figures
+		if f.SpecP50Ms > 0 {
+			p50s = append(p50s, f.SpecP50Ms)
+		}
+		o.SpecP99Ms = max(o.SpecP99Ms, f.SpecP99Ms)
+		o.SpecShare += f.SpecShare / n
+		o.RollbacksPerS += f.RollbacksPerS / n
+		o.MaxRollback = max(o.MaxRollback, f.MaxRollback)
+	}
+	if len(p50s) > 0 {
+		slices.Sort(p50s)
+		o.SpecP50Ms = p50s[(len(p50s)-1)/2]
 	}
 	return o
 }
@@ -243,6 +278,11 @@ func (r *Result) finish() {
 		v := b.Overall.P50Ms / bc.Overall.P50Ms
 		r.BFTOverBroadcastP50 = &v
 	}
+	r.BFTSpecOverBroadcastP50 = nil
+	if b != nil && bc != nil && b.OK && bc.OK && b.Overall.SpecP50Ms > 0 && bc.Overall.P50Ms > 0 {
+		v := b.Overall.SpecP50Ms / bc.Overall.P50Ms
+		r.BFTSpecOverBroadcastP50 = &v
+	}
 	r.Targets = Targets(r)
 }
 
@@ -269,6 +309,12 @@ func Targets(r *Result) []Target {
 				t.Met = t.Known && t.Got <= 3
 			}
 			out = append(out, t)
+			if r.BFTSpecOverBroadcastP50 != nil { // issue 17: speculative apply of complete ticks
+				ts := Target{Name: "n=4 60 Hz bft speculative apply p50 / broadcast p50", Want: "≤ 1.1×", Unit: "×",
+					Got: *r.BFTSpecOverBroadcastP50, Known: known}
+				ts.Met = known && ts.Got <= 1.1
+				out = append(out, ts)
+			}
 		}
 	case r.Peers == 7 && r.TickHz == 60:
 		out = append(out, atMost("n=7 60 Hz bft p99", b.Overall.P99Ms, 10, "ms"))

@@ -55,8 +55,17 @@ func (r *Result) PrintTable(w io.Writer) {
 			fmt.Fprintf(w, "FAILED %s: %s\n", m.Mode, f)
 		}
 	}
+	for _, m := range r.Runs {
+		if o := m.Overall; o.SpecP50Ms > 0 || o.RollbacksPerS > 0 {
+			fmt.Fprintf(w, "%s prediction: commit p50 %.2f ms, speculative apply p50 %.2f ms (p99 %.2f ms) for %.0f%% of ticks; %.1f rollbacks/s, deepest %d ticks\n",
+				m.Mode, o.P50Ms, o.SpecP50Ms, o.SpecP99Ms, 100*o.SpecShare, o.RollbacksPerS, o.MaxRollback)
+		}
+	}
 	if r.BFTOverBroadcastP50 != nil {
 		fmt.Fprintf(w, "bft p50 / broadcast p50 = %.2f×\n", *r.BFTOverBroadcastP50)
+	}
+	if r.BFTSpecOverBroadcastP50 != nil {
+		fmt.Fprintf(w, "bft speculative apply p50 / broadcast p50 = %.2f×\n", *r.BFTSpecOverBroadcastP50)
 	}
 	for _, t := range r.Targets {
 		fmt.Fprintf(w, "target %s %s: %s\n", t.Name, t.Want, targetOutcome(t))

@@ -54,6 +54,18 @@ type BenchReport struct {
 	// DroppedEvents counts session events lost in the window because the
 	// peer did not drain Events fast enough (then samples are missing).
 	DroppedEvents uint64 `json:"dropped_events,omitempty"`
+	// With prediction (PeerConfig.Prediction): SpecP50Ns/SpecP99Ns are the
+	// session's speculative-apply percentiles at the window's end (own
+	// input signed → its tick applied to the predicted copy with every
+	// input in hand; Stats.SpeculativeP50, over its last 1024 such ticks),
+	// SpecTicks how many ticks in the window were applied that way, and
+	// Rollbacks, RolledBack and MaxRollback the window's rollbacks.
+	SpecP50Ns   int64  `json:"spec_p50_ns,omitempty"`
+	SpecP99Ns   int64  `json:"spec_p99_ns,omitempty"`
+	SpecTicks   uint64 `json:"spec_ticks,omitempty"`
+	Rollbacks   uint64 `json:"rollbacks,omitempty"`
+	RolledBack  uint64 `json:"rolled_back,omitempty"`
+	MaxRollback int    `json:"max_rollback,omitempty"`
 }
 
 // benchRec measures one peer's window. It lives on RunPeer's goroutine.
@@ -136,6 +148,10 @@ func (b *benchRec) transition(s *paxsync.Session) bool {
 		b.rep.Signs, b.rep.Verifies = st.Signs-b.st0.Signs, st.Verifies-b.st0.Verifies
 		b.rep.DroppedEvents = st.DroppedEvents - b.st0.DroppedEvents
 		b.rep.LagEndTicks = b.lag(now, st)
+		b.rep.SpecP50Ns, b.rep.SpecP99Ns = int64(st.SpeculativeP50), int64(st.SpeculativeP99)
+		b.rep.SpecTicks = st.SpeculativeTicks - b.st0.SpeculativeTicks
+		b.rep.Rollbacks, b.rep.RolledBack = st.Rollbacks-b.st0.Rollbacks, st.RolledBackTicks-b.st0.RolledBackTicks
+		b.rep.MaxRollback = st.MaxRollback
 		if b.rep.CommitNs == nil {
 			b.rep.CommitNs = []int64{}
 		}

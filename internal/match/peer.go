@@ -58,6 +58,9 @@ type PeerConfig struct {
 	// Sealed is Config.Sealed: commit-reveal inputs (scenario
 	// "sealed_inputs").
 	Sealed bool `json:"sealed,omitempty"`
+	// Prediction is Config.Prediction.Enabled: a speculative copy of the
+	// game runs ahead of the agreed log (benchmarks measure its apply time).
+	Prediction bool `json:"prediction,omitempty"`
 	// Game is GameArena ("" too) or GameTally.
 	Game string `json:"game,omitempty"`
 	// Bench makes the peer measure a window instead of playing Ticks
@@ -211,7 +214,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
 		Logger:    logger,
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
-		WALSync: paxsync.WALSync(cfg.WALSync),
+		WALSync: paxsync.WALSync(cfg.WALSync), Prediction: paxsync.Prediction{Enabled: cfg.Prediction},
 	}
 	pm := newPeerMetrics(cfg.MetricsAddr)
 	scfg.Metrics = pm.registerer()
