@@ -357,3 +357,49 @@ func TestOptions(t *testing.T) {
 		t.Error("RunName")
 	}
 }
+
+// TestPredictionFigures: with --prediction the peers' speculative-apply
+// figures are pooled (median of the peers' p50, worst p99, mean share and
+// rollback rate, deepest rollback), the ratio to broadcast's commit p50 is
+// computed, its target judged and the table prints both.
+func TestPredictionFigures(t *testing.T) {
+	peers := []*match.BenchReport{
+		{WindowS: 10, DecidedTicks: 600, SpecP50Ns: 1e6, SpecP99Ns: 4e6, SpecTicks: 600, Rollbacks: 20, MaxRollback: 3},
+		{WindowS: 10, DecidedTicks: 600, SpecP50Ns: 2e6, SpecP99Ns: 9e6, SpecTicks: 300, Rollbacks: 0, MaxRollback: 0},
+		{WindowS: 10, DecidedTicks: 600, SpecP50Ns: 3e6, SpecP99Ns: 5e6, SpecTicks: 0, Rollbacks: 10, MaxRollback: 7},
+	}
+	var figs []PeerFigures
+	for i, b := range peers {
+		figs = append(figs, PeerFigures{Seat: i, Figures: peerFigures(b, true, time.Microsecond, time.Microsecond)})
+	}
+	o := aggregate(peers, figs)
+	if o.SpecP50Ms != 2 || o.SpecP99Ms != 9 || o.MaxRollback != 7 || o.RollbacksPerS != 1 || o.SpecShare != 0.5 {
+		t.Fatalf("overall prediction figures = p50 %v p99 %v deepest %v rollbacks/s %v share %v", o.SpecP50Ms, o.SpecP99Ms, o.MaxRollback, o.RollbacksPerS, o.SpecShare)
+	}
+	r := sample(6, 12, 2)
+	r.Runs[0].Overall.SpecP50Ms, r.Runs[0].Overall.SpecShare = 2.1, 0.97
+	r.finish()
+	if r.BFTSpecOverBroadcastP50 == nil || *r.BFTSpecOverBroadcastP50 != 1.05 {
+		t.Fatalf("speculative ratio = %v", r.BFTSpecOverBroadcastP50)
+	}
+	found := false
+	for _, tg := range r.Targets {
+		if strings.Contains(tg.Name, "speculative") {
+			found = true
+			if !tg.Met || !tg.Known {
+				t.Errorf("1.05× must meet ≤ 1.1×: %+v", tg)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no speculative-apply target: %+v", r.Targets)
+	}
+	var tbl bytes.Buffer
+	r.PrintTable(&tbl)
+	for _, want := range []string{"bft prediction: commit p50 6.00 ms, speculative apply p50 2.10 ms", "for 97% of ticks",
+		"bft speculative apply p50 / broadcast p50 = 1.05×"} {
+		if !strings.Contains(tbl.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, tbl.String())
+		}
+	}
+}
