@@ -81,7 +81,12 @@ type Config struct {
 	Sealed bool
 	// Grace is how long after a tick's scheduled time the leader waits for
 	// inputs before ordering the tick; later inputs are too late and the
-	// seat gets the agreed "no input". Default: one tick interval.
+	// seat gets the agreed "no input". Default: one tick interval, or
+	// 3 − InputDelay ticks when InputDelay is below 2 (prediction's 0:
+	// three ticks), so that an input is protected from a censoring leader
+	// however short the delay; the leader still orders a tick as soon as
+	// it holds every input, so a longer grace costs only ticks with an
+	// input missing.
 	Grace time.Duration
 	// ConsensusTick is the bft clock (default 10 ms); view timeouts are
 	// multiples of it.
@@ -168,6 +173,11 @@ type Prediction struct {
 	// session's runtime goroutine and must be a pure function.
 	Predict func(seat int, tick uint64, last gamestate.SeatInput) gamestate.SeatInput
 }
+
+// fairWindowTicks is the least InputDelay+Grace, in ticks, that Join's
+// default Grace gives: fair play's input margin (two ticks) plus a tick to
+// deliver the input in.
+const fairWindowTicks = 3
 
 // MaxPredictionWindow bounds Prediction.Window: a rollback re-simulates at
 // most this many ticks.
@@ -327,7 +337,13 @@ func (c Config) withDefaults() (Config, int, error) {
 		return c, 0, badConfig("WALSync", "unknown level %q, want %q or %q", c.WALSync, WALSyncPower, WALSyncProcess)
 	}
 	if c.Grace == 0 {
-		c.Grace = c.interval()
+		// One tick, or more with a short input delay: fair play (an
+		// acceptor refusing a leader that leaves out an input it held two
+		// ticks before the deadline; docs/PROTOCOL.md, "Fair play") needs
+		// InputDelay+Grace of at least fairWindowTicks from sampling to the
+		// deadline, or at InputDelay 0 a censoring leader could order "no
+		// input" for an input every acceptor held in time.
+		c.Grace = time.Duration(max(1, fairWindowTicks-c.InputDelay)) * c.interval()
 	}
 	if c.Grace < 0 || c.Grace > 10*time.Second {
 		return c, 0, badConfig("Grace", "%v, want 0..10s", c.Grace)

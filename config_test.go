@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
@@ -97,5 +98,30 @@ func TestDefaultConfigIsWhatJoinFills(t *testing.T) {
 	d.Key, d.MatchName, d.Roster, d.NewGame = bare.Key, bare.MatchName, bare.Roster, bare.NewGame
 	if err := d.Validate(); err != nil {
 		t.Fatalf("DefaultConfig plus identity: %v", err)
+	}
+}
+
+// TestDefaultGraceKeepsFairPlayWindow: Join's default Grace keeps at least
+// three ticks from sampling an input to its tick's deadline, so fair play's
+// two-tick input margin still protects a player at a short input delay
+// (prediction's 0); with the default delay it stays one tick.
+func TestDefaultGraceKeepsFairPlayWindow(t *testing.T) {
+	keys, roster := testRoster(t, 4)
+	for _, tc := range []struct {
+		delay      int
+		prediction bool
+		wantDelay  int
+		wantTicks  int
+	}{{0, false, 2, 1}, {0, true, 0, 3}, {1, false, 1, 2}, {1, true, 1, 2}, {4, true, 4, 1}} {
+		c := Config{Key: keys[0], MatchName: "m", Roster: roster, InputDelay: tc.delay, Prediction: Prediction{Enabled: tc.prediction},
+			NewGame: func() (gamestate.Game, error) { return arena.New(4, 1) }}
+		f, _, err := c.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.InputDelay != tc.wantDelay || f.Grace != time.Duration(tc.wantTicks)*f.interval() {
+			t.Errorf("InputDelay %d prediction %v: got delay %d grace %v, want delay %d grace %d ticks",
+				tc.delay, tc.prediction, f.InputDelay, f.Grace, tc.wantDelay, tc.wantTicks)
+		}
 	}
 }

@@ -104,7 +104,9 @@ func TestPredictionConfig(t *testing.T) {
 		return c
 	}
 	for name, mut := range map[string]func(*paxsync.Config){
-		"window too large":     func(c *paxsync.Config) { c.Prediction = paxsync.Prediction{Enabled: true, Window: paxsync.MaxPredictionWindow + 1} },
+		"window too large": func(c *paxsync.Config) {
+			c.Prediction = paxsync.Prediction{Enabled: true, Window: paxsync.MaxPredictionWindow + 1}
+		},
 		"window negative":      func(c *paxsync.Config) { c.Prediction = paxsync.Prediction{Enabled: true, Window: -1} },
 		"window without it":    func(c *paxsync.Config) { c.Prediction = paxsync.Prediction{Window: 4} },
 		"negative input delay": func(c *paxsync.Config) { c.InputDelay = -1 },
