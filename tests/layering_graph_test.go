@@ -31,6 +31,7 @@ var layers = []struct {
 	{"internal/adversary", 7},
 	{"internal/match", 8}, {"internal/nodecmd", 8}, {"demo", 8},
 	{"internal/bench", 9}, {"examples", 9},
+	{"detcheck", 9}, // the determinism analyzer: a developer tool that no library package may import
 	{"cmd", 10}, {"tests", 10},
 }
 

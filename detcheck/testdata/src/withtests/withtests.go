@@ -1,0 +1,3 @@
+package withtests
+
+func Add(a, b int) int { return a + b }
