@@ -12,6 +12,7 @@ package demo
 
 import (
 	"math"
+	"slices"
 
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
@@ -35,6 +36,12 @@ func Capture(a *arena.Arena) Frame {
 		f.Ships[i] = a.Ship(i)
 	}
 	return f
+}
+
+// Equal reports whether f and g show the same state: the predicted view is
+// pushed to the World only when it changed.
+func (f Frame) Equal(g Frame) bool {
+	return f.Tick == g.Tick && slices.Equal(f.Ships, g.Ships) && slices.Equal(f.Bullets, g.Bullets)
 }
 
 // shipPose is a ship's interpolated position in screen pixels (relative to

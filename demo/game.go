@@ -103,6 +103,9 @@ func (g *Game) Update() error {
 		g.showNet = !g.showNet
 	}
 	if g.opt.Input != nil {
+		if inpututil.IsKeyJustPressed(PredictionKey) {
+			w.TogglePrediction()
+		}
 		var labels []string
 		for i := range g.cheats {
 			if inpututil.IsKeyJustPressed(g.cheats[i].Key) {
@@ -125,6 +128,11 @@ func (g *Game) Update() error {
 	}
 	return nil
 }
+
+// PredictionKey switches the arena between the predicted and the agreed
+// state of the local session (World.TogglePrediction), so a player can
+// feel the input delay prediction hides.
+const PredictionKey = ebiten.KeyP
 
 // toggleCheat flips key i; turning an Exclusive key on turns the other
 // Exclusive keys off.
@@ -167,7 +175,7 @@ func readControls() arena.Controls {
 func (g *Game) Draw(screen *ebiten.Image) {
 	v := g.opt.World.snapshot(time.Now())
 	if g.shoot {
-		v.alpha = 1 // the screenshot shows exactly the last agreed tick
+		v.alpha, v.drawAlpha = 1, 1 // the screenshot shows exactly the last tick drawn
 	}
 	l := newLayout(screen.Bounds().Dx(), screen.Bounds().Dy())
 	screen.Fill(colBackground)

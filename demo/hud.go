@@ -12,6 +12,7 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/vector"
 
 	"github.com/paxsync/paxsync/demo/cheats"
+	"github.com/paxsync/paxsync/demo/prediction"
 )
 
 // CheatKey is one cheat the local player can toggle, shown in the HUD so a
@@ -33,7 +34,13 @@ func drawTopBar(dst *ebiten.Image, l *layout, v *view) {
 	if v.cur != nil {
 		tick = fmt.Sprintf("tick %d", v.cur.Tick)
 	}
+	if v.drawn == prediction.Predicted && v.drawCur != nil && v.cur != nil && v.drawCur.Tick > v.cur.Tick {
+		tick += fmt.Sprintf(" (drawn: predicted +%d)", v.drawCur.Tick-v.cur.Tick)
+	}
 	s := tick + "   ·   Tab: network"
+	if v.local >= 0 {
+		s += "   ·   P: prediction " + onOff(v.mode.Enabled && v.mode.Shown)
+	}
 	tw := textWidth(s, 14)
 	drawText(dst, s, 14, l.ax+l.aw-tw, 12, colDim)
 	drawText(dst, truncate(v.title, 20, l.aw-tw-20), 20, l.ax, 8, colText)
@@ -118,6 +125,12 @@ func drawKeys(dst *ebiten.Image, v *view, keys []CheatKey, x, y, iw float64) flo
 		return y
 	}
 	for _, s := range wrap("arrows/WASD steer & thrust · space fire", 12, iw) {
+		if dst != nil {
+			drawText(dst, s, 12, x, y, colDim)
+		}
+		y += 16
+	}
+	for _, s := range wrap("P  "+v.mode.Label(), 12, iw) {
 		if dst != nil {
 			drawText(dst, s, 12, x, y, colDim)
 		}
@@ -261,62 +274,6 @@ func cheatStatus(v *view, seat int, p Player) string {
 		return s + " → proof: CHEATER flag on every peer"
 	}
 	return s + " → local observations only, no flag"
-}
-
-// drawNetStrip draws the network statistics under the arena, where they
-// hide nothing: up to two lines of items.
-func drawNetStrip(dst *ebiten.Image, l *layout, v *view) {
-	st := v.stats
-	items := []string{"no statistics (replay, or not started)"}
-	if st.Valid {
-		items = []string{
-			fmt.Sprintf("commit latency p50 %s, p99 %s", dur(st.CommitP50), dur(st.CommitP99)),
-			fmt.Sprintf("view %d, leader %s", st.View, playerName(v, st.Leader)),
-			fmt.Sprintf("ticks behind %d", st.TicksBehind),
-			fmt.Sprintf("%.0f messages/s", st.MsgsPerSec),
-			fmt.Sprintf("%d peers connected", st.Peers),
-		}
-		if p := pingItem(v); p != "" {
-			items = append(items, p)
-		}
-	}
-	const sep = "   ·   "
-	x0 := l.ax + textWidth("NETWORK", 12) + 12
-	drawText(dst, "NETWORK", 12, l.ax, l.stripY+1, colDim)
-	x, y := x0, l.stripY
-	for i, it := range items {
-		it = truncate(it, 13, l.ax+l.aw-x0) // a long ping list must not run off the strip
-		w := textWidth(it, 13)
-		if i > 0 {
-			if x+textWidth(sep, 13)+w > l.ax+l.aw && x > x0 {
-				x, y = x0, y+18
-				if y > l.stripY+18 {
-					break // two lines at most
-				}
-			} else {
-				drawText(dst, sep, 13, x, y, colDim)
-				x += textWidth(sep, 13)
-			}
-		}
-		drawText(dst, it, 13, x, y, colText)
-		x += w
-	}
-}
-
-// pingItem is the network strip's ping per peer ("ping P1 2.1, P2 3.4
-// ms"): the round trip to each connected peer, as GGPO-style HUDs show;
-// "" until some peer's ping is known.
-func pingItem(v *view) string {
-	var parts []string
-	for seat, d := range v.stats.PeerRTT {
-		if d > 0 && seat != v.local {
-			parts = append(parts, playerName(v, seat)+" "+ftoa(float64(d)/float64(time.Millisecond), 1))
-		}
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "ping " + strings.Join(parts, ", ") + " ms"
 }
 
 // drawCheatBanner labels active local cheats across the arena's bottom.

@@ -47,6 +47,7 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	}
 	cfg := newMatchConfig(lc, name, roster, seed)
 	cfg.Key = key
+	cfg.Prediction.Enabled = lc.Prediction
 	cfg.Network = paxsync.NetworkConfig{MDNS: lc.MDNS, Peers: lc.Peers}
 	if lc.Listen != "" {
 		cfg.Network.ListenAddrs = []string{lc.Listen}
@@ -77,12 +78,13 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 		crypto.NewVerifier(s.MatchID(), roster))
 	g, _ := arena.New(len(roster), seed)
 	l := &Live{World: w, title: "paxsync arena — " + name, rec: rec, stop: stop, lobby: true, debug: lc.Debug, onObs: lc.OnObservation,
-		lanInfo: &lanInfo{match: name, joinAddr: lobby.JoinAddr(s.Addrs())}}
+		lanInfo: &lanInfo{match: name, joinAddr: lobby.JoinAddr(s.Addrs())}, prediction: lc.Prediction}
 	l.local = &peer{seat: me, sess: s, mirror: g, delay: uint64(delayOf(cfg))}
 	l.updateLobby()
 	l.wg.Add(1)
 	go l.run(ctx, l.local, true)
-	l.submit(l.local, true)
+	l.submitNow(l.local, true)
+	l.startPrediction(ctx)
 	return l, nil
 }
 

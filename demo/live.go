@@ -9,6 +9,7 @@ import (
 
 	"github.com/paxsync/paxsync"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/demo/prediction"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
 	"github.com/paxsync/paxsync/internal/adversary"
@@ -21,6 +22,12 @@ import (
 type LiveConfig struct {
 	TickRate   int
 	InputDelay int
+	// Prediction makes the local player's session speculate
+	// (paxsync.Config.Prediction): the arena draws its predicted state, so
+	// the ship answers the keys on the next frame, with InputDelay 0 (the
+	// default with prediction). Bots and the agreed path that verdicts,
+	// scores and replays use are unchanged.
+	Prediction bool
 	Seed       uint64
 	Record     string // replay file path
 
@@ -75,6 +82,9 @@ type Live struct {
 	cheat    adversary.Kind // F2/F3: the local session's cheat ("" = none)
 	lobby    bool           // LAN: the lobby is shown (touched only by the local run goroutine after start)
 	lanInfo  *lanInfo       // LAN: what the lobby lists (nil in the one-machine demo)
+	// prediction: the local session speculates (LiveConfig.Prediction).
+	prediction bool
+	rollRate   prediction.Rate // rollbacks per second, from the local session's StatsEvents (its run goroutine)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,7 +95,12 @@ type Live struct {
 // advanced it (TickEvent.Inputs are what the game received), so bots and
 // the renderer read game state without touching the session's copy; the
 // checkpoint hashes in TickEvents check that the mirror has not diverged.
+//
+// mu guards the mirror, next and fireState: the run goroutine advances the
+// mirror, and with prediction the local peer's predict goroutine submits
+// inputs too.
 type peer struct {
+	mu     sync.Mutex
 	seat   int
 	sess   *paxsync.Session
 	player *adversary.Player // nil unless it joined through the adversary (local player, cheater)
@@ -220,13 +235,19 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 		}
 		switch e := ev.(type) {
 		case paxsync.TickEvent:
+			p.mu.Lock()
 			p.mirror.Advance(e.Tick, e.Inputs)
 			if e.Checkpoint && p.mirror.Hash() != e.Hash {
 				l.resync(p, isLocal, e.Tick)
 			}
 			l.submit(p, isLocal)
+			var f Frame
 			if isLocal {
-				l.World.PushFrame(Capture(p.mirror))
+				f = Capture(p.mirror)
+			}
+			p.mu.Unlock()
+			if isLocal {
+				l.World.PushFrame(f)
 				l.updateLobby()
 			}
 		case paxsync.VerdictEvent:
@@ -258,7 +279,7 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 				st := e.Stats
 				l.World.SetStats(NetStats{CommitP50: st.CommitP50, CommitP99: st.CommitP99, View: st.View,
 					Leader: st.Leader, TicksBehind: int(st.TicksBehind), MsgsPerSec: st.MsgsPerSec, Peers: len(st.Connected),
-					PeerRTT: st.PeerRTT})
+					PeerRTT: st.PeerRTT, Prediction: l.predictionFigures(st)})
 			}
 		case paxsync.DesyncEvent:
 			if isLocal && e.Local {
@@ -268,9 +289,16 @@ func (l *Live) run(ctx context.Context, p *peer, isLocal bool) {
 	}
 }
 
+// submitNow is submit for a goroutine that does not hold p.mu.
+func (l *Live) submitNow(p *peer, isLocal bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l.submit(p, isLocal)
+}
+
 // submit sends inputs for every open tick up to the last agreed tick plus
-// the input delay, so each tick gets one input computed from the freshest
-// agreed state, tagged with the exact tick it will be applied at (the bots'
+// the input delay (p.mu held), so each tick gets one input computed from
+// the freshest agreed state, tagged with the exact tick it will be applied at (the bots'
 // and the local fire-rate guard depend on that).
 func (l *Live) submit(p *peer, isLocal bool) {
 	t := max(p.next, p.sess.InputTick(), p.mirror.Next())

@@ -109,7 +109,8 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancel(ctx)
-	l := &Live{World: w, title: "paxsync arena", rec: rec, stop: stop, debug: lc.Debug, onObs: lc.OnObservation, notice: notice}
+	l := &Live{World: w, title: "paxsync arena", rec: rec, stop: stop, debug: lc.Debug, onObs: lc.OnObservation, notice: notice,
+		prediction: lc.Prediction}
 	fail := func(err error) (*Live, error) {
 		l.Close()
 		return nil, err
@@ -119,8 +120,11 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 		cfg := base
 		cfg.Key = keys[i]
 		cfg.Network.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-		if i == you && rec != nil {
-			cfg.Record = rec
+		if i == you {
+			if rec != nil {
+				cfg.Record = rec
+			}
+			cfg.Prediction.Enabled = lc.Prediction
 		}
 		if i > 0 {
 			cfg.Network.Peers = first.Addrs()
@@ -163,15 +167,22 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 	for _, p := range append([]*peer{l.local}, l.bots...) {
 		l.wg.Add(1)
 		go l.run(ctx, p, p == l.local)
-		l.submit(p, p == l.local) // inputs for the first ticks
+		l.submitNow(p, p == l.local) // inputs for the first ticks
 	}
+	l.startPrediction(ctx)
 	return l, nil
 }
 
-// delayOf is the input delay the session will use (its default when 0).
+// delayOf is the input delay the session will use (its default when 0,
+// which is no delay with prediction; see Config.InputDelay).
 func delayOf(cfg paxsync.Config) int {
-	if cfg.InputDelay > 0 {
+	switch {
+	case cfg.InputDelay > 0:
 		return cfg.InputDelay
+	case cfg.Prediction.Enabled && !cfg.Sealed:
+		return 0
+	case cfg.Sealed:
+		return paxsync.DefaultSealedInputDelay
 	}
 	return gamestate.DefaultInputDelay
 }

@@ -25,9 +25,11 @@ const (
 	topBarH   = 40
 	minPanelW = 280
 	maxPanelW = 420
-	bottomH   = 64 // the network strip (two lines) and the status line
-	arenaPxW  = arena.Width / arena.Unit
-	arenaPxH  = arena.Height / arena.Unit
+	bottomH   = 18*stripLines + 28 // the network strip and the status line
+	// stripLines is how many lines of items the network strip has.
+	stripLines = 3
+	arenaPxW   = arena.Width / arena.Unit
+	arenaPxH   = arena.Height / arena.Unit
 	// IdealWidth and IdealHeight are the window size at which the arena is
 	// drawn 1:1 beside a side panel of 300 pixels.
 	IdealWidth  = 3*margin + arenaPxW + 300
@@ -59,7 +61,7 @@ func newLayout(w, h int) layout {
 	l.pw = min(l.w-l.px-margin, maxPanelW)
 	l.ph = l.h - l.py - margin
 	l.stripY = l.ay + l.ah + 8
-	l.footY = l.stripY + 2*18 + 4
+	l.footY = l.stripY + stripLines*18 + 4
 	return l
 }
 
@@ -155,18 +157,18 @@ func drawArena(dst *ebiten.Image, l *layout, v *view) {
 		vector.StrokeLine(dst, x0, y0, x1, y1, 1, colGrid, false)
 	}
 	vector.StrokeRect(dst, float32(l.ax-1), float32(l.ay-1), float32(l.aw+2), float32(l.ah+2), 2, colBorder, true)
-	if v.cur == nil {
+	if v.drawCur == nil {
 		msg := "waiting for the first agreed tick…"
 		drawText(dst, msg, 18, l.ax+l.aw/2-textWidth(msg, 18)/2, l.ay+l.ah/2-10, colDim)
 		return
 	}
-	for _, b := range lerpBullets(v.cur, v.alpha) {
+	for _, b := range lerpBullets(v.drawCur, v.drawAlpha) {
 		c := seatColor(b.Owner)
 		x, y := l.at(b.X, b.Y)
 		vector.FillCircle(dst, x, y, float32(4*max(l.as, 0.75)), withAlpha(c, 0x50), true)
 		vector.FillCircle(dst, x, y, float32(2*max(l.as, 0.75)), c, true)
 	}
-	poses := lerpShips(v.prev, v.cur, v.alpha)
+	poses := lerpShips(v.drawPrev, v.drawCur, v.drawAlpha)
 	for i, p := range poses {
 		drawShip(dst, l, i, p, v)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/demo/prediction"
 	"github.com/paxsync/paxsync/gamestate"
 )
 
@@ -36,6 +37,10 @@ type NetStats struct {
 	// PeerRTT is the ping of each seat, indexed by seat (Stats.PeerRTT);
 	// 0 for the local seat and peers not connected or not pinged yet.
 	PeerRTT []time.Duration
+	// Prediction is the speculation's figures (zero without prediction):
+	// the panel shows rollbacks per second, the deepest rollback and the
+	// speculative apply's p50 beside the commit latency.
+	Prediction prediction.Figures
 }
 
 // Flag is a proven verdict against a seat, with the HUD's line about it.
@@ -72,6 +77,14 @@ type World struct {
 	done      bool  // the source has nothing more to show (end of a replay)
 	err       error // fatal: the game stops with it
 	verifier  *crypto.Verifier
+
+	// pprev and pcur are the last two predicted frames (Live polls
+	// Session.PredictedView), drawn in the arena instead of prev and cur
+	// while mode shows the prediction; everything that states a result
+	// (scores, verdicts, the tick count) stays on the agreed frames.
+	pprev, pcur *Frame
+	pcurAt      time.Time
+	mode        prediction.Mode
 }
 
 // NewWorld makes a world for the given players. local is the seat of this
@@ -108,6 +121,38 @@ func (w *World) PushFrame(f Frame) {
 	defer w.mu.Unlock()
 	w.prev, w.cur, w.curAt = w.cur, &f, time.Now()
 	w.ticks++
+}
+
+// PushPredicted records a new predicted state of the local session (a
+// further tick, or a rollback's correction of the current one).
+func (w *World) PushPredicted(f Frame) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.pprev, w.pcur, w.pcurAt = w.pcur, &f, time.Now()
+}
+
+// SetPrediction says whether the local session speculates; the arena then
+// draws its predicted state until TogglePrediction.
+func (w *World) SetPrediction(enabled bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mode = prediction.NewMode(enabled)
+}
+
+// TogglePrediction switches the arena between the predicted and the agreed
+// state (the P key), so a player can feel what prediction hides; the
+// session keeps speculating either way.
+func (w *World) TogglePrediction() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.mode.Toggle()
+}
+
+// Prediction is the current prediction mode.
+func (w *World) Prediction() prediction.Mode {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.mode
 }
 
 // Ticks is the number of agreed ticks received so far.
@@ -235,21 +280,27 @@ func (w *World) Finish(err error) {
 
 // view is a consistent copy of the world for one Draw call.
 type view struct {
-	title    string
-	players  []Player
-	local    int
-	prev     *Frame
-	cur      *Frame
-	alpha    float64
-	ticks    uint64
-	flags    []*Flag
-	notes    []note
-	stats    NetStats
-	cheats   []string
-	lobby    string
-	done     bool
-	err      error
-	tickRate float64
+	title   string
+	players []Player
+	local   int
+	prev    *Frame // the agreed frames: scores, the tick, cheat status
+	cur     *Frame
+	alpha   float64
+	// drawPrev, drawCur and drawAlpha are what the arena draws: the
+	// agreed frames, or the predicted ones (drawn says which).
+	drawPrev, drawCur *Frame
+	drawAlpha         float64
+	drawn             prediction.Source
+	mode              prediction.Mode
+	ticks             uint64
+	flags             []*Flag
+	notes             []note
+	stats             NetStats
+	cheats            []string
+	lobby             string
+	done              bool
+	err               error
+	tickRate          float64
 }
 
 func (w *World) snapshot(now time.Time) view {
@@ -263,8 +314,20 @@ func (w *World) snapshot(now time.Time) view {
 		w.cur != nil && w.cur.Tick >= w.players[w.local].CheatFrom {
 		v.cheats = append(v.cheats, w.players[w.local].Cheat+" (--cheater)")
 	}
-	if w.cur != nil && w.tickDur > 0 {
-		v.alpha = min(1, max(0, float64(now.Sub(w.curAt))/float64(w.tickDur)))
+	v.alpha = w.alphaOf(w.cur, w.curAt, now)
+	v.mode, v.drawn = w.mode, w.mode.Drawn(w.pcur != nil)
+	v.drawPrev, v.drawCur, v.drawAlpha = v.prev, v.cur, v.alpha
+	if v.drawn == prediction.Predicted {
+		v.drawPrev, v.drawCur, v.drawAlpha = w.pprev, w.pcur, w.alphaOf(w.pcur, w.pcurAt, now)
 	}
 	return v
+}
+
+// alphaOf is how far between the frame before cur and cur (which arrived
+// at) a frame drawn at now is, for interpolation.
+func (w *World) alphaOf(cur *Frame, at, now time.Time) float64 {
+	if cur == nil || w.tickDur <= 0 {
+		return 1
+	}
+	return min(1, max(0, float64(now.Sub(at))/float64(w.tickDur)))
 }

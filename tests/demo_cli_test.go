@@ -37,7 +37,8 @@ func runDemo(t *testing.T, bin string, env []string, args ...string) (int, strin
 func demoHelpWithoutDisplay(t *testing.T, bin string) {
 	for _, arg := range []string{"--help", "-h"} {
 		code, stdout, stderr := runDemo(t, bin, noDisplayEnv(), arg)
-		if code != 0 || !strings.HasPrefix(stdout, "usage: paxsync-demo") || !strings.Contains(stdout, "-cheater") {
+		if code != 0 || !strings.HasPrefix(stdout, "usage: paxsync-demo") || !strings.Contains(stdout, "-cheater") ||
+			!strings.Contains(stdout, "-prediction") {
 			t.Errorf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", arg, code, stdout, stderr)
 		}
 		if strings.Contains(stderr, "panic") || strings.Contains(stderr, "glfw") {
@@ -57,6 +58,7 @@ func demoBadFlags(t *testing.T, bin string) {
 		{[]string{"--bots", "9"}, "--bots 9"},
 		{[]string{"--cheat", "teleport"}, "teleport"},
 		{[]string{"--screenshot", "x.png"}, "--ticks"},
+		{[]string{"--prediction=false", "--input-delay", "0"}, "--input-delay 0 needs prediction"},
 	} {
 		code, stdout, stderr := runDemo(t, bin, noDisplayEnv(), tc.args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")

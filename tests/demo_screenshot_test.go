@@ -92,3 +92,23 @@ func demoLeaderOnlyCheat(t *testing.T, bin string) {
 		t.Errorf("no proposal-equivocation verdict against the cheater (seat 0):\n%s", stdout)
 	}
 }
+
+// demoPredictionOff: with --prediction=false (lockstep with the default
+// input delay, the agreed state drawn) the headless demo still plays to the
+// end, writes its screenshot and proves a speed-hacking bot; the default
+// run, with prediction, is demoScreenshot.
+func demoPredictionOff(t *testing.T, bin string) {
+	display := startXvfb(t, 1280, 800)
+	shot := filepath.Join(t.TempDir(), "off.png")
+	code, stdout, stderr := runDemo(t, bin, displayEnv(display), "--prediction=false", "--bots", "2", "--cheater", "1",
+		"--cheat", "invalid-move", "--ticks", "600", "--tick-hz", "60", "--net", "--screenshot", shot)
+	if code != 0 {
+		t.Fatalf("paxsync-demo --prediction=false: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "verdict: invalid-move player 1 ") {
+		t.Errorf("no invalid-move verdict against player 1 without prediction:\n%s", stdout)
+	}
+	if b := readPNG(t, shot).Bounds(); b.Dx() == 0 || b.Dy() == 0 {
+		t.Errorf("empty screenshot %v", b)
+	}
+}

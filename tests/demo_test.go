@@ -13,8 +13,9 @@ import (
 
 // TestDemo builds cmd/paxsync-demo once and runs it as a user would:
 // without a display (--help, bad flags, the "no display" message), and
-// under a private Xvfb (headless screenshots at two screen sizes, a
-// leader-only cheat, stopping by signal). The subtests that need a
+// under a private Xvfb (headless screenshots at two screen sizes, with
+// prediction on as by default, a leader-only cheat, a match without
+// prediction, stopping by signal). The subtests that need a
 // display skip when Xvfb is missing outside CI and fail in CI (which
 // installs it: scripts/deps.sh test). No subtest depends on the machine's
 // speed: waits are bounded generously and only properties are checked.
@@ -33,6 +34,7 @@ func TestDemo(t *testing.T) {
 	t.Run("screenshot-1280x800", func(t *testing.T) { demoScreenshot(t, bin, 1280, 800) })
 	t.Run("screenshot-1024x768", func(t *testing.T) { demoScreenshot(t, bin, 1024, 768) })
 	t.Run("leader-only-cheat", func(t *testing.T) { demoLeaderOnlyCheat(t, bin) })
+	t.Run("prediction-off", func(t *testing.T) { demoPredictionOff(t, bin) })
 	t.Run("signals", func(t *testing.T) { demoSignals(t, bin) })
 }
 

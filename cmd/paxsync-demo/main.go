@@ -173,7 +173,7 @@ func (d *demoRun) play(ctx context.Context) error {
 		}()
 		closeFn = func() error { stop(); <-played; return nil }
 	default:
-		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Seed: o.Seed, Record: o.Record,
+		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Prediction: o.Prediction, Seed: o.Seed, Record: o.Record,
 			OnObservation: d.vlog.AddObservation}
 		if o.Verbose {
 			lc.Debug = d.debug

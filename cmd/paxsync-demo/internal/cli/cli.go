@@ -27,6 +27,14 @@ const (
 	ExitUsage = 2 // bad flags
 )
 
+// DefaultInputDelay is the input delay without prediction: the session's
+// default (gamestate.DefaultInputDelay, which this package does not import
+// to stay small; a test keeps them equal).
+const DefaultInputDelay = 2
+
+// maxInputDelay is the session's bound on Config.InputDelay.
+const maxInputDelay = 30
+
 // stringList is a repeatable string flag (--peer A --peer B).
 type stringList []string
 
@@ -43,8 +51,15 @@ type Options struct {
 	// is then 0).
 	CheatAfterTicks uint64
 	TickHz          int
-	InputDelay      int
-	Seed            uint64
+	// InputDelay is the local session's input delay in ticks, resolved:
+	// --input-delay if given, else 0 with prediction and DefaultInputDelay
+	// without.
+	InputDelay int
+	// Prediction makes the local session speculate, so the ship answers
+	// the keys on the next frame (the P key switches the drawing between
+	// the predicted and the agreed state).
+	Prediction bool
+	Seed       uint64
 
 	// LAN is set when any LAN flag is given (--match, --key, --roster,
 	// --mdns, --peer, --listen, --start-at).
@@ -78,7 +93,10 @@ func newFlagSet(o *Options, peers *stringList, cheatAfter, startAt *string) *fla
 	fs.StringVar(&o.Cheat, "cheat", "invalid-move", "what the --cheater does: "+strings.Join(cheats.Kinds(), ", "))
 	fs.StringVar(cheatAfter, "cheat-after", "0", "when the cheater starts: a duration (10s) or a tick count (300)")
 	fs.IntVar(&o.TickHz, "tick-hz", 30, "agreed ticks per second (1..60)")
-	fs.IntVar(&o.InputDelay, "input-delay", 0, "ticks between sampling and applying an input (0: the session's default)")
+	fs.IntVar(&o.InputDelay, "input-delay", 0, "ticks between sampling and applying your input (default: 0 with --prediction,\n"+
+		strconv.Itoa(DefaultInputDelay)+" without)")
+	fs.BoolVar(&o.Prediction, "prediction", true, "predict: draw your session's speculative state, so your ship answers your\n"+
+		"keys on the next frame (P toggles what is drawn); --prediction=false draws\nonly agreed ticks")
 	fs.Uint64Var(&o.Seed, "seed", 0, "arena seed (0: random)")
 	fs.StringVar(&o.Match, "match", "", "LAN: the match name to join (with --key and --roster)")
 	fs.StringVar(&o.Key, "key", "", "LAN: this player's key file (paxsync keygen)")
@@ -109,6 +127,7 @@ func Usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: paxsync-demo [flags]")
 	fmt.Fprintln(w, "\n  paxsync-demo                                   you + 3 bot peers on this machine")
 	fmt.Fprintln(w, "  paxsync-demo --bots 3 --cheater 2 --cheat invalid-move   watch bot 2 get caught")
+	fmt.Fprintln(w, "  paxsync-demo --prediction=false                feel lockstep's input delay (or press P)")
 	fmt.Fprintln(w, "  paxsync-demo --replay match.replay             watch a recorded match")
 	fmt.Fprintln(w, "  paxsync-demo --match NAME --key me.key --roster match.json [--peer ADDR | --mdns]")
 	fmt.Fprintln(w, "  xvfb-run -a paxsync-demo --ticks 900 --screenshot out.png   headless check")
@@ -136,14 +155,19 @@ func Parse(args []string) (*Options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["input-delay"] && !o.Prediction {
+		o.InputDelay = DefaultInputDelay
+	}
 	o.LAN = o.Match != "" || o.Key != "" || o.Roster != "" || o.MDNS || len(o.Peers) > 0 || o.Listen != "" || startAt != ""
 	switch {
 	case o.Screenshot != "" && o.Ticks == 0:
 		return nil, errors.New("--screenshot needs --ticks N")
 	case o.TickHz < 1 || o.TickHz > 60:
 		return nil, fmt.Errorf("--tick-hz %d: want 1..60", o.TickHz)
-	case o.InputDelay < 0:
-		return nil, fmt.Errorf("--input-delay %d: want 0 or more", o.InputDelay)
+	case o.InputDelay < 0 || o.InputDelay > maxInputDelay:
+		return nil, fmt.Errorf("--input-delay %d: want 0..%d", o.InputDelay, maxInputDelay)
+	case set["input-delay"] && o.InputDelay == 0 && !o.Prediction:
+		return nil, errors.New("--input-delay 0 needs prediction: without it an input cannot be applied the tick it is sampled (want 1 or more with --prediction=false)")
 	case o.ReplaySpeed <= 0:
 		return nil, fmt.Errorf("--replay-speed %v: want more than 0", o.ReplaySpeed)
 	case o.Replay != "" && (o.Record != "" || o.LAN):

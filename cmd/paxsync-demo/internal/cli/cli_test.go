@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paxsync/paxsync/gamestate"
 )
 
 func TestParseDefaults(t *testing.T) {
@@ -19,6 +21,44 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if o.Bots != 3 || o.Cheater != -1 || o.Cheat != "invalid-move" || o.TickHz != 30 || o.LAN || o.Verbose {
 		t.Errorf("defaults: %+v", o)
+	}
+	if !o.Prediction || o.InputDelay != 0 {
+		t.Errorf("defaults: prediction %v, input delay %d; want prediction on with no input delay", o.Prediction, o.InputDelay)
+	}
+}
+
+// TestParsePrediction: --input-delay follows --prediction unless given.
+func TestParsePrediction(t *testing.T) {
+	for _, tc := range []struct {
+		args       []string
+		prediction bool
+		delay      int
+	}{
+		{nil, true, 0},
+		{[]string{"--prediction"}, true, 0},
+		{[]string{"--prediction=true"}, true, 0},
+		{[]string{"--prediction=false"}, false, DefaultInputDelay},
+		{[]string{"--prediction=false", "--input-delay", "5"}, false, 5},
+		{[]string{"--input-delay", "3"}, true, 3},
+		{[]string{"--input-delay", "0"}, true, 0},
+		{[]string{"--key", "k", "--roster", "r", "--prediction=false"}, false, DefaultInputDelay},
+	} {
+		o, err := Parse(tc.args)
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		if o.Prediction != tc.prediction || o.InputDelay != tc.delay {
+			t.Errorf("%q: prediction %v, input delay %d; want %v, %d", tc.args, o.Prediction, o.InputDelay, tc.prediction, tc.delay)
+		}
+	}
+}
+
+// TestDefaultInputDelay: the delay without prediction is the session's
+// default, which this package keeps a copy of to stay small.
+func TestDefaultInputDelay(t *testing.T) {
+	if DefaultInputDelay != gamestate.DefaultInputDelay {
+		t.Errorf("cli.DefaultInputDelay %d, gamestate.DefaultInputDelay %d", DefaultInputDelay, gamestate.DefaultInputDelay)
 	}
 }
 
@@ -70,6 +110,10 @@ func TestParseBad(t *testing.T) {
 		{[]string{"--cheat", "lookahead"}, "--cheat \"lookahead\""}, // needs sealed inputs
 		{[]string{"--cheat-after", "soon"}, "--cheat-after"},
 		{[]string{"--tick-hz", "61"}, "--tick-hz"},
+		{[]string{"--input-delay", "-1"}, "--input-delay -1"},
+		{[]string{"--input-delay", "31"}, "--input-delay 31"},
+		{[]string{"--prediction=false", "--input-delay", "0"}, "--input-delay 0 needs prediction"},
+		{[]string{"--prediction=maybe"}, "invalid boolean value"},
 		{[]string{"--screenshot", "x.png"}, "--ticks"},
 		{[]string{"--replay-speed", "0", "--replay", "m"}, "--replay-speed"},
 		{[]string{"--replay", "m", "--record", "n"}, "--replay cannot"},
@@ -103,7 +147,8 @@ func TestPreflightHelp(t *testing.T) {
 	if code != ExitOK || !exit {
 		t.Fatalf("--help: code %d exit %v", code, exit)
 	}
-	if !strings.HasPrefix(out.String(), "usage: paxsync-demo") || !strings.Contains(out.String(), "-cheater") {
+	if !strings.HasPrefix(out.String(), "usage: paxsync-demo") || !strings.Contains(out.String(), "-cheater") ||
+		!strings.Contains(out.String(), "-prediction") || !strings.Contains(out.String(), "P toggles") {
 		t.Errorf("usage on stdout:\n%s", out.String())
 	}
 	if errw.Len() != 0 {
