@@ -37,11 +37,12 @@ func flagErr(err error) error {
 
 func commands() map[string]command {
 	return map[string]command{
-		"keygen": {"write a new player key file (Ed25519, mode 0600); print its public key and peer ID", runKeygen},
-		"node":   {"run one consensus node on the network (libp2p)", runNode},
-		"replay": {"verify a recorded match: paxsync replay verify [-v] [--allow-partial] FILE", runReplay},
-		"match":  {"run a scripted cheat-injection match and report who was caught", runMatch},
-		"bench":  {"measure commit latency, throughput and cost per tick of N peer processes", runBench},
+		"keygen":   {"write a new player key file (Ed25519, mode 0600); print its public key and peer ID", runKeygen},
+		"node":     {"run one consensus node on the network (libp2p)", runNode},
+		"replay":   {"verify a recorded match: paxsync replay verify [-v] [--allow-partial] FILE", runReplay},
+		"match":    {"run a scripted cheat-injection match and report who was caught", runMatch},
+		"bench":    {"measure commit latency, throughput and cost per tick of N peer processes", runBench},
+		"synctest": {"run the arena alone with a forced rollback every tick and compare state hashes", runSynctest},
 	}
 }
 
@@ -55,7 +56,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-8s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'paxsync COMMAND -h' for a command's flags.")
 }

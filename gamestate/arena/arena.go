@@ -69,7 +69,10 @@ type Arena struct {
 	buf     []byte // reused by Hash
 }
 
-var _ gamestate.Game = (*Arena)(nil)
+var (
+	_ gamestate.Game      = (*Arena)(nil)
+	_ gamestate.Sectioned = (*Arena)(nil)
+)
 
 // ErrSeats means a seat count outside MinSeats..MaxSeats.
 var ErrSeats = errors.New("arena: seats must be 2..8")
@@ -143,7 +146,7 @@ func (a *Arena) NumBullets() int { return len(a.bullets) }
 
 // Hash is SHA-256 over a domain tag and the canonical snapshot.
 func (a *Arena) Hash() crypto.Digest {
-	a.buf = a.appendSnapshot(a.buf[:0])
+	a.buf = a.appendSnapshot(a.buf[:0], nil)
 	return crypto.Sum([]byte("paxsync/arena/v1\x00"), a.buf)
 }
 

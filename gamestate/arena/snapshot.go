@@ -2,7 +2,9 @@ package arena
 
 import (
 	"fmt"
+	"strconv"
 
+	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wire"
 )
 
@@ -10,14 +12,25 @@ const snapshotVersion = 1
 
 // Snapshot returns the canonical encoding of the state. Fixed-width fields
 // in a fixed order: it is also what Hash covers.
-func (a *Arena) Snapshot() []byte { return a.appendSnapshot(nil) }
+func (a *Arena) Snapshot() []byte { return a.appendSnapshot(nil, nil) }
 
-func (a *Arena) appendSnapshot(dst []byte) []byte {
+// appendSnapshot appends the snapshot to dst. If cuts is not nil, the
+// offset (into the returned slice) where each of Sections' parts ends is
+// appended to it: the encoding is written once, so the sections cannot
+// drift from the snapshot.
+func (a *Arena) appendSnapshot(dst []byte, cuts *[]int) []byte {
 	w := wire.NewWriter(dst)
+	cut := func() {
+		if cuts != nil {
+			*cuts = append(*cuts, w.Len())
+		}
+	}
 	w.U8(snapshotVersion)
 	w.U8(uint8(a.seats))
 	w.U64(a.next)
+	cut()
 	w.U64(a.rng)
+	cut()
 	for i := range a.ships {
 		s := &a.ships[i]
 		w.U32(uint32(s.X))
@@ -30,6 +43,7 @@ func (a *Arena) appendSnapshot(dst []byte) []byte {
 		w.U16(s.Cooldown)
 		w.U32(uint32(s.Score))
 		w.U32(s.Deaths)
+		cut()
 	}
 	w.U16(uint16(len(a.bullets)))
 	for _, b := range a.bullets {
@@ -40,7 +54,33 @@ func (a *Arena) appendSnapshot(dst []byte) []byte {
 		w.U8(b.Owner)
 		w.U16(b.TTL)
 	}
+	cut()
 	return w.Bytes()
+}
+
+// Sections splits the snapshot into named parts for desync debugging
+// (gamestate.Sectioned): "tick" (format version, seats, next tick), "rng"
+// (the respawn generator), "ship/0".."ship/N-1" (one per seat: position,
+// velocity, heading, life, cooldown, score, deaths) and "bullets" (count,
+// then each bullet). They concatenate, in order, to exactly Snapshot, so a
+// difference anywhere in the hashed state is in exactly one section, and a
+// sync test names the ship or the bullets that diverged.
+func (a *Arena) Sections() []gamestate.Section {
+	var cuts []int
+	snap := a.appendSnapshot(nil, &cuts)
+	names := make([]string, 0, len(cuts))
+	names = append(names, "tick", "rng")
+	for i := range a.ships {
+		names = append(names, "ship/"+strconv.Itoa(i))
+	}
+	names = append(names, "bullets")
+	out := make([]gamestate.Section, len(cuts))
+	prev := 0
+	for i, c := range cuts {
+		out[i] = gamestate.Section{Name: names[i], Data: snap[prev:c:c]}
+		prev = c
+	}
+	return out
 }
 
 // Restore replaces the state with a snapshot of an arena with the same
