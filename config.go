@@ -86,7 +86,10 @@ type Config struct {
 	// three ticks), so that an input is protected from a censoring leader
 	// however short the delay; the leader still orders a tick as soon as
 	// it holds every input, so a longer grace costs only ticks with an
-	// input missing.
+	// input missing. Give every peer of a match the same Grace (like
+	// TickRate): an acceptor judges a leader's "no input" against its own
+	// deadline, and one whose grace is longer than the leader's reports
+	// its honest batches as censorship.
 	Grace time.Duration
 	// ConsensusTick is the bft clock (default 10 ms); view timeouts are
 	// multiples of it.

@@ -374,10 +374,24 @@ func (l *Live) Close() error {
 // newMatch is the shared part of a session config.
 func newMatchConfig(lc LiveConfig, name string, roster []crypto.PublicKey, seed uint64) paxsync.Config {
 	seats := len(roster)
+	rate := lc.TickRate
+	if rate == 0 {
+		rate = gamestate.DefaultTickRate
+	}
 	return paxsync.Config{
 		MatchName: name, Roster: roster,
 		NewGame:    func() (gamestate.Game, error) { return arena.New(seats, seed) },
 		GameParams: arena.Params(seats, seed),
 		TickRate:   lc.TickRate, InputDelay: lc.InputDelay, Epoch: lc.StartAt,
+		// One Grace for every seat, predicting (input delay 0) or not: an
+		// acceptor judges a leader's "no input" against its own deadline,
+		// so seats with different graces would refuse each other's honest
+		// batches as censorship. Three ticks is what a seat at input delay
+		// 0 needs (Config.Grace); the leader still orders a tick as soon
+		// as every input is in.
+		Grace: demoGraceTicks * time.Second / time.Duration(rate),
 	}
 }
+
+// demoGraceTicks is every demo seat's Grace, in ticks (newMatchConfig).
+const demoGraceTicks = 3
