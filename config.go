@@ -59,8 +59,9 @@ type Config struct {
 	// tolerate no cheater (see ConsensusMode).
 	Consensus ConsensusMode
 	// InputDelay is the ticks between submitting an input and its tick
-	// (default 2; 4 with Sealed). With Prediction on, 0 means no delay
-	// and is the default: the predicted view shows the input at once.
+	// (default 2; 4 with Sealed). With Prediction it is not felt: the
+	// predicted view runs to the last tick this player has sampled, so it
+	// shows an input on the next frame at any delay.
 	InputDelay int
 	// Prediction runs a speculative copy of the game ahead of the agreed
 	// log, so a player sees its own input on the next frame instead of
@@ -81,12 +82,12 @@ type Config struct {
 	Sealed bool
 	// Grace is how long after a tick's scheduled time the leader waits for
 	// inputs before ordering the tick; later inputs are too late and the
-	// seat gets the agreed "no input". Default: one tick interval, or
-	// 3 − InputDelay ticks when InputDelay is below 2 (prediction's 0:
-	// three ticks), so that an input is protected from a censoring leader
-	// however short the delay; the leader still orders a tick as soon as
-	// it holds every input, so a longer grace costs only ticks with an
-	// input missing. Give every peer of a match the same Grace (like
+	// seat gets the agreed "no input". Default: one tick interval, or two
+	// at InputDelay 1, so that an input is protected from a censoring
+	// leader however short the delay (fair play needs InputDelay+Grace of
+	// three ticks); the leader still orders a tick as soon as it holds
+	// every input, so a longer grace costs only ticks with an input
+	// missing. Give every peer of a match the same Grace (like
 	// TickRate): an acceptor judges a leader's "no input" against its own
 	// deadline, and one whose grace is longer than the leader's reports
 	// its honest batches as censorship.
@@ -297,16 +298,13 @@ func (c Config) withDefaults() (Config, int, error) {
 	if c.TickRate < 1 || c.TickRate > gamestate.MaxTickRate {
 		return c, 0, badConfig("TickRate", "%d, want 1..%d", c.TickRate, gamestate.MaxTickRate)
 	}
-	if c.InputDelay < 0 {
-		return c, 0, badConfig("InputDelay", "%d, want 0..30", c.InputDelay)
-	}
 	if c.Prediction.Window < 0 || c.Prediction.Window > MaxPredictionWindow {
 		return c, 0, badConfig("Prediction.Window", "%d, want 0 (default %d) or 1..%d", c.Prediction.Window, lockstep.DefaultPredictionWindow, MaxPredictionWindow)
 	}
 	if (c.Prediction.Window != 0 || c.Prediction.Predict != nil) && !c.Prediction.Enabled {
 		return c, 0, badConfig("Prediction", "Window or Predict set but Enabled is false")
 	}
-	if c.InputDelay == 0 && !(c.Prediction.Enabled && !c.Sealed) {
+	if c.InputDelay == 0 {
 		c.InputDelay = gamestate.DefaultInputDelay
 		if c.Sealed {
 			// Two consensus rounds (commit, then reveal) must fit before
@@ -314,8 +312,8 @@ func (c Config) withDefaults() (Config, int, error) {
 			c.InputDelay = DefaultSealedInputDelay
 		}
 	}
-	if c.InputDelay > 30 {
-		return c, 0, badConfig("InputDelay", "%d, want 0..30", c.InputDelay)
+	if c.InputDelay < 1 || c.InputDelay > 30 {
+		return c, 0, badConfig("InputDelay", "%d, want 1..30", c.InputDelay)
 	}
 	if c.HashInterval == 0 {
 		c.HashInterval = gamestate.DefaultHashInterval
@@ -344,7 +342,7 @@ func (c Config) withDefaults() (Config, int, error) {
 		// acceptor refusing a leader that leaves out an input it held two
 		// ticks before the deadline; docs/PROTOCOL.md, "Fair play") needs
 		// InputDelay+Grace of at least fairWindowTicks from sampling to the
-		// deadline, or at InputDelay 0 a censoring leader could order "no
+		// deadline, or at a short delay a censoring leader could order "no
 		// input" for an input every acceptor held in time.
 		c.Grace = time.Duration(max(1, fairWindowTicks-c.InputDelay)) * c.interval()
 	}

@@ -103,8 +103,8 @@ func TestDefaultConfigIsWhatJoinFills(t *testing.T) {
 
 // TestDefaultGraceKeepsFairPlayWindow: Join's default Grace keeps at least
 // three ticks from sampling an input to its tick's deadline, so fair play's
-// two-tick input margin still protects a player at a short input delay
-// (prediction's 0); with the default delay it stays one tick.
+// two-tick input margin still protects a player at a short input delay;
+// with the default delay it stays one tick, with or without prediction.
 func TestDefaultGraceKeepsFairPlayWindow(t *testing.T) {
 	keys, roster := testRoster(t, 4)
 	for _, tc := range []struct {
@@ -112,7 +112,7 @@ func TestDefaultGraceKeepsFairPlayWindow(t *testing.T) {
 		prediction bool
 		wantDelay  int
 		wantTicks  int
-	}{{0, false, 2, 1}, {0, true, 0, 3}, {1, false, 1, 2}, {1, true, 1, 2}, {4, true, 4, 1}} {
+	}{{0, false, 2, 1}, {0, true, 2, 1}, {1, false, 1, 2}, {1, true, 1, 2}, {4, true, 4, 1}} {
 		c := Config{Key: keys[0], MatchName: "m", Roster: roster, InputDelay: tc.delay, Prediction: Prediction{Enabled: tc.prediction},
 			NewGame: func() (gamestate.Game, error) { return arena.New(4, 1) }}
 		f, _, err := c.withDefaults()

@@ -48,12 +48,11 @@ func (s *Session) publishPredicted() {
 		return
 	}
 	s.core.Speculate(time.Now())
-	g, next := s.core.Predicted()
-	mark := [2]uint64{next, s.core.PredictionFigures().Rollbacks}
-	if s.pred.Load() != nil && mark == s.predMark {
+	g, next, gen := s.core.Predicted()
+	if s.pred.Load() != nil && gen == s.predGen {
 		return
 	}
-	s.predMark = mark
+	s.predGen = gen
 	s.pred.Store(&view{snap: g.Snapshot(), tick: next})
 }
 

@@ -51,8 +51,8 @@ type Session struct {
 	finished  chan struct{}         // closed by finish once Events is closed
 	fatal     atomic.Pointer[error] // the error that ended the session (fail)
 	dropped   atomic.Uint64
-	published uint64    // the decided tick of the last view (driver goroutine)
-	predMark  [2]uint64 // the predicted tick and rollback count of the last predicted view
+	published uint64 // the decided tick of the last view (driver goroutine)
+	predGen   uint64 // the speculative copy's generation in the last predicted view
 }
 
 func init() {

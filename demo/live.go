@@ -24,9 +24,10 @@ type LiveConfig struct {
 	InputDelay int
 	// Prediction makes the local player's session speculate
 	// (paxsync.Config.Prediction): the arena draws its predicted state, so
-	// the ship answers the keys on the next frame, with InputDelay 0 (the
-	// default with prediction). Bots and the agreed path that verdicts,
-	// scores and replays use are unchanged.
+	// the ship answers the keys on the next frame (the copy runs to the
+	// last tick this player has sampled, whatever the InputDelay). Bots
+	// and the agreed path that verdicts, scores and replays use are
+	// unchanged.
 	Prediction bool
 	Seed       uint64
 	Record     string // replay file path
@@ -383,15 +384,10 @@ func newMatchConfig(lc LiveConfig, name string, roster []crypto.PublicKey, seed 
 		NewGame:    func() (gamestate.Game, error) { return arena.New(seats, seed) },
 		GameParams: arena.Params(seats, seed),
 		TickRate:   lc.TickRate, InputDelay: lc.InputDelay, Epoch: lc.StartAt,
-		// One Grace for every seat, predicting (input delay 0) or not: an
-		// acceptor judges a leader's "no input" against its own deadline,
-		// so seats with different graces would refuse each other's honest
-		// batches as censorship. Three ticks is what a seat at input delay
-		// 0 needs (Config.Grace); the leader still orders a tick as soon
-		// as every input is in.
-		Grace: demoGraceTicks * time.Second / time.Duration(rate),
+		// One Grace for every seat, written out rather than left to each
+		// session's default: an acceptor judges a leader's "no input"
+		// against its own deadline, so seats with different graces would
+		// refuse each other's honest batches as censorship (Config.Grace).
+		Grace: time.Second / time.Duration(rate),
 	}
 }
-
-// demoGraceTicks is every demo seat's Grace, in ticks (newMatchConfig).
-const demoGraceTicks = 3

@@ -173,14 +173,12 @@ func StartLocal(ctx context.Context, lc LiveConfig) (*Live, error) {
 	return l, nil
 }
 
-// delayOf is the input delay the session will use (its default when 0,
-// which is no delay with prediction; see Config.InputDelay).
+// delayOf is the input delay the session will use (its default when 0;
+// see Config.InputDelay).
 func delayOf(cfg paxsync.Config) int {
 	switch {
 	case cfg.InputDelay > 0:
 		return cfg.InputDelay
-	case cfg.Prediction.Enabled && !cfg.Sealed:
-		return 0
 	case cfg.Sealed:
 		return paxsync.DefaultSealedInputDelay
 	}

@@ -21,7 +21,13 @@ import (
 // exactly the same sequence of Validate and Advance calls on every honest
 // peer, so a deterministic implementation stays in lockstep everywhere.
 // Implementations must not read clocks, unseeded randomness, floats whose
-// results can differ across machines, or iterate maps.
+// results can differ across machines, or iterate maps. A session with
+// prediction (paxsync's Config.Prediction) also runs a second instance,
+// which calls Validate in its own order and restores the agreed state into
+// it; so Validate must not change the state, Snapshot must return bytes the
+// game does not keep, and Restore and Advance must not keep the slices
+// they are given. `paxsync synctest` checks the Snapshot/Restore round trip
+// (docs/SYNCTEST.md).
 type Game interface {
 	// NumSeats is the number of players; seats are 0..NumSeats()-1.
 	NumSeats() int

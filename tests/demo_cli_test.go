@@ -58,7 +58,7 @@ func demoBadFlags(t *testing.T, bin string) {
 		{[]string{"--bots", "9"}, "--bots 9"},
 		{[]string{"--cheat", "teleport"}, "teleport"},
 		{[]string{"--screenshot", "x.png"}, "--ticks"},
-		{[]string{"--prediction=false", "--input-delay", "0"}, "--input-delay 0 needs prediction"},
+		{[]string{"--input-delay", "0"}, "--input-delay 0: want 1..30"},
 	} {
 		code, stdout, stderr := runDemo(t, bin, noDisplayEnv(), tc.args...)
 		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")

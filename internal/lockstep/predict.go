@@ -12,12 +12,13 @@ import (
 // Prediction: the core can run a second copy of the game ahead of the
 // agreed log, so a player sees its own input on the next frame instead of
 // after the commit latency. The speculative copy advances every tick up to
-// the clock with every seat's input this peer holds (its signed Input in
-// the pool: exact, Zyzzyva's speculative apply) or, for a seat whose input
-// has not arrived, a predicted one (Predictor; by default the seat's
-// latest input). When the agreed log applies a tick, the inputs it applied
-// are compared with the ones the copy used; on the first difference the
-// copy is rolled back to the agreed state and re-simulated. Nothing the
+// the last one this player has sampled an input for (the clock plus the
+// input delay), with every seat's input this peer holds (its signed Input
+// in the pool: exact, Zyzzyva's speculative apply) or, for a seat whose
+// input has not arrived, a predicted one (Predictor; by default the seat's
+// latest input). When a predicted input arrives and differs, or the agreed
+// log applies a tick with other inputs than the copy used, the copy is
+// rolled back to the agreed state and re-simulated. Nothing the
 // agreed engine computes (hashes, verdicts, replays, checkpoints) ever
 // reads the copy: speculation cannot change what is agreed.
 
@@ -59,8 +60,9 @@ type PredictionFigures struct {
 }
 
 // speculator is the speculative copy and what it used since the agreed
-// log's next tick. used[i] holds the inputs applied at tick base+i; base
-// is the agreed engine's next tick once confirm caught up.
+// log's next tick. used[i] holds the inputs applied at tick base+i, and
+// guessed[i][seat] says which of them were predicted rather than held;
+// base is the agreed engine's next tick once confirm caught up.
 type speculator struct {
 	game    gamestate.Game
 	window  uint64
@@ -68,13 +70,19 @@ type speculator struct {
 	next    uint64 // the copy's next tick
 	base    uint64
 	used    [][]gamestate.SeatInput
-	exact   []bool // exact[i]: tick base+i was complete (no prediction)
-	last    []gamestate.SeatInput
+	guessed [][]bool
+	// last[seat] is the seat's latest agreed input, absent ones too: a
+	// seat that went silent is predicted silent, not repeating its last
+	// move for ever (which would roll back every batch).
+	last []gamestate.SeatInput
 	// stale: the copy must be rebuilt from the agreed state before it
 	// advances; wrongAt is the first tick it got wrong (wrong: a
 	// rollback, not just a resync after the log ran past it).
 	stale, wrong bool
 	wrongAt      uint64
+	failed       bool   // the game could not restore its own snapshot: speculation is off
+	gen          uint64 // moves whenever the copy's state does (publishing)
+	counted      map[uint64]bool
 	fig          PredictionFigures
 	lat          []time.Duration // ring of speculative-apply latencies
 	latPos       int
@@ -86,11 +94,22 @@ func newSpeculator(p Prediction, n int) *speculator {
 		w = DefaultPredictionWindow
 	}
 	return &speculator{game: p.Game, window: uint64(w), predict: p.Predict, last: make([]gamestate.SeatInput, n),
-		stale: true, fig: PredictionFigures{Enabled: true}}
+		stale: true, counted: map[uint64]bool{}, fig: PredictionFigures{Enabled: true}}
 }
 
 func sameInput(a, b gamestate.SeatInput) bool {
 	return a.Present == b.Present && (!a.Present || bytes.Equal(a.Data, b.Data))
+}
+
+func cloneInputs(in []gamestate.SeatInput) []gamestate.SeatInput {
+	out := make([]gamestate.SeatInput, len(in))
+	for i, v := range in {
+		out[i] = gamestate.SeatInput{Present: v.Present}
+		if v.Present {
+			out[i].Data = append([]byte{}, v.Data...)
+		}
+	}
+	return out
 }
 
 // confirm takes the ticks the agreed engine just applied, in order, with
@@ -100,24 +119,27 @@ func (s *speculator) confirm(ticks []gamestate.TickResult) {
 	for i := range ticks {
 		tr := &ticks[i]
 		for seat := range s.last {
-			if seat < len(tr.Inputs) && tr.Inputs[seat].Present {
-				s.last[seat] = gamestate.SeatInput{Present: true, Data: slices.Clone(tr.Inputs[seat].Data)}
+			if seat < len(tr.Inputs) {
+				s.last[seat] = cloneInputs(tr.Inputs[seat : seat+1])[0]
 			}
 		}
+		delete(s.counted, tr.Tick)
 		switch {
 		case s.stale:
 		case tr.Tick < s.base:
 		case tr.Tick == s.base && len(s.used) == 0 && s.next == s.base:
 			// The copy waited here (its window): follow the log, which
-			// costs one Advance instead of a rebuild.
-			s.game.Advance(tr.Tick, tr.Inputs)
+			// costs one Advance instead of a rebuild. The copy gets its
+			// own input bytes: the games share no memory.
+			s.game.Advance(tr.Tick, cloneInputs(tr.Inputs))
 			s.next++
 			s.base++
+			s.gen++
 		case tr.Tick == s.base && len(s.used) > 0:
 			if !s.wrong && !slices.EqualFunc(s.used[0], tr.Inputs, sameInput) {
 				s.stale, s.wrong, s.wrongAt = true, true, tr.Tick
 			}
-			s.used, s.exact = s.used[1:], s.exact[1:]
+			s.used, s.guessed = s.used[1:], s.guessed[1:]
 			s.base++
 		default: // the log ran past the copy (a window's wait, a catch-up)
 			s.stale = true
@@ -128,14 +150,63 @@ func (s *speculator) confirm(ticks []gamestate.TickResult) {
 // reset: the agreed state was replaced (a checkpoint installed).
 func (s *speculator) reset() { s.stale = true }
 
+// recheck looks at the ticks the copy applied with a predicted input:
+// when this peer now holds that input and it differs from the guess, the
+// copy is wrong from that tick on and rolls back at once, without waiting
+// for the log to decide the tick. A guess that proved right becomes held,
+// and a tick whose inputs are all held counts as applied speculatively.
+func (s *speculator) recheck(c *Core, now time.Time) {
+	for i := range s.used {
+		t := s.base + uint64(i)
+		all := true
+		for seat, g := range s.guessed[i] {
+			if !g {
+				continue
+			}
+			v, ok := c.heldInput(seat, t)
+			if !ok {
+				all = false
+				continue
+			}
+			if !sameInput(v, s.used[i][seat]) {
+				s.stale, s.wrong, s.wrongAt = true, true, t
+				return
+			}
+			s.guessed[i][seat] = false
+		}
+		if all {
+			s.complete(c, t, now)
+		}
+	}
+}
+
+// complete counts tick t as applied with every input in hand, once.
+func (s *speculator) complete(c *Core, t uint64, now time.Time) {
+	if s.counted[t] {
+		return
+	}
+	s.counted[t] = true
+	s.fig.Complete++
+	if at, ok := c.signedAt[t]; ok {
+		s.addLatency(now.Sub(at))
+	}
+}
+
 // run brings the copy up to date: rebuilt from the agreed engine if it
-// went wrong, then advanced through every tick up to clock (predicting
-// what is missing), and past the clock through every tick whose inputs
-// are all in hand, never more than the window past the agreed log.
-// input returns seat's entry for tick if this peer holds it.
+// went wrong, then advanced through every tick up to the last one this
+// player has sampled an input for (the clock plus the input delay; the
+// others' inputs predicted where missing), and past it through every tick
+// whose inputs are all in hand, never more than the window past the
+// agreed log.
 func (s *speculator) run(c *Core, now time.Time) {
+	if s.failed {
+		return
+	}
 	eng := c.engine
 	agreed := eng.Next()
+	if !s.stale {
+		s.recheck(c, now)
+	}
 	if s.stale {
 		if s.wrong {
 			depth := int(s.next - s.wrongAt)
@@ -143,22 +214,26 @@ func (s *speculator) run(c *Core, now time.Time) {
 			s.fig.RolledBack += uint64(depth)
 			s.fig.MaxDepth = max(s.fig.MaxDepth, depth)
 		}
-		if err := s.game.Restore(eng.Game().Snapshot()); err != nil {
-			c.log.Error("prediction: the game does not restore its own snapshot", "err", err)
+		if err := s.game.Restore(slices.Clone(eng.Game().Snapshot())); err != nil {
+			c.log.Error("prediction off: the game does not restore its own snapshot", "err", err)
+			s.failed = true
 			return
 		}
-		s.next, s.base, s.used, s.exact = agreed, agreed, s.used[:0], s.exact[:0]
+		s.next, s.base, s.used, s.guessed = agreed, agreed, s.used[:0], s.guessed[:0]
 		s.stale, s.wrong = false, false
+		s.gen++
 	}
+	limit := max(c.clock, c.nextSample) // ticks below nextSample hold this player's input
 	n := len(s.last)
 	for s.next < agreed+s.window {
 		t := s.next
 		in := make([]gamestate.SeatInput, n)
+		guessed := make([]bool, n)
 		complete := true
 		for seat := 0; seat < n; seat++ {
 			v, ok := c.heldInput(seat, t)
 			if !ok {
-				complete = false
+				complete, guessed[seat] = false, true
 				prev := s.last[seat]
 				if k := len(s.used); k > 0 {
 					prev = s.used[k-1][seat]
@@ -176,17 +251,15 @@ func (s *speculator) run(c *Core, now time.Time) {
 			}
 			in[seat] = v
 		}
-		if t > c.clock && !complete {
+		if t >= limit && !complete {
 			return
 		}
-		s.game.Advance(t, in)
-		s.used, s.exact = append(s.used, in), append(s.exact, complete)
+		s.game.Advance(t, cloneInputs(in))
+		s.used, s.guessed = append(s.used, in), append(s.guessed, guessed)
 		s.next++
+		s.gen++
 		if complete {
-			s.fig.Complete++
-			if at, ok := c.signedAt[t]; ok {
-				s.addLatency(now.Sub(at))
-			}
+			s.complete(c, t, now)
 		}
 	}
 }
@@ -256,13 +329,14 @@ func (c *Core) Speculate(now time.Time) {
 	}
 }
 
-// Predicted is the speculative copy of the game and its next tick (nil
-// without prediction). Only the core's goroutine may read it.
-func (c *Core) Predicted() (gamestate.Game, uint64) {
+// Predicted is the speculative copy of the game, its next tick and a
+// generation that changes whenever its state does (nil without
+// prediction). Only the core's goroutine may read it.
+func (c *Core) Predicted() (g gamestate.Game, next, gen uint64) {
 	if c.spec == nil {
-		return nil, 0
+		return nil, 0, 0
 	}
-	return c.spec.game, c.spec.next
+	return c.spec.game, c.spec.next, c.spec.gen
 }
 
 // PredictionFigures returns speculation's counters (zero without it).

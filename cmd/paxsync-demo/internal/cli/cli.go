@@ -27,7 +27,7 @@ const (
 	ExitUsage = 2 // bad flags
 )
 
-// DefaultInputDelay is the input delay without prediction: the session's
+// DefaultInputDelay is the demo's input delay: the session's
 // default (gamestate.DefaultInputDelay, which this package does not import
 // to stay small; a test keeps them equal).
 const DefaultInputDelay = 2
@@ -51,9 +51,9 @@ type Options struct {
 	// is then 0).
 	CheatAfterTicks uint64
 	TickHz          int
-	// InputDelay is the local session's input delay in ticks, resolved:
-	// --input-delay if given, else 0 with prediction and DefaultInputDelay
-	// without.
+	// InputDelay is every session's input delay in ticks (--input-delay,
+	// default DefaultInputDelay). With prediction it is not felt: the
+	// predicted view runs to the last tick this player has sampled.
 	InputDelay int
 	// Prediction makes the local session speculate, so the ship answers
 	// the keys on the next frame (the P key switches the drawing between
@@ -93,8 +93,8 @@ func newFlagSet(o *Options, peers *stringList, cheatAfter, startAt *string) *fla
 	fs.StringVar(&o.Cheat, "cheat", "invalid-move", "what the --cheater does: "+strings.Join(cheats.Kinds(), ", "))
 	fs.StringVar(cheatAfter, "cheat-after", "0", "when the cheater starts: a duration (10s) or a tick count (300)")
 	fs.IntVar(&o.TickHz, "tick-hz", 30, "agreed ticks per second (1..60)")
-	fs.IntVar(&o.InputDelay, "input-delay", 0, "ticks between sampling and applying your input (default: 0 with --prediction,\n"+
-		strconv.Itoa(DefaultInputDelay)+" without)")
+	fs.IntVar(&o.InputDelay, "input-delay", DefaultInputDelay, "ticks between sampling and applying an input (1..30); with --prediction\n"+
+		"the predicted view shows your input on the next frame at any delay")
 	fs.BoolVar(&o.Prediction, "prediction", true, "predict: draw your session's speculative state, so your ship answers your\n"+
 		"keys on the next frame (P toggles what is drawn); --prediction=false draws\nonly agreed ticks")
 	fs.Uint64Var(&o.Seed, "seed", 0, "arena seed (0: random)")
@@ -155,19 +155,14 @@ func Parse(args []string) (*Options, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["input-delay"] && !o.Prediction {
-		o.InputDelay = DefaultInputDelay
-	}
 	o.LAN = o.Match != "" || o.Key != "" || o.Roster != "" || o.MDNS || len(o.Peers) > 0 || o.Listen != "" || startAt != ""
 	switch {
 	case o.Screenshot != "" && o.Ticks == 0:
 		return nil, errors.New("--screenshot needs --ticks N")
 	case o.TickHz < 1 || o.TickHz > 60:
 		return nil, fmt.Errorf("--tick-hz %d: want 1..60", o.TickHz)
-	case o.InputDelay < 0 || o.InputDelay > maxInputDelay:
-		return nil, fmt.Errorf("--input-delay %d: want 0..%d", o.InputDelay, maxInputDelay)
-	case set["input-delay"] && o.InputDelay == 0 && !o.Prediction:
-		return nil, errors.New("--input-delay 0 needs prediction: without it an input cannot be applied the tick it is sampled (want 1 or more with --prediction=false)")
+	case o.InputDelay < 1 || o.InputDelay > maxInputDelay:
+		return nil, fmt.Errorf("--input-delay %d: want 1..%d", o.InputDelay, maxInputDelay)
 	case o.ReplaySpeed <= 0:
 		return nil, fmt.Errorf("--replay-speed %v: want more than 0", o.ReplaySpeed)
 	case o.Replay != "" && (o.Record != "" || o.LAN):

@@ -22,25 +22,25 @@ func TestParseDefaults(t *testing.T) {
 	if o.Bots != 3 || o.Cheater != -1 || o.Cheat != "invalid-move" || o.TickHz != 30 || o.LAN || o.Verbose {
 		t.Errorf("defaults: %+v", o)
 	}
-	if !o.Prediction || o.InputDelay != 0 {
-		t.Errorf("defaults: prediction %v, input delay %d; want prediction on with no input delay", o.Prediction, o.InputDelay)
+	if !o.Prediction || o.InputDelay != DefaultInputDelay {
+		t.Errorf("defaults: prediction %v, input delay %d; want prediction on with the default input delay", o.Prediction, o.InputDelay)
 	}
 }
 
-// TestParsePrediction: --input-delay follows --prediction unless given.
+// TestParsePrediction: --prediction and --input-delay are independent.
 func TestParsePrediction(t *testing.T) {
 	for _, tc := range []struct {
 		args       []string
 		prediction bool
 		delay      int
 	}{
-		{nil, true, 0},
-		{[]string{"--prediction"}, true, 0},
-		{[]string{"--prediction=true"}, true, 0},
+		{nil, true, DefaultInputDelay},
+		{[]string{"--prediction"}, true, DefaultInputDelay},
+		{[]string{"--prediction=true"}, true, DefaultInputDelay},
 		{[]string{"--prediction=false"}, false, DefaultInputDelay},
 		{[]string{"--prediction=false", "--input-delay", "5"}, false, 5},
 		{[]string{"--input-delay", "3"}, true, 3},
-		{[]string{"--input-delay", "0"}, true, 0},
+		{[]string{"--input-delay", "1"}, true, 1},
 		{[]string{"--key", "k", "--roster", "r", "--prediction=false"}, false, DefaultInputDelay},
 	} {
 		o, err := Parse(tc.args)
@@ -112,7 +112,7 @@ func TestParseBad(t *testing.T) {
 		{[]string{"--tick-hz", "61"}, "--tick-hz"},
 		{[]string{"--input-delay", "-1"}, "--input-delay -1"},
 		{[]string{"--input-delay", "31"}, "--input-delay 31"},
-		{[]string{"--prediction=false", "--input-delay", "0"}, "--input-delay 0 needs prediction"},
+		{[]string{"--input-delay", "0"}, "--input-delay 0: want 1..30"},
 		{[]string{"--prediction=maybe"}, "invalid boolean value"},
 		{[]string{"--screenshot", "x.png"}, "--ticks"},
 		{[]string{"--replay-speed", "0", "--replay", "m"}, "--replay-speed"},
