@@ -74,7 +74,7 @@ func (c *Core) applyBatch(b *gamestate.Batch, now time.Time) {
 			// that missed its deadline (or was rejected) never committed.
 			if c.cfg.Seat < len(tr.Inputs) && tr.Inputs[c.cfg.Seat].Present {
 				commit = now.Sub(at)
-				c.addLatency(commit)
+				c.lat.add(commit) // input signed → its tick applied
 				c.cfg.Metrics.Commit(commit)
 			}
 			delete(c.signedAt, tr.Tick)

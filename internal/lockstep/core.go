@@ -135,8 +135,7 @@ type Core struct {
 	signedAt     map[uint64]time.Time
 	ownData      map[uint64][]byte // own sampled inputs of undecided ticks (prediction only)
 	spec         *speculator       // nil: no prediction
-	lat          []time.Duration   // ring of commit latencies
-	latPos       int
+	lat          latencyRing       // commit latencies
 	verdicts     []gamestate.Verdict
 	observations []gamestate.Observation
 	obsLast      map[obsKey]time.Time
@@ -360,17 +359,6 @@ func (c *Core) verdict(v gamestate.Verdict) {
 	if v.Kind == gamestate.StateDivergence {
 		c.emit(DesyncEvent{Tick: v.Tick, Seat: v.Offender, Local: v.Offender == c.cfg.Seat})
 	}
-}
-
-// addLatency records one commit latency (input signed → its tick applied).
-func (c *Core) addLatency(d time.Duration) {
-	const ring = 1024
-	if len(c.lat) < ring {
-		c.lat = append(c.lat, d)
-		return
-	}
-	c.lat[c.latPos] = d
-	c.latPos = (c.latPos + 1) % ring
 }
 
 func (c *Core) String() string {

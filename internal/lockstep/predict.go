@@ -84,8 +84,7 @@ type speculator struct {
 	gen          uint64 // moves whenever the copy's state does (publishing)
 	counted      map[uint64]bool
 	fig          PredictionFigures
-	lat          []time.Duration // ring of speculative-apply latencies
-	latPos       int
+	lat          latencyRing // speculative-apply latencies
 }
 
 func newSpeculator(p Prediction, n int) *speculator {
@@ -188,7 +187,7 @@ func (s *speculator) complete(c *Core, t uint64, now time.Time) {
 	s.counted[t] = true
 	s.fig.Complete++
 	if at, ok := c.signedAt[t]; ok {
-		s.addLatency(now.Sub(at))
+		s.lat.add(now.Sub(at))
 	}
 }
 
@@ -264,24 +263,10 @@ func (s *speculator) run(c *Core, now time.Time) {
 	}
 }
 
-func (s *speculator) addLatency(d time.Duration) {
-	const latRing = 1024
-	if len(s.lat) < latRing {
-		s.lat = append(s.lat, d)
-		return
-	}
-	s.lat[s.latPos] = d
-	s.latPos = (s.latPos + 1) % latRing
-}
-
 func (s *speculator) figures() PredictionFigures {
 	f := s.fig
 	f.Next = s.next
-	if len(s.lat) > 0 {
-		l := slices.Clone(s.lat)
-		slices.Sort(l)
-		f.SpecP50, f.SpecP99 = l[len(l)/2], l[min(len(l)-1, len(l)*99/100)]
-	}
+	f.SpecP50, f.SpecP99 = s.lat.p50p99()
 	return f
 }
 

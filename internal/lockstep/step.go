@@ -2,7 +2,6 @@ package lockstep
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/paxsync/paxsync/bft"
@@ -131,12 +130,7 @@ func (c *Core) Figures() Figures {
 	f := Figures{Status: c.status, Clock: c.clock, Decided: c.engine.Next(), MsgsPerSec: c.msgRate,
 		Verdicts: len(c.verdicts), Observations: len(c.observations), Proposed: c.proposedN, Refused: c.refused, OwnInputs: c.ownInputs, OwnAbsent: c.ownAbsent,
 		Prediction: c.PredictionFigures()}
-	if len(c.lat) > 0 {
-		l := slices.Clone(c.lat)
-		slices.Sort(l)
-		f.CommitP50 = l[len(l)/2]
-		f.CommitP99 = l[min(len(l)-1, len(l)*99/100)]
-	}
+	f.CommitP50, f.CommitP99 = c.lat.p50p99()
 	return f
 }
 
