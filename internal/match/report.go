@@ -345,7 +345,16 @@ func (r *runState) checkFlagged(rep *Report, fail func(string, ...any)) {
 	}
 }
 
-func reached(pr *PeerResult, kind string, target int) bool {
+func reached(pr *PeerResult, kinds string, target int) bool {
+	if alts := strings.Split(kinds, "|"); len(alts) > 1 {
+		for _, k := range alts {
+			if reached(pr, k, target) {
+				return true
+			}
+		}
+		return false
+	}
+	kind := kinds
 	for _, v := range pr.Verdicts {
 		if v.Kind == kind && v.Against == target {
 			return true

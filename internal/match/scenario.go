@@ -17,6 +17,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
@@ -64,8 +65,10 @@ type FaultSpec struct {
 type Expect struct {
 	// Flagged maps a peer index ("0".."n-1") to the verdict kinds (or, for
 	// the local-class cheats, observation kinds) every honest peer must
-	// have reached about it. A peer absent from the map must get no
-	// proof-class verdict from any honest peer.
+	// have reached about it; "a|b" is met by either kind (a leader that
+	// stalls is reported slow-leader or unresponsive, whichever a peer's
+	// own clock saw first before the view changed). A peer absent from the
+	// map must get no proof-class verdict from any honest peer.
 	Flagged map[string][]string `json:"flagged"`
 	// HonestAgree: honest peers' state hashes are identical at every
 	// checkpoint both reached.
@@ -228,9 +231,11 @@ func (sc *Scenario) Validate() error {
 		if len(kinds) == 0 {
 			return bad(f, "empty list")
 		}
-		for _, k := range kinds {
-			if _, ok := ClassOf(k); !ok {
-				return bad(f, "unknown verdict or observation kind %q", k)
+		for _, alt := range kinds {
+			for _, k := range strings.Split(alt, "|") {
+				if _, ok := ClassOf(k); !ok {
+					return bad(f, "unknown verdict or observation kind %q", k)
+				}
 			}
 		}
 	}

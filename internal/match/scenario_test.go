@@ -25,3 +25,23 @@ func TestParseRefusesWhatCannotRun(t *testing.T) {
 		}
 	}
 }
+
+// TestFlaggedAlternatives: an expected kind "a|b" parses only if both are
+// kinds, and a peer meets it with either one about the target, not with a
+// report about another peer or of a third kind.
+func TestFlaggedAlternatives(t *testing.T) {
+	base := `{"name":"x","peers":4,"tick_hz":60,"ticks":600,"seed":1,"cheats":[{"peer":0,"kind":"slow-leader","from_tick":60}],"expect":{"flagged":{"0":["KINDS"]}}}`
+	if _, err := Parse([]byte(strings.Replace(base, "KINDS", "slow-leader|unresponsive", 1))); err != nil {
+		t.Fatalf("alternatives of two kinds: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(base, "KINDS", "slow-leader|bogus", 1))); err == nil || !strings.Contains(err.Error(), "bogus") {
+		t.Fatalf("an unknown alternative must be refused, got %v", err)
+	}
+	pr := &PeerResult{Observations: []ObsInfo{{Kind: "unresponsive", About: 0}, {Kind: "censorship", About: 1}}}
+	if !reached(pr, "slow-leader|unresponsive", 0) {
+		t.Error("unresponsive about peer 0 must meet slow-leader|unresponsive")
+	}
+	if reached(pr, "slow-leader", 0) || reached(pr, "slow-leader|unresponsive", 1) || reached(pr, "slow-leader|censorship", 0) {
+		t.Error("an alternative was met by a report of another kind or about another peer")
+	}
+}
