@@ -258,6 +258,11 @@ var (
 	ErrTooLate    = errors.New("paxsync: input is for a tick already sampled")
 	ErrTooEarly   = errors.New("paxsync: input is for a tick too far ahead")
 	ErrInputLarge = errors.New("paxsync: input larger than gamestate.MaxInputSize")
+	// ErrNoResult is ResultCertificate before the match has a stable
+	// checkpoint (the first comes CheckpointInterval slots in), or in a
+	// mode whose checkpoints prove nothing to an outsider (broadcast, crash
+	// consensus).
+	ErrNoResult = errors.New("paxsync: no certified result yet")
 )
 
 func badConfig(field, format string, a ...any) error {

@@ -222,3 +222,15 @@ func (nd *Node) checkBehind() {
 	}
 	nd.rd.NeedSync = &SyncNeed{From: next, Peers: peers}
 }
+
+// StableCheckpoint returns the stable checkpoint with its quorum
+// certificate and the application snapshot it names, or false while there
+// is none or this node does not hold the snapshot. The returned slices are
+// the node's: callers must not modify them. It is what a match-result
+// certificate is made of (gamestate.ResultCertificate).
+func (nd *Node) StableCheckpoint() (Snapshot, bool) {
+	if nd.stable.Slot == 0 || nd.stableSnap == nil || len(nd.stableCert) < nd.q {
+		return Snapshot{}, false
+	}
+	return Snapshot{Slot: nd.stable.Slot, Data: nd.stableSnap, Checkpoint: nd.stable.encode(), Cert: nd.stableCert}, true
+}

@@ -315,3 +315,26 @@ func (d *Driver) send(m bft.Message) {
 		d.peers[m.To].enqueue(m.Env)
 	}
 }
+
+// StableCheckpoint returns a copy of the node's stable checkpoint with its
+// certificate and snapshot (bft.Node.StableCheckpoint), read on the driver
+// goroutine, or directly once Run has returned. It is what a match-result
+// certificate is made of.
+func (d *Driver) StableCheckpoint(ctx context.Context) (bft.Snapshot, bool) {
+	var snap bft.Snapshot
+	var ok bool
+	read := func() {
+		if d.node == nil {
+			return
+		}
+		var s bft.Snapshot
+		if s, ok = d.node.StableCheckpoint(); ok {
+			snap = bft.Snapshot{Slot: s.Slot, Data: slices.Clone(s.Data), Checkpoint: slices.Clone(s.Checkpoint),
+				Cert: append([]crypto.Envelope(nil), s.Cert...)}
+		}
+	}
+	if err := d.Do(ctx, read); errors.Is(err, ErrStopped) {
+		read()
+	}
+	return snap, ok
+}

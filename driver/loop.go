@@ -21,7 +21,13 @@ func (d *Driver) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
 		if d.cfg.Core != nil {
-			d.cfg.Core.EndRecord() // on the loop's goroutine, after its last step
+			var stable *bft.Snapshot
+			if d.node != nil {
+				if s, ok := d.node.StableCheckpoint(); ok {
+					stable = &s
+				}
+			}
+			d.cfg.Core.EndRecord(stable) // on the loop's goroutine, after its last step
 		}
 		cancel()
 		close(d.stopped)

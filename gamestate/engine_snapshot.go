@@ -61,15 +61,44 @@ func (e *Engine) SnapshotDigest() crypto.Digest { return crypto.Sum(e.Snapshot()
 // except, possibly, when the game itself fails to restore after the engine
 // part decoded (then the error says so and the engine must be discarded).
 func (e *Engine) Restore(snap []byte) error {
+	d, err := decodeEngineSnapshot(snap, e.n)
+	if err != nil {
+		return err
+	}
+	if err := e.game.Restore(d.game); err != nil {
+		return fmt.Errorf("%w: game: %v", ErrSnapshot, err)
+	}
+	e.next, e.flags, e.seen, e.own, e.commits = d.next, d.flags, d.seen, d.own, d.commits
+	return nil
+}
+
+// engineSnap is a decoded engine snapshot; game is the game's own
+// snapshot, still opaque.
+type engineSnap struct {
+	next    uint64
+	flags   []Flag
+	seen    []verdictKey
+	own     []ownHash
+	commits []commit
+	game    []byte
+}
+
+// decodeEngineSnapshot parses and bounds-checks a snapshot of an engine
+// with n seats without touching a game, so a result certificate can be
+// read with no game at hand.
+func decodeEngineSnapshot(snap []byte, n int) (*engineSnap, error) {
 	r := wire.NewReader(snap)
 	if v := r.U8("snapshot.version"); r.Err() == nil && v != snapshotVersion {
 		r.Fail("snapshot.version", wire.ErrVersion)
 	}
 	next := r.Uvarint("snapshot.next")
-	if n := r.Uvarint("snapshot.seats"); r.Err() == nil && n != uint64(e.n) {
-		return fmt.Errorf("%w: %d seats, engine has %d", ErrSnapshot, n, e.n)
+	if got := r.Uvarint("snapshot.seats"); r.Err() == nil && got != uint64(n) {
+		return nil, fmt.Errorf("%w: %d seats, engine has %d", ErrSnapshot, got, n)
 	}
-	flags := make([]Flag, e.n)
+	if r.Err() != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSnapshot, r.Err())
+	}
+	flags := make([]Flag, n)
 	for i := range flags {
 		flags[i] = Flag{Flagged: r.Bool("snapshot.flag"), Kind: VerdictKind(r.U8("snapshot.flag.kind")), Tick: r.Uvarint("snapshot.flag.tick")}
 	}
@@ -109,11 +138,7 @@ func (e *Engine) Restore(snap []byte) error {
 	}
 	game := r.Blob("snapshot.game", maxGameSnapshot)
 	if err := r.Done(); err != nil {
-		return fmt.Errorf("%w: %v", ErrSnapshot, err)
+		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
 	}
-	if err := e.game.Restore(game); err != nil {
-		return fmt.Errorf("%w: game: %v", ErrSnapshot, err)
-	}
-	e.next, e.flags, e.seen, e.own, e.commits = next, flags, seen, own, commits
-	return nil
+	return &engineSnap{next: next, flags: flags, seen: seen, own: own, commits: commits, game: game}, nil
 }

@@ -43,6 +43,7 @@ const (
 	recCheckpoint = 6 // an installed checkpoint: body, certificate, snapshot
 	recEnd        = 7 // the recorder's signed end (TypeReplayEnd)
 	recResume     = 8 // the recorder restarted here (unsigned marker)
+	recResult     = 9 // the match-result certificate of the recorder's stable checkpoint, just before End
 )
 
 // Replay errors.
@@ -183,6 +184,7 @@ type ReplayWriter struct {
 	records  uint64
 	lastSlot uint64
 	ended    bool
+	header   *Header // what a result certificate names the match by
 }
 
 // errReplayEnded is a write after WriteEnd.
@@ -195,7 +197,7 @@ func NewReplayWriter(w io.Writer, h *Header) (*ReplayWriter, error) {
 	if _, err := io.WriteString(w, replayMagic); err != nil {
 		return nil, fmt.Errorf("gamestate: replay: %w", err)
 	}
-	rw := &ReplayWriter{w: w}
+	rw := &ReplayWriter{w: w, header: h}
 	return rw, rw.record(recHeader, h.encode())
 }
 
@@ -259,6 +261,16 @@ func (rw *ReplayWriter) WriteEnd(s *crypto.Signer, nextTick uint64) error {
 	return nil
 }
 
+// WriteResult appends the match-result certificate of a stable
+// checkpoint (its body, its certificate, the snapshot), so a replay ends
+// with its result: a backend takes it out (ReplayRecord.Result) and checks
+// it without replaying. The session writes it just before WriteEnd.
+func (rw *ReplayWriter) WriteResult(body []byte, cert []crypto.Envelope, snapshot []byte) error {
+	c := &ResultCertificate{Name: rw.header.Name, Roster: rw.header.Roster, Epoch: rw.header.Epoch,
+		Checkpoint: body, Cert: cert, Snapshot: snapshot}
+	return rw.record(recResult, c.Encode())
+}
+
 // Ended reports whether WriteEnd succeeded.
 func (rw *ReplayWriter) Ended() bool { return rw.ended }
 
@@ -302,17 +314,18 @@ func (rw *ReplayWriter) record(kind byte, body []byte) error {
 // ReplayRecord is one decoded record after the header; which fields are
 // meaningful depends on Kind.
 type ReplayRecord struct {
-	Kind      string // "batch", "entry", "checkpoint", "consensus", "hash", "resume", "end"
+	Kind      string // "batch", "entry", "checkpoint", "consensus", "hash", "resume", "result", "end"
 	Batch     *Batch // batch; entry (decoded from Value's payload, nil if it is none)
 	Consensus *Verdict
 	Tick      uint64
 	Hash      crypto.Digest
 	// Entry and checkpoint records.
 	Slot, View uint64
-	Value      []byte            // entry: the decided value
-	Cert       []crypto.Envelope // entry: Confirms; checkpoint: Checkpoints
-	Checkpoint []byte            // checkpoint: encoded body
-	Snapshot   []byte            // checkpoint: engine snapshot
+	Value      []byte             // entry: the decided value
+	Cert       []crypto.Envelope  // entry: Confirms; checkpoint: Checkpoints
+	Checkpoint []byte             // checkpoint: encoded body
+	Snapshot   []byte             // checkpoint: engine snapshot
+	Result     *ResultCertificate // result: the certificate (decoded, not verified)
 	// End record: the signed envelope, its decoded body, and the chain
 	// and count of the records before it as this reader computed them.
 	End          *crypto.Envelope
@@ -447,6 +460,12 @@ func decodeRecord(kind byte, body []byte) (ReplayRecord, error) {
 		}
 		rec.Slot = slot
 		return rec, nil
+	case recResult:
+		c, err := DecodeResultCertificate(body)
+		if err != nil {
+			return ReplayRecord{}, fmt.Errorf("%w: result: %v", ErrReplayCorrupt, err)
+		}
+		return ReplayRecord{Kind: "result", Result: c}, nil
 	case recResume:
 		if len(body) != 0 {
 			return ReplayRecord{}, fmt.Errorf("%w: resume record with a body", ErrReplayCorrupt)

@@ -42,7 +42,7 @@ func ResumeReplayWriter(f ReplayFile, h *Header) (*ReplayWriter, error) {
 	if !bytes.Equal(rr.Header.encode(), h.encode()) {
 		return nil, fmt.Errorf("gamestate: replay: the existing file records another match (%q); not overwritten", rr.Header.Name)
 	}
-	rw := &ReplayWriter{w: f, chain: rr.chain, records: rr.records}
+	rw := &ReplayWriter{w: f, chain: rr.chain, records: rr.records, header: h}
 	keep := rr.Offset()
 	for {
 		rec, err := rr.Next()

@@ -43,7 +43,12 @@ type Report struct {
 	// starts the re-simulation over; verdicts re-derived again are listed
 	// once.
 	Resumes int
-	seen    map[reportVerdictKey]bool
+	// Result is the match result the replay ends with, its certificate
+	// checked against the header's roster (nil if the replay holds none:
+	// no stable checkpoint yet, crash consensus, or an older recorder).
+	Result     *MatchResult
+	ResultCert *ResultCertificate
+	seen       map[reportVerdictKey]bool
 }
 
 type reportVerdictKey struct {
@@ -177,6 +182,15 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			}
 			rep.LastSlot = 0
 			rep.Resumes++
+		case "result":
+			res, err := rec.Result.Verify(h.Roster)
+			if err == nil && (rec.Result.Name != h.Name || rec.Result.Epoch != h.Epoch) {
+				err = errors.New("names another match than the header")
+			}
+			if err != nil {
+				return fail("result certificate (record #%d): %v", rec.Number(), err)
+			}
+			rep.Result, rep.ResultCert = res, rec.Result
 		case "end":
 			if err := checkEnd(cfg.Verifier, &rec, rep, eng.Next()); err != nil {
 				return fail("end record (record #%d): %v", rec.Number(), err)

@@ -40,6 +40,7 @@ func commands() map[string]command {
 		"keygen":   {"write a new player key file (Ed25519, mode 0600); print its public key and peer ID", runKeygen},
 		"node":     {"run one consensus node on the network (libp2p)", runNode},
 		"replay":   {"verify a recorded match: paxsync replay verify [-v] [--allow-partial] FILE", runReplay},
+		"result":   {"check a match-result certificate with no replay: paxsync result verify --roster R FILE", runResult},
 		"match":    {"run a scripted cheat-injection match and report who was caught", runMatch},
 		"bench":    {"measure commit latency, throughput and cost per tick of N peer processes", runBench},
 		"synctest": {"run the arena alone with a forced rollback every tick and compare state hashes", runSynctest},

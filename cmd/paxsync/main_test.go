@@ -28,7 +28,7 @@ func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"--help"}, {"help"},
 		{"keygen", "-h"}, {"node", "-h"}, {"node", "--help"}, {"match", "-h"}, {"match", "play", "-h"},
-		{"bench", "-h"}, {"bench", "--help"}, {"replay", "-h"}, {"replay", "--help"}, {"replay", "verify", "-h"},
+		{"bench", "-h"}, {"bench", "--help"}, {"result", "-h"}, {"result", "verify", "-h"}, {"replay", "-h"}, {"replay", "--help"}, {"replay", "verify", "-h"},
 	} {
 		code, _, stderr := cmdline(args...)
 		if code != 0 || !strings.Contains(stderr, "usage: paxsync") && !strings.Contains(stderr, "Usage of") {

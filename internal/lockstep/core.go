@@ -330,12 +330,20 @@ func (c *Core) Restore(snap *bft.Snapshot) {
 
 // EndRecord closes the replay with this peer's signed end record (last
 // slot, next tick, count and hash chain of every record), so a verifier
-// tells this complete replay from a cut one. The driver calls it once its
-// loop stops; nothing is recorded after it.
-func (c *Core) EndRecord() {
+// tells this complete replay from a cut one. Before it goes the
+// match-result certificate of stable, the node's stable checkpoint (nil:
+// none yet), when that certificate holds a Byzantine quorum, so the replay
+// ends with its result. The driver calls it once its loop stops; nothing
+// is recorded after it.
+func (c *Core) EndRecord(stable *bft.Snapshot) {
 	c.record(func(w *gamestate.ReplayWriter) error {
 		if w.Ended() {
 			return nil
+		}
+		if stable != nil && len(stable.Cert) == gamestate.ResultQuorum(c.cfg.N) {
+			if err := w.WriteResult(stable.Checkpoint, stable.Cert, stable.Data); err != nil {
+				return err
+			}
 		}
 		return w.WriteEnd(c.cfg.Signer, c.engine.Next())
 	})

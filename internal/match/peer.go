@@ -34,7 +34,10 @@ type PeerConfig struct {
 	WALDir     string      `json:"wal_dir"`
 	ReportFile string      `json:"report_file"`
 	ReplayFile string      `json:"replay_file,omitempty"`
-	LogFile    string      `json:"log_file,omitempty"`
+	// ResultFile is where the peer writes its match-result certificate
+	// after Close (Session.ResultCertificate).
+	ResultFile string `json:"result_file,omitempty"`
+	LogFile    string `json:"log_file,omitempty"`
 	// MetricsAddr, if set, serves this peer's Prometheus /metrics and
 	// /debug/pprof/ there (`paxsync match play --metrics`; a bare ":port"
 	// binds 127.0.0.1, ":0" picks a port, printed as "metrics ADDR").
@@ -91,6 +94,8 @@ type PeerReport struct {
 	View            uint64            `json:"view"`
 	CaughtUp        bool              `json:"caught_up,omitempty"`
 	ReplayError     string            `json:"replay_error,omitempty"`
+	// ResultError says why the peer wrote no result certificate.
+	ResultError string `json:"result_error,omitempty"`
 	// Bench is the measured window of a bench peer (absent in matches).
 	Bench *BenchReport `json:"bench,omitempty"`
 	// Resources is what the play window cost this peer (absent if the
@@ -330,6 +335,7 @@ loop:
 	rep.CommitP99Ms = float64(st.CommitP99.Microseconds()) / 1000
 	s.View(func(g gamestate.Game, _ uint64) { rep.FinalHash = g.Hash().Hex() })
 	cerr := s.Close()
+	rep.ResultError = writeResult(s, cfg.ResultFile)
 	if rec != nil {
 		if err := rec.Sync(); err != nil {
 			rep.ReplayError = err.Error()

@@ -56,16 +56,21 @@ type PeerResult struct {
 	// nothing to give: a stall put the tick behind the grid before the
 	// game could submit): what a censoring leader takes away.
 	// RefusedBatches counts the proposals it refused as unfair.
-	OwnInputTicks  uint64        `json:"own_input_ticks"`
-	InputShare     float64       `json:"input_share"`
-	RefusedBatches uint64        `json:"refused_batches"`
-	FinalHash      string        `json:"final_hash"` // after this peer's own last decided tick
-	HashAtTick     string        `json:"hash_at_tick,omitempty"`
-	Checkpoints    int           `json:"checkpoints"`
-	CommitP50Ms    float64       `json:"commit_p50_ms"`
-	CommitP99Ms    float64       `json:"commit_p99_ms"`
-	Verdicts       []VerdictInfo `json:"verdicts"`
-	Observations   []ObsInfo     `json:"observations"`
+	OwnInputTicks  uint64  `json:"own_input_ticks"`
+	InputShare     float64 `json:"input_share"`
+	RefusedBatches uint64  `json:"refused_batches"`
+	FinalHash      string  `json:"final_hash"` // after this peer's own last decided tick
+	// Result is the peer's match-result certificate, verified by the
+	// runner against the roster (absent: none written, e.g. no stable
+	// checkpoint yet).
+	Result       *ResultInfo `json:"result,omitempty"`
+	resultWhy    string
+	HashAtTick   string        `json:"hash_at_tick,omitempty"`
+	Checkpoints  int           `json:"checkpoints"`
+	CommitP50Ms  float64       `json:"commit_p50_ms"`
+	CommitP99Ms  float64       `json:"commit_p99_ms"`
+	Verdicts     []VerdictInfo `json:"verdicts"`
+	Observations []ObsInfo     `json:"observations"`
 	// Bench is the peer's measured window in a `paxsync bench` run.
 	Bench *BenchReport `json:"bench,omitempty"`
 	// Resources is what the play window cost the peer (resources.go).
@@ -206,6 +211,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 			for t, h := range pp.Checkpoints {
 				pr.hashes[t] = h
 			}
+			pr.resultWhy = pp.ResultError
 			if pp.ReplayError != "" {
 				fail("peer %d: replay: %s", i, pp.ReplayError)
 			}
@@ -217,6 +223,7 @@ func (r *runState) build(elapsed time.Duration, timedOut bool) *Report {
 	r.commonHash(rep)
 	r.checkFlagged(rep, fail)
 	r.checkResources(rep, fail)
+	r.checkResults(rep, fail)
 	for i, pr := range rep.Peers {
 		if r.honest(i) && !pr.DownAtEnd && !sc.isolated(i) && pr.DecidedTicks < sc.Expect.MinDecidedTicks {
 			fail("min_decided_ticks: honest peer %d decided %d ticks, want at least %d", i, pr.DecidedTicks, sc.Expect.MinDecidedTicks)
@@ -416,6 +423,7 @@ func (rep *Report) PrintTable(w io.Writer) {
 		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, d.when())
 	}
 	rep.printResources(w)
+	rep.printResults(w)
 	for _, n := range rep.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}

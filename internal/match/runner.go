@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/roster"
 )
 
 // Options configure Run.
@@ -101,7 +102,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	roster := make([]string, sc.Peers)
+	rosterHex := make([]string, sc.Peers)
 	procs := make([]*proc, sc.Peers)
 	// Every peer samples tick t at the same moment (Config.Epoch), as
 	// peers of a LAN lobby would, so a tick's inputs reach the leader
@@ -117,11 +118,12 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		if err := crypto.WriteKeyFile(kf, k, true); err != nil {
 			return nil, err
 		}
-		roster[i] = k.Public().Hex()
+		rosterHex[i] = k.Public().Hex()
 		p := &proc{seat: i, cfgPath: filepath.Join(dir, fmt.Sprintf("peer%d.json", i)), checkpoints: map[uint64]string{}}
 		p.cfg = PeerConfig{Seat: i, KeyFile: kf, MatchName: "match-" + sc.Name, TickHz: sc.TickHz, Ticks: sc.Ticks,
 			Seed: sc.Seed, Sealed: sc.Sealed, Cheats: sc.cheatsOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
 			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i)), EpochUnixNano: epoch.UnixNano(),
+			ResultFile:     filepath.Join(dir, fmt.Sprintf("peer%d.result.cert", i)),
 			WindowFromTick: sc.windowFromTick()}
 		if opt.OutDir != "" {
 			p.cfg.ReplayFile = filepath.Join(dir, fmt.Sprintf("peer%d.replay", i))
@@ -133,7 +135,12 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		procs[i] = p
 	}
 	for _, p := range procs {
-		p.cfg.Roster = roster
+		p.cfg.Roster = rosterHex
+	}
+	// The roster file, for `paxsync result verify --roster DIR/roster.json`
+	// and `paxsync replay verify` users checking the match afterwards.
+	if err := writeJSON(filepath.Join(dir, "roster.json"), roster.File{Match: "match-" + sc.Name, Players: rosterHex}); err != nil {
+		return nil, err
 	}
 	lines := make(chan line, 1024)
 	gen := 0

@@ -75,6 +75,12 @@ type Expect struct {
 	HonestAgree bool `json:"honest_agree"`
 	// MinDecidedTicks: every honest peer decided at least this many ticks.
 	MinDecidedTicks uint64 `json:"min_decided_ticks"`
+	// ResultsVerify: every honest peer up at the end wrote a match-result
+	// certificate that verifies against the roster (`paxsync result
+	// verify`). Certificates are always checked when present: one that
+	// does not verify, flags an honest peer, or differs from another
+	// honest peer's of the same checkpoint fails the run.
+	ResultsVerify bool `json:"results_verify,omitempty"`
 
 	// The three below are about what the match cost the honest peers over
 	// the play window (PeerReport.Resources: from the tick the runner

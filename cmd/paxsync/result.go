@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/roster"
+)
+
+const resultUsage = `usage: paxsync result verify --roster ROSTER FILE
+       paxsync result extract [-o OUT] REPLAY`
+
+const resultHelp = `
+verify checks a match-result certificate (written by a peer: the match
+runner's result-<seat>.cert, Session.ResultCertificate, or extract below)
+against the roster file, with no replay and no game: exactly a Byzantine
+quorum of the roster's seats must have signed the checkpoint it holds, the
+snapshot must be the one they signed, and the match name must be the
+roster's. It prints the result: the tick, the game state's digest, who is
+flagged a proven cheater, every verdict and the signers.
+
+extract takes the result certificate a replay ends with (the recorder's
+stable checkpoint when it closed) and writes it to OUT (default: REPLAY
+with .cert appended). It does not check it: run verify on OUT.
+
+Exit status: 0 the certificate verifies (extract: written); 1 it does not
+verify; 2 bad arguments or an unreadable file.
+`
+
+// runResult is `paxsync result verify|extract`.
+func runResult(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("result", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rosterPath := fs.String("roster", "", "verify: the match's roster file (required)")
+	out := fs.String("o", "", "extract: the certificate file to write (default: REPLAY.cert)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, resultUsage)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, resultHelp)
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		fs.Usage()
+		return flag.ErrHelp
+	}
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "extract") {
+		return usagef("%s", resultUsage)
+	}
+	sub := args[0]
+	var files []string
+	rest := args[1:]
+	for {
+		if err := fs.Parse(rest); err != nil {
+			return flagErr(err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		return usagef("want exactly one file, got %d\n%s", len(files), resultUsage)
+	}
+	if sub == "extract" {
+		return extractResult(files[0], *out, stdout)
+	}
+	if *rosterPath == "" {
+		return usagef("verify needs --roster ROSTER")
+	}
+	r, err := roster.Load(*rosterPath)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	c, err := gamestate.DecodeResultCertificate(data)
+	if err != nil {
+		return fmt.Errorf("%s does not verify: %w", files[0], err)
+	}
+	if c.Name != r.Match {
+		return fmt.Errorf("%s does not verify: %w: it is of match %q, the roster's is %q", files[0], gamestate.ErrResultInvalid, c.Name, r.Match)
+	}
+	res, err := c.Verify(r.Keys)
+	if err != nil {
+		return fmt.Errorf("%s does not verify: %w", files[0], err)
+	}
+	printResult(stdout, c, res)
+	return nil
+}
+
+// printResult says what a verified certificate proves.
+func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.MatchResult) {
+	fmt.Fprintf(w, "result verified: match %q (%s), %d players\n", c.Name, c.MatchID(), len(c.Roster))
+	fmt.Fprintf(w, "checkpoint: slot %d, ticks 0..%d applied; signed by seats %v (quorum %d)\n",
+		res.Slot, int64(res.NextTick)-1, res.Signers, gamestate.ResultQuorum(len(c.Roster)))
+	fmt.Fprintf(w, "game state digest: %s\n", res.StateDigest.Hex())
+	if res.LastHashTick > 0 || res.LastHash != ([32]byte{}) {
+		fmt.Fprintf(w, "last compared state hash: tick %d %s\n", res.LastHashTick, res.LastHash.Hex())
+	}
+	flagged := 0
+	for seat, f := range res.Flags {
+		if f.Flagged {
+			flagged++
+			fmt.Fprintf(w, "flagged: seat %d, %s at tick %d\n", seat, f.Kind, f.Tick)
+		}
+	}
+	if flagged == 0 {
+		fmt.Fprintln(w, "flagged: none")
+	}
+	fmt.Fprintf(w, "verdicts: %d\n", len(res.Verdicts))
+	for _, v := range res.Verdicts {
+		fmt.Fprintf(w, "  %s against seat %d at tick %d\n", v.Kind, v.Offender, v.Tick)
+	}
+	for _, v := range res.Consensus {
+		fmt.Fprintf(w, "  consensus: %s against seat %d\n", bft.EvidenceKind(v.Kind), v.Offender)
+	}
+}
+
+// extractResult writes the result certificate a replay ends with.
+func extractResult(path, out string, stdout io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	defer f.Close()
+	rr, err := gamestate.NewReplayReader(f)
+	if err != nil {
+		return usagef("%s: %v", path, err)
+	}
+	var found *gamestate.ResultCertificate
+	for {
+		rec, err := rr.Next()
+		if err == io.EOF || errors.Is(err, gamestate.ErrReplayTruncated) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if rec.Kind == "result" {
+			found = rec.Result
+		}
+	}
+	if found == nil {
+		return fmt.Errorf("%s holds no result certificate (the recorder closed before its first stable checkpoint, ran crash or broadcast consensus, or was cut short)", path)
+	}
+	if out == "" {
+		out = path + ".cert"
+	}
+	if err := os.WriteFile(out, found.Encode(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes); check it with: paxsync result verify --roster ROSTER %s\n", out, len(found.Encode()), out)
+	return nil
+}
