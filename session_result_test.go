@@ -91,7 +91,7 @@ func TestResultCertificateFromEveryPeer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("seat %d: decoding its own file: %v", i, err)
 		}
-		res, err := dec.Verify(roster)
+		res, err := dec.Verify("result-cert", roster)
 		if err != nil {
 			t.Fatalf("seat %d: %v", i, err)
 		}

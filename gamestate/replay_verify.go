@@ -183,8 +183,8 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			rep.LastSlot = 0
 			rep.Resumes++
 		case "result":
-			res, err := rec.Result.Verify(h.Roster)
-			if err == nil && (rec.Result.Name != h.Name || rec.Result.Epoch != h.Epoch) {
+			res, err := rec.Result.Verify(h.Name, h.Roster)
+			if err == nil && rec.Result.Epoch != h.Epoch {
 				err = errors.New("names another match than the header")
 			}
 			if err != nil {

@@ -128,14 +128,21 @@ func DecodeResultCertificate(b []byte) (*ResultCertificate, error) {
 // prove a result to someone who trusts no peer, so it is refused.
 func ResultQuorum(n int) int { return (n + (n-1)/3 + 2) / 2 }
 
-// Verify checks the certificate against roster (the seats' keys, in seat
-// order, as the verifier knows them, e.g. from the roster file) and returns
-// the result it proves. It refuses a certificate of another roster, one
+// Verify checks the certificate against the match the verifier expects —
+// its name and roster (the seats' keys, in seat order), as the roster file
+// gives them — and returns the result it proves. The same players may
+// play several matches: a certificate of another name is refused, and one
+// of another instance of this name (a rematch: another Epoch, so another
+// MatchID) is for the caller to tell apart by MatchID or Epoch. It
+// refuses a certificate of another name or roster, one
 // whose signatures are not exactly ResultQuorum distinct seats' valid
 // Checkpoints of its body (a damaged or duplicate extra signature is
 // refused too, so that no byte of the file goes unchecked), and one whose
 // snapshot is not the one the body names or does not decode.
-func (c *ResultCertificate) Verify(roster []crypto.PublicKey) (*MatchResult, error) {
+func (c *ResultCertificate) Verify(name string, roster []crypto.PublicKey) (*MatchResult, error) {
+	if c.Name != name {
+		return nil, fmt.Errorf("%w: it is of match %q, not %q", ErrResultInvalid, c.Name, name)
+	}
 	if len(roster) != len(c.Roster) {
 		return nil, fmt.Errorf("%w: certificate has %d seats, roster %d", ErrResultInvalid, len(c.Roster), len(roster))
 	}

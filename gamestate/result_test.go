@@ -43,7 +43,7 @@ func TestResultCertificateVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := dec.Verify(m.header.Roster)
+	res, err := dec.Verify(m.header.Name, m.header.Roster)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestResultCertificateRejectsAnyChange(t *testing.T) {
 			bad[i] ^= 1 << bit
 			dec, err := gamestate.DecodeResultCertificate(bad)
 			if err == nil {
-				_, err = dec.Verify(m.header.Roster)
+				_, err = dec.Verify(m.header.Name, m.header.Roster)
 			}
 			if err == nil {
 				t.Fatalf("byte %d bit %d flipped: the certificate still verifies", i, bit)
@@ -107,7 +107,7 @@ func TestResultCertificateNeedsExactlyAQuorum(t *testing.T) {
 		mut(&cc)
 		dec, err := gamestate.DecodeResultCertificate(cc.Encode())
 		if err == nil {
-			_, err = dec.Verify(r)
+			_, err = dec.Verify(m.header.Name, r)
 		}
 		if !errors.Is(err, gamestate.ErrResultInvalid) {
 			t.Errorf("%s: %v, want ErrResultInvalid", name, err)
@@ -129,7 +129,7 @@ func TestResultCertificateNeedsExactlyAQuorum(t *testing.T) {
 	try("a signature of another type", func(c *gamestate.ResultCertificate) {
 		c.Cert[1] = m.signers[1].Sign(wire.TypeConfirm, c.Checkpoint)
 	}, roster)
-	if _, err := c.Verify(roster); err != nil {
+	if _, err := c.Verify(m.header.Name, roster); err != nil {
 		t.Fatalf("the unmodified certificate: %v", err)
 	}
 }
@@ -147,7 +147,7 @@ func BenchmarkVerifyResult(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := dec.Verify(m.header.Roster); err != nil {
+		if _, err := dec.Verify(m.header.Name, m.header.Roster); err != nil {
 			b.Fatal(err)
 		}
 	}

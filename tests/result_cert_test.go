@@ -38,7 +38,7 @@ func TestResultCertificateProvesTheCheater(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := dec.Verify(c.Roster)
+		res, err := dec.Verify("session-test", c.Roster)
 		if err != nil {
 			t.Fatalf("honest seat %d's certificate: %v", i, err)
 		}

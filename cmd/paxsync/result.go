@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/roster"
 )
 
-const resultUsage = `usage: paxsync result verify --roster ROSTER FILE
+const resultUsage = `usage: paxsync result verify [-v] --roster ROSTER FILE
        paxsync result extract [-o OUT] REPLAY`
 
 const resultHelp = `
@@ -38,6 +39,7 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	rosterPath := fs.String("roster", "", "verify: the match's roster file (required)")
 	out := fs.String("o", "", "extract: the certificate file to write (default: REPLAY.cert)")
+	verbose := fs.Bool("v", false, "verify: list every verdict (default: one line per seat and kind)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, resultUsage)
 		fs.PrintDefaults()
@@ -84,19 +86,16 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s does not verify: %w", files[0], err)
 	}
-	if c.Name != r.Match {
-		return fmt.Errorf("%s does not verify: %w: it is of match %q, the roster's is %q", files[0], gamestate.ErrResultInvalid, c.Name, r.Match)
-	}
-	res, err := c.Verify(r.Keys)
+	res, err := c.Verify(r.Match, r.Keys)
 	if err != nil {
 		return fmt.Errorf("%s does not verify: %w", files[0], err)
 	}
-	printResult(stdout, c, res)
+	printResult(stdout, c, res, *verbose)
 	return nil
 }
 
 // printResult says what a verified certificate proves.
-func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.MatchResult) {
+func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.MatchResult, verbose bool) {
 	fmt.Fprintf(w, "result verified: match %q (%s), %d players\n", c.Name, c.MatchID(), len(c.Roster))
 	fmt.Fprintf(w, "checkpoint: slot %d, ticks 0..%d applied; signed by seats %v (quorum %d)\n",
 		res.Slot, int64(res.NextTick)-1, res.Signers, gamestate.ResultQuorum(len(c.Roster)))
@@ -115,8 +114,26 @@ func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.Mat
 		fmt.Fprintln(w, "flagged: none")
 	}
 	fmt.Fprintf(w, "verdicts: %d\n", len(res.Verdicts))
+	type key struct {
+		kind gamestate.VerdictKind
+		seat int
+	}
+	var order []key
+	sums := map[key][]uint64{}
 	for _, v := range res.Verdicts {
-		fmt.Fprintf(w, "  %s against seat %d at tick %d\n", v.Kind, v.Offender, v.Tick)
+		if verbose {
+			fmt.Fprintf(w, "  %s against seat %d at tick %d\n", v.Kind, v.Offender, v.Tick)
+			continue
+		}
+		k := key{v.Kind, v.Offender}
+		if _, ok := sums[k]; !ok {
+			order = append(order, k)
+		}
+		sums[k] = append(sums[k], v.Tick)
+	}
+	for _, k := range order {
+		ts := sums[k]
+		fmt.Fprintf(w, "  %s against seat %d: %d, ticks %d..%d\n", k.kind, k.seat, len(ts), slices.Min(ts), slices.Max(ts))
 	}
 	for _, v := range res.Consensus {
 		fmt.Fprintf(w, "  consensus: %s against seat %d\n", bft.EvidenceKind(v.Kind), v.Offender)

@@ -43,7 +43,7 @@ func writeResult(s *paxsync.Session, path string) string {
 
 // checkResult verifies the result certificate peer i wrote, against the
 // roster the runner made, as `paxsync result verify` does.
-func checkResult(path string, roster []string) (*ResultInfo, error) {
+func checkResult(path, name string, roster []string) (*ResultInfo, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func checkResult(path string, roster []string) (*ResultInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.Verify(keys)
+	res, err := c.Verify(name, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +84,7 @@ func (r *runState) checkResults(rep *Report, fail func(string, ...any)) {
 		if p.cfg.ResultFile == "" || pr.DownAtEnd || p.crashed || p.died != "" {
 			continue
 		}
-		info, err := checkResult(p.cfg.ResultFile, p.cfg.Roster)
+		info, err := checkResult(p.cfg.ResultFile, p.cfg.MatchName, p.cfg.Roster)
 		if errors.Is(err, os.ErrNotExist) {
 			if r.honest(i) && r.sc.Expect.ResultsVerify {
 				fail("results_verify: honest peer %d wrote no result certificate (%s)", i, pr.resultWhy)
