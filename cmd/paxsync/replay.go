@@ -142,8 +142,8 @@ func printCertified(w io.Writer, rep *gamestate.Report) {
 		fmt.Fprintf(w, "end record: signed by seat %d, names every record before it\n", rep.EndSeat)
 	}
 	if rep.Result != nil {
-		fmt.Fprintf(w, "result certificate: slot %d, ticks 0..%d, signed by seats %v (paxsync result extract takes it out)\n",
-			rep.Result.Slot, int64(rep.Result.NextTick)-1, rep.Result.Signers)
+		fmt.Fprintf(w, "result certificate: slot %d, %d ticks applied, signed by seats %v (paxsync result extract takes it out)\n",
+			rep.Result.Slot, rep.Result.NextTick, rep.Result.Signers)
 	}
 	if rep.Proves() {
 		fmt.Fprintln(w, "proof: every verdict below (invalid-move and state-divergence included) is proved by this file alone")

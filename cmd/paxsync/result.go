@@ -97,8 +97,8 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 // printResult says what a verified certificate proves.
 func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.MatchResult, verbose bool) {
 	fmt.Fprintf(w, "result verified: match %q (%s), %d players\n", c.Name, c.MatchID(), len(c.Roster))
-	fmt.Fprintf(w, "checkpoint: slot %d, ticks 0..%d applied; signed by seats %v (quorum %d)\n",
-		res.Slot, int64(res.NextTick)-1, res.Signers, gamestate.ResultQuorum(len(c.Roster)))
+	fmt.Fprintf(w, "checkpoint: slot %d, %d ticks applied (0..next-1); signed by seats %v (quorum %d)\n",
+		res.Slot, res.NextTick, res.Signers, gamestate.ResultQuorum(len(c.Roster)))
 	fmt.Fprintf(w, "game state digest: %s\n", res.StateDigest.Hex())
 	if res.LastHashTick > 0 || res.LastHash != ([32]byte{}) {
 		fmt.Fprintf(w, "last compared state hash: tick %d %s\n", res.LastHashTick, res.LastHash.Hex())

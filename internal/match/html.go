@@ -133,6 +133,7 @@ func (rep *Report) writeHTML(b *bytes.Buffer, now time.Time) {
 	rep.writeScenarioHTML(w, sc)
 	rep.writePeersHTML(w)
 	rep.writeTimelinesHTML(w, sc)
+	rep.writeResultsHTML(w)
 	rep.writeNotesHTML(w)
 	w("<footer>Written by <code>paxsync match --out DIR</code>; every peer's key, WAL, log, replay and report are beside it in DIR. docs/MATCH.md explains every field and marker.</footer>\n")
 	w("</body>\n</html>\n")
@@ -246,6 +247,9 @@ func expectText(sc *Scenario) string {
 	if sc.Expect.MinDecidedTicks > 0 {
 		parts = append(parts, fmt.Sprintf("every honest peer decides at least %d ticks", sc.Expect.MinDecidedTicks))
 	}
+	if sc.Expect.ResultsVerify {
+		parts = append(parts, "every honest peer's match-result certificate verifies")
+	}
 	return strings.Join(parts, "; ")
 }
 
@@ -295,6 +299,21 @@ func (rep *Report) writePeersHTML(w func(string, ...any)) {
 		w("<li>detection: peer %d reached <code>%s</code> against peer %d %s</li>\n", d.Observer, htmlEsc(d.Kind), d.Against, htmlEsc(d.when()))
 	}
 	w("</ul></div>\n")
+}
+
+// writeResultsHTML lists each peer's verified match-result certificate:
+// what a ladder backend would learn from that peer's file alone.
+func (rep *Report) writeResultsHTML(w func(string, ...any)) {
+	var b strings.Builder
+	rep.printResults(&b)
+	if b.Len() == 0 {
+		return
+	}
+	w("<h2>Result certificates</h2>\n<div class=\"card\"><ul class=\"facts small mono\">\n")
+	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		w("<li>%s</li>\n", htmlEsc(strings.TrimPrefix(l, "result: ")))
+	}
+	w("</ul><p class=\"small\">Check one with <code>paxsync result verify --roster roster.json peerN.result.cert</code> (both in the run's --out directory).</p></div>\n")
 }
 
 // writeNotesHTML lists the runner's notes (crashes, restarts, every cut
