@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"testing"
@@ -188,5 +189,48 @@ func TestNewViewCheckpointSignersAreSyncPeers(t *testing.T) {
 func TestSimShiftedSeeds(t *testing.T) {
 	for _, p := range []simParams{{seed: 35, n: 4, strategy: "crash", shift: true}, {seed: 60, n: 4, strategy: "stale-future", shift: true}} {
 		checkRun(t, p)
+	}
+}
+
+// A sync answer whose checkpoint certificate is padded with junk beside
+// its quorum (a duplicate, a bad signature, another body) is accepted, but
+// the node keeps exactly one valid quorum: what it serves on and what a
+// match-result certificate (exactly q signatures) is made of. Before, it
+// kept the padding, so a Byzantine sync peer could leave an honest seat
+// unable to certify its result until the next checkpoint.
+func TestSyncedCheckpointCertIsTrimmedToAQuorum(t *testing.T) {
+	c := newCPCluster(t, 4)
+	c.link = func(from, to int, env crypto.Envelope) bool { return to != 3 }
+	c.decideFirstCheckpoint(t, 0, 1, 2)
+	late := c.nodes[3]
+	st, ok := c.nodes[1].SyncResponse(0)
+	if !ok || st.Snapshot == nil {
+		t.Fatal("seat 1 serves no snapshot")
+	}
+	good := st.CheckpointCert
+	dup := good[0]
+	badSig := good[1]
+	badSig.Sig[0] ^= 1
+	other := c.nodes[2].cfg.Signer.Sign(wire.TypeCheckpoint, []byte("another body"))
+	st.CheckpointCert = append([]crypto.Envelope{badSig, dup, other}, good...)
+	if err := late.ApplySync(st); err != nil {
+		t.Fatal(err)
+	}
+	late.Ready()
+	late.Advance()
+	snap, ok := late.StableCheckpoint()
+	if !ok {
+		t.Fatal("no stable checkpoint after the sync")
+	}
+	if len(snap.Cert) != late.q {
+		t.Fatalf("kept %d envelopes, want exactly a quorum of %d", len(snap.Cert), late.q)
+	}
+	seen := map[uint16]bool{}
+	for i := range snap.Cert {
+		e := &snap.Cert[i]
+		if seen[e.Sender] || !bytes.Equal(e.Body, snap.Checkpoint) || late.vrf.Verify(e) != nil {
+			t.Fatalf("kept envelope %d (seat %d) is not a distinct valid Checkpoint of the body", i, e.Sender)
+		}
+		seen[e.Sender] = true
 	}
 }

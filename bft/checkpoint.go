@@ -119,7 +119,7 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 	if cp.Slot <= nd.stable.Slot {
 		return
 	}
-	nd.stable, nd.stableCert = cp, cert
+	nd.stable, nd.stableCert = cp, nd.exactCert(cp, cert)
 	nd.compactDue = true
 	for i := range cert {
 		// Each signer decided up to the checkpoint: a peer to sync from even
@@ -138,6 +138,36 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 		}
 	}
 	nd.truncate(cp.Slot)
+}
+
+// exactCert returns one quorum of cert: the first q distinct acceptors'
+// valid Checkpoints of exactly cp, by seat. A certificate that came from a
+// peer (a sync answer, a NewView) may carry junk beside its quorum — a
+// duplicate, a bad signature, another body — and the node serves and
+// reports what it keeps (sync answers, result certificates, which must hold
+// exactly a quorum), so it keeps only the quorum. Signatures checked
+// before are answered from the verifier's cache.
+func (nd *Node) exactCert(cp checkpointBody, cert []crypto.Envelope) []crypto.Envelope {
+	body := cp.encode()
+	sorted := append([]crypto.Envelope(nil), cert...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Sender < sorted[j].Sender })
+	out := make([]crypto.Envelope, 0, nd.q)
+	seen := map[uint16]bool{}
+	for i := range sorted {
+		e := &sorted[i]
+		if len(out) == nd.q {
+			break
+		}
+		if e.Type != wire.TypeCheckpoint || seen[e.Sender] || !nd.isAcceptor(e.Sender) || !bytes.Equal(e.Body, body) || nd.vrf.Verify(e) != nil {
+			continue
+		}
+		seen[e.Sender] = true
+		out = append(out, *e)
+	}
+	if len(out) < nd.q {
+		return cert // cannot happen: every caller checked a quorum; keep what was checked
+	}
+	return out
 }
 
 // truncate forgets everything at or below slot c: it is decided, and the

@@ -182,10 +182,14 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			}
 			rep.LastSlot = 0
 			rep.Resumes++
+			rep.Result, rep.ResultCert = nil, nil // a result before the restart is not this run's
 		case "result":
 			res, err := rec.Result.Verify(h.Name, h.Roster)
 			if err == nil && rec.Result.Epoch != h.Epoch {
 				err = errors.New("names another match than the header")
+			}
+			if err == nil && res.Slot > rep.LastSlot {
+				err = fmt.Errorf("certifies slot %d, beyond the last recorded slot %d", res.Slot, rep.LastSlot)
 			}
 			if err != nil {
 				return fail("result certificate (record #%d): %v", rec.Number(), err)

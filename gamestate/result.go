@@ -124,8 +124,14 @@ func DecodeResultCertificate(b []byte) (*ResultCertificate, error) {
 
 // ResultQuorum is how many distinct seats must sign a result of an n-seat
 // match: Byzantine consensus's (n+f+2)/2 with f = (n-1)/3, whatever the
-// match itself ran. A crash-consensus checkpoint (f+1 signers) does not
-// prove a result to someone who trusts no peer, so it is refused.
+// match itself ran. A crash-consensus peer's certificate (f+1 signers) is
+// short of it; but nothing in a signature says which mode a match ran, and
+// at n = 3f+1 a crash match's 2f+1 acceptors are exactly this many, so
+// someone who collects all their Checkpoint broadcasts can assemble a
+// certificate that verifies. It proves what every acceptor signed, which
+// crash consensus's own assumption (no liar) makes the agreed state; a
+// backend must know the match ran Byzantine consensus to trust it against
+// liars.
 func ResultQuorum(n int) int { return (n + (n-1)/3 + 2) / 2 }
 
 // Verify checks the certificate against the match the verifier expects —
@@ -189,6 +195,9 @@ func (c *ResultCertificate) Verify(name string, roster []crypto.PublicKey) (*Mat
 	}
 	res.NextTick, res.StateDigest, res.Flags = d.next, crypto.Sum(d.game), d.flags
 	for _, k := range d.seen {
+		if k.off >= n {
+			return nil, fmt.Errorf("%w: a verdict against seat %d of %d", ErrResultInvalid, k.off, n)
+		}
 		res.Verdicts = append(res.Verdicts, ResultVerdict{Kind: k.kind, Offender: k.off, Tick: k.tick})
 	}
 	if len(d.own) > 0 {
@@ -210,10 +219,20 @@ func decodeResultCheckpoint(body []byte, n int, res *MatchResult) error {
 		if r.Err() == nil && v.Offender >= n {
 			r.Fail("checkpoint.offender", wire.ErrMalformed)
 		}
+		if p := res.Consensus; r.Err() == nil && len(p) > 0 && !consensusLess(p[len(p)-1], v) {
+			r.Fail("checkpoint.ordered", wire.ErrMalformed) // bft signs them strictly sorted, each once
+		}
 		res.Consensus = append(res.Consensus, v)
 	}
 	if err := r.Done(); err != nil {
 		return fmt.Errorf("%w: checkpoint body: %v", ErrResultInvalid, err)
 	}
 	return nil
+}
+
+func consensusLess(a, b ConsensusResult) bool {
+	if a.Offender != b.Offender {
+		return a.Offender < b.Offender
+	}
+	return a.Kind < b.Kind
 }

@@ -3,10 +3,14 @@ package gamestate_test
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
 	"github.com/paxsync/paxsync/wire"
 )
 
@@ -15,6 +19,12 @@ import (
 // slot | Sum(snapshot) | no consensus verdicts, signed by seats.
 func resultOf(t testing.TB, ticks int, seats ...int) (*match, *gamestate.ResultCertificate) {
 	t.Helper()
+	return resultAt(t, 64, ticks, seats...)
+}
+
+// resultAt is resultOf with the checkpoint at slot.
+func resultAt(t testing.TB, slot uint64, ticks int, seats ...int) (*match, *gamestate.ResultCertificate) {
+	t.Helper()
 	m := newMatch(t, 4, 30, nil)
 	m.speedHacker = 1
 	for m.ref.Next() < uint64(ticks) {
@@ -22,7 +32,7 @@ func resultOf(t testing.TB, ticks int, seats ...int) (*match, *gamestate.ResultC
 	}
 	snap := m.ref.Snapshot()
 	w := wire.NewWriter(nil)
-	w.Uvarint(64)
+	w.Uvarint(slot)
 	w.Bytes32(crypto.Sum(snap))
 	w.Uvarint(0)
 	body := w.Bytes()
@@ -73,7 +83,7 @@ func TestResultCertificateRejectsAnyChange(t *testing.T) {
 	m, c := resultOf(t, 60, 0, 1, 2)
 	file := c.Encode()
 	for i := range file {
-		for bit := 0; bit < 8; bit += 3 {
+		for bit := 0; bit < 8; bit++ {
 			bad := bytes.Clone(file)
 			bad[i] ^= 1 << bit
 			dec, err := gamestate.DecodeResultCertificate(bad)
@@ -126,6 +136,20 @@ func TestResultCertificateNeedsExactlyAQuorum(t *testing.T) {
 	other[3] = outsider.Public()
 	try("another roster", func(*gamestate.ResultCertificate) {}, other)
 	try("the same roster named as another match", func(c *gamestate.ResultCertificate) { c.Name = "another" }, roster)
+	try("consensus verdicts listed twice (bft signs them sorted, once each)", func(c *gamestate.ResultCertificate) {
+		w := wire.NewWriter(nil)
+		w.Uvarint(64)
+		w.Bytes32(crypto.Sum(c.Snapshot))
+		w.Uvarint(2)
+		w.U16(2)
+		w.U8(1)
+		w.U16(2)
+		w.U8(1)
+		c.Checkpoint, c.Cert = w.Bytes(), nil
+		for _, s := range []int{0, 1, 2} {
+			c.Cert = append(c.Cert, m.signers[s].Sign(wire.TypeCheckpoint, c.Checkpoint))
+		}
+	}, roster)
 	try("a signature of another type", func(c *gamestate.ResultCertificate) {
 		c.Cert[1] = m.signers[1].Sign(wire.TypeConfirm, c.Checkpoint)
 	}, roster)
@@ -150,5 +174,67 @@ func BenchmarkVerifyResult(b *testing.B) {
 		if _, err := dec.Verify(m.header.Name, m.header.Roster); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestReplayResultIsTheLastRuns: a replay that closed with a result, was
+// resumed by its restarted recorder and closed again without one reports
+// no result (the earlier one is not the restarted run's), and a result
+// record naming a slot beyond what the replay recorded is refused.
+func TestReplayResultIsTheLastRuns(t *testing.T) {
+	write := func(resume bool, resultSlot uint64) []byte {
+		path := filepath.Join(t.TempDir(), "r.replay")
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := newMatch(t, 4, 30, nil)
+		rw, err := gamestate.NewReplayWriter(f, m.header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for s := uint64(1); s <= 10; s++ {
+			v, c := certify(m, s, 0, m.step().Encode(), 0, 1, 3)
+			if err := rw.WriteEntry(s, 0, v, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, rc := resultAt(t, resultSlot, 8, 0, 2, 3)
+		if err := rw.WriteResult(rc.Checkpoint, rc.Cert, rc.Snapshot); err != nil {
+			t.Fatal(err)
+		}
+		if err := rw.WriteEnd(m.signers[1], m.ref.Next()); err != nil {
+			t.Fatal(err)
+		}
+		if resume {
+			m2 := newMatch(t, 4, 30, nil)
+			rw, err = gamestate.ResumeReplayWriter(f, m2.header)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for s := uint64(1); s <= 4; s++ {
+				v, c := certify(m2, s, 0, m2.step().Encode(), 0, 2, 3)
+				if err := rw.WriteEntry(s, 0, v, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := rw.WriteEnd(m2.signers[1], m2.ref.Next()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Close()
+		data, _ := os.ReadFile(path)
+		return data
+	}
+	rep, err := gamestate.VerifyReplay(bytes.NewReader(write(false, 8)), arena.NewGame)
+	if err != nil || rep.Result == nil || rep.Result.Slot != 8 {
+		t.Fatalf("a replay ending with its result: %v, result %+v", err, rep.Result)
+	}
+	rep, err = gamestate.VerifyReplay(bytes.NewReader(write(true, 8)), arena.NewGame)
+	if err != nil || rep.Resumes != 1 || rep.Result != nil {
+		t.Fatalf("resumed without a new result: %v, resumes %d, result %+v", err, rep.Resumes, rep.Result)
+	}
+	if _, err := gamestate.VerifyReplay(bytes.NewReader(write(false, 64)), arena.NewGame); err == nil || !strings.Contains(err.Error(), "beyond the last recorded slot") {
+		t.Fatalf("a result of slot 64 in a replay of 10 slots: %v", err)
 	}
 }

@@ -7,13 +7,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/roster"
 )
 
-const resultUsage = `usage: paxsync result verify [-v] --roster ROSTER FILE
+const resultUsage = `usage: paxsync result verify [-v] --roster ROSTER [--match-id ID] FILE
        paxsync result extract [-o OUT] REPLAY`
 
 const resultHelp = `
@@ -22,7 +24,9 @@ runner's result-<seat>.cert, Session.ResultCertificate, or extract below)
 against the roster file, with no replay and no game: exactly a Byzantine
 quorum of the roster's seats must have signed the checkpoint it holds, the
 snapshot must be the one they signed, and the match name must be the
-roster's. It prints the result: the tick, the game state's digest, who is
+roster's. The roster file names no match instance: a rematch of the same
+name and roster signs with another match ID, which --match-id pins (the ID
+is printed on the first line). It prints the result: the tick, the game state's digest, who is
 flagged a proven cheater, every verdict and the signers.
 
 extract takes the result certificate a replay ends with (the recorder's
@@ -40,6 +44,7 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 	rosterPath := fs.String("roster", "", "verify: the match's roster file (required)")
 	out := fs.String("o", "", "extract: the certificate file to write (default: REPLAY.cert)")
 	verbose := fs.Bool("v", false, "verify: list every verdict (default: one line per seat and kind)")
+	matchID := fs.String("match-id", "", "verify: also require this match ID (the 64 hex digits printed; tells a rematch of the same name and roster apart)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, resultUsage)
 		fs.PrintDefaults()
@@ -87,6 +92,9 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s does not verify: %w", files[0], err)
 	}
 	res, err := c.Verify(r.Match, r.Keys)
+	if id := crypto.Digest(c.MatchID()).Hex(); err == nil && *matchID != "" && id != strings.ToLower(*matchID) {
+		err = fmt.Errorf("%w: it is of match instance %s, not %s", gamestate.ErrResultInvalid, id, *matchID)
+	}
 	if err != nil {
 		return fmt.Errorf("%s does not verify: %w", files[0], err)
 	}
@@ -96,7 +104,7 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 
 // printResult says what a verified certificate proves.
 func printResult(w io.Writer, c *gamestate.ResultCertificate, res *gamestate.MatchResult, verbose bool) {
-	fmt.Fprintf(w, "result verified: match %q (%s), %d players\n", c.Name, c.MatchID(), len(c.Roster))
+	fmt.Fprintf(w, "result verified: match %q, %d players, match ID %s\n", c.Name, len(c.Roster), crypto.Digest(c.MatchID()).Hex())
 	fmt.Fprintf(w, "checkpoint: slot %d, %d ticks applied (0..next-1); signed by seats %v (quorum %d)\n",
 		res.Slot, res.NextTick, res.Signers, gamestate.ResultQuorum(len(c.Roster)))
 	fmt.Fprintf(w, "game state digest: %s\n", res.StateDigest.Hex())
@@ -160,8 +168,11 @@ func extractResult(path, out string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		if rec.Kind == "result" {
+		switch rec.Kind {
+		case "result":
 			found = rec.Result
+		case "resume":
+			found = nil // the recorder restarted: an earlier result is not its last
 		}
 	}
 	if found == nil {

@@ -91,6 +91,14 @@ func TestResultVerifyCommand(t *testing.T) {
 			t.Errorf("verify output lacks %q:\n%s", want, stdout)
 		}
 	}
+	dec, _ := gamestate.DecodeResultCertificate(cert)
+	id := crypto.Digest(dec.MatchID()).Hex()
+	if code, _, stderr := cmdline("result", "verify", "--roster", rosterPath, "--match-id", id, out); code != 0 {
+		t.Errorf("--match-id of its own instance: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := cmdline("result", "verify", "--roster", rosterPath, "--match-id", strings.Repeat("ab", 32), out); code != 1 || !strings.Contains(stderr, "match instance") {
+		t.Errorf("--match-id of a rematch: exit %d, %q", code, stderr)
+	}
 	bad := bytes.Clone(cert)
 	bad[len(bad)-1] ^= 1
 	badPath := filepath.Join(dir, "bad.cert")
