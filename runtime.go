@@ -220,7 +220,7 @@ func (s *Session) newNode(v *crypto.Verifier, restored []bft.Record) (*bft.Node,
 		Signer:       crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat)),
 		MaxValueSize: 64 << 10,
 		Recovering:   s.cfg.RecoverLostWAL,
-		ValidateValue: func(_ uint64, payload []byte) error {
+		ValidateValue: func(slot uint64, payload []byte) error {
 			b, err := gamestate.DecodeBatch(payload)
 			if err != nil {
 				return err
@@ -231,7 +231,7 @@ func (s *Session) newNode(v *crypto.Verifier, restored []bft.Record) (*bft.Node,
 			// Fair play: refuse a batch that leaves out what this
 			// acceptor holds (called on the runtime's goroutine, which
 			// owns the core).
-			return s.core.Judge(payload, time.Now())
+			return s.core.Judge(slot, payload, time.Now())
 		},
 	}, restored)
 	if err != nil {

@@ -234,3 +234,53 @@ func TestSyncedCheckpointCertIsTrimmedToAQuorum(t *testing.T) {
 		seen[e.Sender] = true
 	}
 }
+
+// A checkpoint can become stable at a node before the node has applied
+// its slot: the others' signatures arrive first, and the node has no
+// snapshot of it yet. A match-result certificate needs the snapshot, so
+// StableCheckpoint must answer with the stable checkpoint before it until
+// the node takes its own; a peer that stopped in between (the match ended)
+// used to have no result at all (`invalid-move` under load: "honest peer 2
+// wrote no result certificate").
+func TestStableCheckpointFallsBackUntilItsSnapshotIsTaken(t *testing.T) {
+	c := newCPCluster(t, 4)
+	c.decideFirstCheckpoint(t, 0, 1, 2, 3)
+	late := c.nodes[3]
+	c.link = func(from, to int, env crypto.Envelope) bool { return to != 3 }
+	for i := 0; i < 8; i++ {
+		if err := c.nodes[0].Propose(nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.pump()
+	for i := 0; i < 3; i++ {
+		if st := c.nodes[i].Status(); st.StableCheckpoint != 16 {
+			t.Fatalf("seat %d: stable checkpoint %d, want 16", i, st.StableCheckpoint)
+		}
+		if err := late.Step(*c.nodes[i].myCPOrCert(t)); err != nil {
+			t.Fatalf("checkpoint of seat %d: %v", i, err)
+		}
+	}
+	if late.stable.Slot != 16 || late.committed != 8 {
+		t.Fatalf("late seat: stable %d, committed %d; want the certificate of 16 alone", late.stable.Slot, late.committed)
+	}
+	snap, ok := late.StableCheckpoint()
+	if !ok || snap.Slot != 8 || !bytes.Equal(snap.Data, cpSnap(8)) || len(snap.Cert) != late.q {
+		t.Fatalf("StableCheckpoint = slot %d, %d signatures, ok %v; want the one of slot 8 with its snapshot and a quorum", snap.Slot, len(snap.Cert), ok)
+	}
+	// Once it has caught up and taken its own snapshot, it is the new one.
+	c.link = func(int, int, crypto.Envelope) bool { return true }
+	for i := 0; i < 40 && late.committed < 16; i++ {
+		c.tick(1)
+		if need := c.need[3]; need != nil {
+			c.need[3] = nil
+			if st, ok := c.nodes[need.Peers[0]].SyncResponse(need.From); ok {
+				_ = late.ApplySync(st)
+				c.pump()
+			}
+		}
+	}
+	if snap, ok = late.StableCheckpoint(); !ok || snap.Slot != 16 || !bytes.Equal(snap.Data, cpSnap(16)) {
+		t.Fatalf("after catching up: StableCheckpoint = slot %d, ok %v; want 16", snap.Slot, ok)
+	}
+}

@@ -18,6 +18,7 @@ func (nd *Node) Checkpoint(slot uint64, snapshot []byte) {
 		// sync): keep the snapshot anyway, or no one may be left able to
 		// serve it to a restarted peer.
 		nd.stableSnap = append([]byte(nil), snapshot...)
+		nd.opened = nil
 		return
 	}
 	if slot <= nd.stable.Slot || slot > nd.committed || slot%nd.cfg.CheckpointInterval != 0 {
@@ -119,6 +120,12 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 	if cp.Slot <= nd.stable.Slot {
 		return
 	}
+	if nd.stableSnap != nil && len(nd.stableCert) >= nd.q {
+		// The new one may have no snapshot here yet (its certificate
+		// arrived before this node applied its slot): until it has,
+		// StableCheckpoint answers with this one.
+		nd.opened = &Snapshot{Slot: nd.stable.Slot, Data: nd.stableSnap, Checkpoint: nd.stable.encode(), Cert: nd.stableCert}
+	}
 	nd.stable, nd.stableCert = cp, nd.exactCert(cp, cert)
 	nd.compactDue = true
 	for i := range cert {
@@ -130,7 +137,7 @@ func (nd *Node) makeStable(cp checkpointBody, cert []crypto.Envelope) {
 	}
 	nd.stableSnap = nil
 	if s, ok := nd.snaps[cp.Slot]; ok && crypto.Sum(s) == cp.App {
-		nd.stableSnap = s
+		nd.stableSnap, nd.opened = s, nil
 	}
 	if nd.myCP != nil {
 		if b, _ := decodeCheckpoint(nd.myCP.Body); b.Slot <= cp.Slot {
@@ -253,13 +260,19 @@ func (nd *Node) checkBehind() {
 	nd.rd.NeedSync = &SyncNeed{From: next, Peers: peers}
 }
 
-// StableCheckpoint returns the stable checkpoint with its quorum
-// certificate and the application snapshot it names, or false while there
-// is none or this node does not hold the snapshot. The returned slices are
-// the node's: callers must not modify them. It is what a match-result
-// certificate is made of (gamestate.ResultCertificate).
+// StableCheckpoint returns the latest stable checkpoint whose application
+// snapshot this node holds, with its quorum certificate and that snapshot,
+// or false while there is none. A checkpoint that became stable before
+// this node applied its slot (the others' signatures came first) has no
+// snapshot here until it does; meanwhile, and if the node stops first,
+// the one before it is returned. The returned slices are the node's:
+// callers must not modify them. It is what a match-result certificate is
+// made of (gamestate.ResultCertificate).
 func (nd *Node) StableCheckpoint() (Snapshot, bool) {
 	if nd.stable.Slot == 0 || nd.stableSnap == nil || len(nd.stableCert) < nd.q {
+		if nd.opened != nil {
+			return *nd.opened, true
+		}
 		return Snapshot{}, false
 	}
 	return Snapshot{Slot: nd.stable.Slot, Data: nd.stableSnap, Checkpoint: nd.stable.encode(), Cert: nd.stableCert}, true

@@ -97,6 +97,7 @@ type Node struct {
 
 	slots     map[uint64]*slotState
 	committed uint64
+	deferred  map[uint64]bool // slots whose proposal the application could not judge yet (ErrNotYet)
 	ownVotes  map[ownKey]crypto.Digest
 	eqIdx     map[eqKey]eqVal
 	eqCount   []int // eqIdx entries per sender, bounded by eqCap
@@ -122,6 +123,7 @@ type Node struct {
 	stable     checkpointBody
 	stableCert []crypto.Envelope
 	stableSnap []byte
+	opened     *Snapshot // the stable checkpoint before, while stableSnap is missing (StableCheckpoint)
 	cpVotes    map[uint64]map[uint16]*envRef
 	snaps      map[uint64][]byte
 	myCP       *crypto.Envelope
@@ -160,7 +162,7 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	nd := &Node{
 		cfg: c, vrf: sizedVerifier{c.Verifier, c.Acceptors()}, n: c.N, q: c.Quorum(), acc: c.Acceptors(), seat: c.Seat,
 		active: true, nextSlot: 1, mute: c.Recovering,
-		slots: map[uint64]*slotState{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{}, eqCount: make([]int, c.N), eqCap: eqCapFor(&c), eqBytes: make([]int, c.N),
+		slots: map[uint64]*slotState{}, deferred: map[uint64]bool{}, ownVotes: map[ownKey]crypto.Digest{}, eqIdx: map[eqKey]eqVal{}, eqCount: make([]int, c.N), eqCap: eqCapFor(&c), eqBytes: make([]int, c.N),
 		seen:    [2]map[[32]byte]struct{}{{}, {}},
 		ordered: map[verdict]uint64{}, pending: map[verdict]Evidence{}, inflight: map[verdict]bool{},
 		reported: map[verdict]bool{}, evEnvs: map[verdict]crypto.Envelope{}, vcLatest: make([]uint64, c.N), promises: map[uint16]*promiseIn{},
@@ -374,6 +376,7 @@ func (nd *Node) Tick() {
 		nd.syncT = 0
 		nd.checkBehind()
 	}
+	nd.retryDeferred()
 }
 
 // Suspect lets the application vote to replace the current leader, e.g.
@@ -419,6 +422,9 @@ func (nd *Node) Advance() {
 	for _, env := range due {
 		_ = nd.Step(env) // errors are the node's own bookkeeping (duplicates, stale)
 	}
+	// The entries of the last Ready are applied now: a proposal whose
+	// judgement waited for them (ErrNotYet) can be judged.
+	nd.retryDeferred()
 }
 
 // Status reports the node's position and metrics.

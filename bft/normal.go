@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"errors"
 	"sort"
 
 	"github.com/paxsync/paxsync/crypto"
@@ -458,8 +459,13 @@ func (nd *Node) validValue(s uint64, ss *slotState, d crypto.Digest, enc []byte)
 			ok = false
 		}
 	}
-	if ok && nd.cfg.ValidateValue != nil && nd.cfg.ValidateValue(s, v.Payload) != nil {
-		ok = false
+	if ok && nd.cfg.ValidateValue != nil {
+		if err := nd.cfg.ValidateValue(s, v.Payload); errors.Is(err, ErrNotYet) {
+			nd.deferred[s] = true // no verdict: retryDeferred asks again
+			return false
+		} else if err != nil {
+			ok = false
+		}
 	}
 	if !ok {
 		nd.met.Dropped[DropInvalid]++
@@ -469,6 +475,26 @@ func (nd *Node) validValue(s uint64, ss *slotState, d crypto.Digest, enc []byte)
 	}
 	ss.valid[d] = ok
 	return ok
+}
+
+// retryDeferred asks again about the proposals whose judgement the
+// application deferred (ErrNotYet), lowest slot first; a slot decided or
+// forgotten meanwhile needs no vote.
+func (nd *Node) retryDeferred() {
+	if len(nd.deferred) == 0 {
+		return
+	}
+	slots := make([]uint64, 0, len(nd.deferred))
+	for s := range nd.deferred {
+		slots = append(slots, s)
+	}
+	sort.Slice(slots, func(i, j int) bool { return slots[i] < slots[j] })
+	for _, s := range slots {
+		delete(nd.deferred, s)
+		if ss := nd.slots[s]; ss != nil && !ss.decided {
+			nd.tryVerify(s, ss)
+		}
+	}
 }
 
 func (nd *Node) decide(s uint64, ss *slotState, view uint64, d crypto.Digest, cert []*envRef) {

@@ -164,7 +164,7 @@ func (nd *Node) ApplySync(s *SyncState) error {
 			// The certificate arrived first (checkpoint votes or a NewView)
 			// and no snapshot came with it: keep this one, or the node can
 			// never serve its stable state to a peer that restarts.
-			nd.stableSnap = nd.rd.InstallSnapshot.Data
+			nd.stableSnap, nd.opened = nd.rd.InstallSnapshot.Data, nil
 		}
 		nd.truncate(cp.Slot)
 		if nd.nextSlot <= nd.committed {

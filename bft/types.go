@@ -160,6 +160,15 @@ var (
 	ErrDuplicate      = errors.New("bft: duplicate message")
 	ErrInvalid        = errors.New("bft: message violates the protocol")
 	ErrUnknownType    = errors.New("bft: not a consensus message")
+	// ErrNotYet, wrapped by an error of Config.ValidateValue, says the
+	// application cannot judge a proposal before it has applied the slots
+	// below it, because the verdict depends on what they order (a sealed
+	// tick may only go out after its commitments). The node then neither
+	// votes nor remembers a verdict, and asks again after every Advance
+	// and Tick until it gets one, the slot is decided, or the view ends.
+	// An application returns it only while slots below are undecided or
+	// unapplied, so an honest proposal is judged one round later at most.
+	ErrNotYet = errors.New("bft: value cannot be judged yet")
 )
 
 var dropErrs = [...]error{ErrDecode, ErrBadSig, ErrUnknownSend, ErrStale, ErrFuture, ErrOversize, ErrDuplicate, ErrInvalid, ErrUnknownType}
@@ -202,7 +211,8 @@ type Config struct {
 	// MaxValueSize bounds a proposal payload in bytes (default 16 KiB).
 	MaxValueSize int
 	// ValidateValue is the application's validity predicate, checked by
-	// acceptors before they Verify a proposal. Nil accepts everything.
+	// acceptors before they Verify a proposal. Nil accepts everything. An
+	// error that wraps ErrNotYet defers the verdict (see ErrNotYet).
 	ValidateValue func(slot uint64, payload []byte) error
 	// CheckpointInterval K: the app is asked for a snapshot every K slots
 	// (default 64).

@@ -86,7 +86,9 @@ const (
 	// holds and when (leader.go); they act only while the peer leads.
 
 	// CensorInput: every batch marks seat Target (default: the next seat)
-	// "no input", although the leader holds its input.
+	// "no input", although the leader holds its input. Sealed, it also
+	// ignores the victim's commitments, so that none is ever ordered and
+	// the victim never has a reveal to be left out.
 	CensorInput Kind = "censor-input"
 	// SlowLeader: orders one tick at a time, each just before the old
 	// stall bound (every 1.5 s), so that no timeout fires.

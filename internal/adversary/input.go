@@ -36,6 +36,7 @@ func (p *Player) coreHooks() *lockstep.Hooks {
 			return append(append([]byte(nil), data...), 0x4C)
 		},
 		WithholdReveal: func(tick uint64) bool { return p.playing(WithholdReveal, tick) != nil },
+		Ignore:         p.ignore,
 		Reveal: func(t *lockstep.Tools, tick uint64, alt crypto.SealKey) bool {
 			if p.playing(Lookahead, tick) == nil {
 				return false

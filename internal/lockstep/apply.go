@@ -17,6 +17,7 @@ import (
 // derived. now is when it was decided here (commit latencies).
 func (c *Core) Apply(e bft.Entry, now time.Time) {
 	c.at(now)
+	c.appliedSlot = max(c.appliedSlot, e.Slot)
 	for _, ev := range e.Evidence {
 		kind := gamestate.VoteEquivocation
 		if ev.Kind == bft.ProposalEquivocation {

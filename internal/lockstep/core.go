@@ -142,6 +142,7 @@ type Core struct {
 	recErr       error
 	proposedN    uint64
 	refused      uint64 // batches refused as unfair (Judge)
+	appliedSlot  uint64 // the last slot applied (Apply) or installed (Restore)
 	ownInputs    uint64 // decided ticks holding this seat's own input
 	ownAbsent    uint64 // decided ticks holding this seat's own signed NoInput or Leave
 	// strikes[s]: leaders refused for leaving out seat s's input held in
@@ -320,6 +321,7 @@ func (c *Core) Restore(snap *bft.Snapshot) {
 		c.recErr = errors.New("paxsync: replay stopped: state installed from an uncertified checkpoint")
 	}
 	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteCheckpoint(snap.Checkpoint, snap.Cert, snap.Data) })
+	c.appliedSlot = max(c.appliedSlot, snap.Slot)
 	c.pool.decided(&gamestate.Batch{}, c.engine.Next())
 	c.skipDecided()
 	if c.spec != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/wire"
@@ -101,16 +102,19 @@ func (p *pool) forgetItems() {
 	}
 }
 
-// Judge is the acceptor's fair-play check of a proposed batch (bft's
-// ValidateValue, after gamestate.ValidateBatch): nil to vote for it, or why
-// not. A refusal is reported as a censorship observation about the leader.
+// Judge is the acceptor's fair-play check of the batch proposed for slot
+// (bft's ValidateValue, after gamestate.ValidateBatch): nil to vote for it,
+// or why not. A refusal is reported as a censorship observation about the
+// leader. An error wrapping bft.ErrNotYet defers the verdict until the
+// slots below are applied here: in sealed mode, whether a tick went out
+// ahead of a commitment depends on what those slots ordered.
 // It is not a vote to replace the leader on its own: if f+1 honest
 // acceptors refuse, the slot cannot be decided and bft's view timeout
 // replaces the leader; a lone refusal (this acceptor got an input much
 // earlier than the leader did) costs nothing, where suspicions from
 // several such moments would add up to a needless view change. now is when
 // the proposal is judged.
-func (c *Core) Judge(payload []byte, now time.Time) error {
+func (c *Core) Judge(slot uint64, payload []byte, now time.Time) error {
 	c.at(now)
 	if c.cfg.Mode != Ordered || c.status.IsLeader {
 		return nil
@@ -119,7 +123,11 @@ func (c *Core) Judge(payload []byte, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	if why, seat := c.omission(b, now); why != "" {
+	why, seat := c.omission(slot, b, now)
+	if seat == notYet {
+		return fmt.Errorf("lockstep: batch for slot %d: %w", slot, bft.ErrNotYet)
+	}
+	if why != "" {
 		c.refused++
 		if seat >= 0 {
 			c.strike(now, seat)
@@ -176,10 +184,14 @@ func (c *Core) strike(now time.Time, seat int) {
 	}
 }
 
-// omission names the first thing b leaves out that an honest leader would
-// have put in ("" if none), and the seat whose input it is (-1: not an
-// input).
-func (c *Core) omission(b *gamestate.Batch, now time.Time) (string, int) {
+// notYet, as omission's seat, says the batch cannot be judged before the
+// slots below it are applied here (Judge then returns bft.ErrNotYet).
+const notYet = -2
+
+// omission names the first thing b, proposed for slot, leaves out that an
+// honest leader would have put in ("" if none), and the seat whose input
+// it is (-1: not an input; notYet: judge again later).
+func (c *Core) omission(slot uint64, b *gamestate.Batch, now time.Time) (string, int) {
 	if !c.cfg.Epoch.IsZero() && !c.cfg.Unpaced {
 		iv := c.cfg.Interval
 		for i := range b.Ticks {
@@ -196,6 +208,9 @@ func (c *Core) omission(b *gamestate.Batch, now time.Time) (string, int) {
 				if at, ok := c.pool.arrived[stKey{t, uint16(s)}]; ok && !at.After(cut) && !c.unprotected[s] {
 					return fmt.Sprintf("seat %d's input for tick %d left out, held here %v before its deadline",
 						s, t, deadline.Sub(at).Round(time.Millisecond)), s
+				}
+				if why, seat := c.commitOmitted(slot, t, s, deadline, cut); why != "" || seat == notYet {
+					return why, seat
 				}
 			}
 		}
@@ -305,10 +320,15 @@ func (c *Core) relayOmitted(b *gamestate.Batch) {
 			if e != nil {
 				continue
 			}
-			if env, ok := c.pool.inputs[stKey{t, uint16(s)}]; ok {
+			k := stKey{t, uint16(s)}
+			if env, ok := c.pool.inputs[k]; ok {
 				add(env)
 			} else if env, ok := c.pool.absence(s, t); ok {
 				add(env)
+			} else if env, ok := c.pool.commits[k]; ok {
+				if _, done := c.pool.ordered[k]; !done {
+					add(env) // sealed: the commitment the tick went out ahead of
+				}
 			}
 		}
 	}
@@ -367,4 +387,38 @@ func (p *pool) pending(id crypto.Digest) bool {
 		}
 	}
 	return false
+}
+
+// commitOmitted is omission's sealed-mode check of a "no input" entry of
+// seat s at tick t: the leader may not order t ahead of a commitment of s
+// for t that this acceptor held in time (since the deadline less the
+// input margin) and that the log has not ordered. With no commitment in
+// the log the seat never reveals, so without this check a leader that
+// keeps a seat's commitments out of its batches (pretending it never got
+// them) would starve the seat with no acceptor ever holding a reveal the
+// batch left out. Whether the log ordered the commitment is known only
+// once the slots below the batch's are applied here: before that the
+// verdict waits (notYet), which costs nothing in the common case (an
+// honest leader orders t only after its commitments' slot is decided, so
+// the acceptor holds it ordered already, or the check does not apply).
+func (c *Core) commitOmitted(slot, t uint64, s int, deadline, cut time.Time) (string, int) {
+	if !c.cfg.Sealed || c.unprotected[s] {
+		return "", -1
+	}
+	k := stKey{t, uint16(s)}
+	if _, held := c.pool.commits[k]; !held {
+		return "", -1
+	}
+	if _, ordered := c.pool.ordered[k]; ordered {
+		return "", -1
+	}
+	at, ok := c.pool.itemSince[commitID(k)]
+	if !ok || at.After(cut) {
+		return "", -1
+	}
+	if c.appliedSlot+1 < slot {
+		return "", notYet
+	}
+	return fmt.Sprintf("seat %d's sealed input for tick %d, held here %v before its deadline, was never ordered: the tick went out ahead of it",
+		s, t, deadline.Sub(at).Round(time.Millisecond)), s
 }

@@ -21,7 +21,11 @@ var fairSeeds = flag.Int("fairseeds", 6, "seeds per (strategy, n) of TestFairSim
 // and f+1 cores voting to leave (Suspect) change it at once. Messages are delivered in a random order, each with a
 // seeded chance of waiting a round. Every player submits an input every
 // tick. Seat 0 leads view 0 and censors seat 1 ("censor") or lets one
-// tick through every 45 beats ("slow"). Asserted for every seed: the
+// tick through every 45 beats ("slow"); in "censor-sealed" the match is
+// sealed and the censor also pretends it never got seat 1's commitments,
+// so that it orders seat 1's ticks with "no input" without leaving out any
+// reveal (the acceptors' commitment check must catch it). Asserted for
+// every seed: the
 // cheater loses its leadership, every honest core reports it (censorship,
 // slow-leader), the match decides nearly every tick it had time for, and
 // the victim's (every seat's) input is in at least 80 % of the ticks.
@@ -31,7 +35,7 @@ var fairSeeds = flag.Int("fairseeds", 6, "seeds per (strategy, n) of TestFairSim
 // (selective-send) and no longer blocks anyone; the match goes on with at
 // most a few view changes more.
 func TestFairSim(t *testing.T) {
-	for _, strategy := range []string{"censor", "slow", "selective"} {
+	for _, strategy := range []string{"censor", "censor-sealed", "slow", "selective"} {
 		for _, n := range []int{4, 7} {
 			seeds := *fairSeeds
 			if raceOn && seeds > 2 {
@@ -54,7 +58,12 @@ const (
 func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, uint64(n)))
 	h := &lnet{}
-	cmd, err := transcript.ParseCmd(fmt.Sprintf("cluster n=%d delay=2 grace=1 interval=33ms hash=10 epoch", n))
+	line := fmt.Sprintf("cluster n=%d delay=2 grace=1 interval=33ms hash=10 epoch", n)
+	if strategy == "censor-sealed" {
+		// Two consensus rounds per tick: the sealed default delay.
+		line = fmt.Sprintf("cluster n=%d delay=4 grace=1 interval=33ms hash=10 epoch sealed", n)
+	}
+	cmd, err := transcript.ParseCmd(line)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +74,7 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 	switch strategy {
 	case "selective":
 		victim = n - 1 // the cheater; the leaders of the first f+1 views are honest
-	case "censor":
+	case "censor", "censor-sealed":
 		h.censor[0] = victim
 	case "slow":
 		h.slow[0] = 45
@@ -74,7 +83,7 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 	stalled, blocked, dropped := 0, false, 0
 	for b := 0; b < fairBeats; b++ {
 		for i := range h.inputs {
-			for tk := h.cores[i].InputTick(); tk <= h.cores[i].Clock()+3; tk++ {
+			for tk := h.cores[i].InputTick(); tk <= h.cores[i].Clock()+5; tk++ {
 				h.inputs[i].m[tk] = []byte{'a' + byte(i)}
 			}
 		}
@@ -149,7 +158,7 @@ func fairSim(t *testing.T, strategy string, n int, seed uint64) {
 	if h.view == 0 {
 		t.Fatalf("seat 0 (%s) still leads after %d beats", strategy, fairBeats)
 	}
-	want := map[string]string{"censor": "censorship", "slow": "slow-leader"}[strategy]
+	want := map[string]string{"censor": "censorship", "censor-sealed": "censorship", "slow": "slow-leader"}[strategy]
 	for i := 1; i < n; i++ {
 		found := false
 		for _, o := range h.cores[i].Observations() {

@@ -44,6 +44,10 @@ type Hooks struct {
 	// may edit it (censor-input, suppress-evidence) or hold it back by
 	// returning false (slow-leader).
 	Batch func(t *Tools, now time.Time, b *gamestate.Batch) (propose bool)
+	// Ignore, if it returns true, drops a received message (or one inside
+	// a relay) unseen, as if it never arrived (censor-input, sealed: the
+	// leader pretends it never got the victim's commitments).
+	Ignore func(t *Tools, env crypto.Envelope) bool
 	// WithholdReveal, if it returns true, keeps this player from revealing
 	// its ordered commitment for tick at all (withhold-reveal): the other
 	// seats' key shares must open it.

@@ -14,6 +14,9 @@ import (
 func (c *Core) Receive(now time.Time, from int, env crypto.Envelope) {
 	c.msgsIn++
 	c.at(now)
+	if c.hooks.Ignore != nil && c.hooks.Ignore(c.tools, env) {
+		return
+	}
 	c.intake(now, from, env)
 	if c.hooks.Received != nil {
 		c.sendOut(c.hooks.Received(c.tools, env))
@@ -34,7 +37,7 @@ func (c *Core) intake(now time.Time, from int, env crypto.Envelope) {
 			return
 		}
 		for _, e := range envs {
-			if e.Type == wire.TypeRelay || e.Type == wire.TypeEvidenceRelay {
+			if e.Type == wire.TypeRelay || e.Type == wire.TypeEvidenceRelay || (c.hooks.Ignore != nil && c.hooks.Ignore(c.tools, e)) {
 				continue
 			}
 			if r := c.pool.add(e, c.engine.Next()); r == intakeOK && c.status.IsLeader {

@@ -2,6 +2,7 @@ package lockstep
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
@@ -114,11 +115,19 @@ func (c *Core) sendReveal(tick uint64, key crypto.SealKey) {
 // for the tick it just sampled waits for the others, which (with a shared
 // Epoch) were sealed at the same moment and arrive within milliseconds:
 // one slot orders them all instead of two.
-func (c *Core) commitsDue(commits []crypto.Envelope) bool {
-	now := c.clock + uint64(c.cfg.InputDelay)
+func (c *Core) commitsDue(now time.Time, commits []crypto.Envelope) bool {
+	sampled := c.clock + uint64(c.cfg.InputDelay)
 	for i := range commits {
-		_, tick, ok := gameSeatTick(&commits[i])
-		if ok && (tick < now || c.pool.commitsComplete(tick)) {
+		seat, tick, ok := gameSeatTick(&commits[i])
+		if !ok {
+			continue
+		}
+		if c.pool.commitsComplete(tick) {
+			return true
+		}
+		// A straggler waits a tick for others to join it, so that commits
+		// arriving one by one do not each take a consensus slot.
+		if tick < sampled && now.Sub(c.pool.since(commitID(stKey{tick, seat}))) >= c.cfg.Interval {
 			return true
 		}
 	}

@@ -7,7 +7,7 @@ package lockstep
 // the moment the leader would order t without it) and shareSlack after the
 // peer saw the commitment ordered, every other peer opens its own share
 // and broadcasts it signed (wire.TypeKeyShare). The leader
-// holds t (holdOpenings) until f+1 shares that match their dealt hashes are
+// holds t (holdSealed) until f+1 shares that match their dealt hashes are
 // in, then orders them as one evidence item (gamestate.OpeningEvidence):
 // every engine opens the commitment with them, applies the committed input
 // and records withheld-reveal, or bad-shares if the dealer's shares do not
@@ -47,12 +47,15 @@ type shareBook struct {
 	opened   map[stKey]bool
 	seenAt   map[stKey]time.Time
 	dueAt    map[stKey]time.Time // when releaseDue first held
+	// heldFrom is, per tick, when the leader first held it for a
+	// commitment still on its way into the log (awaitsCommit).
+	heldFrom map[uint64]time.Time
 }
 
 func (p *pool) book() *shareBook {
 	if p.shares == nil {
 		p.shares = &shareBook{got: map[stKey][]crypto.Envelope{}, released: map[stKey]bool{}, opened: map[stKey]bool{},
-			seenAt: map[stKey]time.Time{}, dueAt: map[stKey]time.Time{}}
+			seenAt: map[stKey]time.Time{}, dueAt: map[stKey]time.Time{}, heldFrom: map[uint64]time.Time{}}
 	}
 	return p.shares
 }
@@ -136,6 +139,11 @@ func (p *pool) pruneShares(next uint64) {
 			if k.tick < next {
 				delete(m, k)
 			}
+		}
+	}
+	for t := range b.heldFrom {
+		if t < next {
+			delete(b.heldFrom, t)
 		}
 	}
 }
@@ -226,12 +234,45 @@ func (c *Core) releaseShares(now time.Time, next uint64) {
 	}
 }
 
-// holdOpenings returns the end of [first, upto) that the leader may order
-// now: it stops at a tick that awaits the opening of a withheld reveal,
-// for at most shareHold past the shares' release.
-func (c *Core) holdOpenings(now time.Time, first, upto uint64) uint64 {
+// awaitsCommit reports whether tick t, due now, still waits for a
+// seat's commitment that this leader holds but the log has not ordered
+// (proposed in a slot not yet decided, or not proposed yet: the batch
+// that stops before t carries it). Ordering t before it would give the
+// seat "no input" although its sealed input arrived in time, and a
+// withheld reveal of it could never be opened. The wait is bounded: at
+// most the proposer's stall bound from the moment t was first held (a
+// proposal lost to a partition is proposed again within it), so a player
+// that commits at the last moment costs a tick one consensus round at
+// most, and a lost slot cannot stall the match.
+func (c *Core) awaitsCommit(now time.Time, t uint64) bool {
+	p := c.pool
+	waiting := false
+	for s := 0; s < p.n && !waiting; s++ {
+		k := stKey{t, uint16(s)}
+		if _, held := p.commits[k]; !held || p.gone(s, t) {
+			continue
+		}
+		_, ordered := p.ordered[k]
+		waiting = !ordered
+	}
+	if !waiting {
+		return false
+	}
+	b := p.book()
+	from, ok := b.heldFrom[t]
+	if !ok {
+		b.heldFrom[t], from = now, now
+	}
+	return now.Sub(from) < c.prop.stall
+}
+
+// holdSealed returns the end of [first, upto) that the leader may order
+// now in sealed mode: it stops at a tick that awaits a commitment on its
+// way into the log (awaitsCommit), or the opening of a withheld reveal
+// (for at most shareHold past the shares' release).
+func (c *Core) holdSealed(now time.Time, first, upto uint64) uint64 {
 	for t := first; t < upto; t++ {
-		if c.awaitsOpening(now, t) {
+		if c.awaitsCommit(now, t) || c.awaitsOpening(now, t) {
 			return t
 		}
 	}

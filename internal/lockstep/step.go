@@ -50,8 +50,8 @@ func (c *Core) planProposal(now time.Time, st bft.Status, next uint64) {
 	silent := c.hooks.Silent != nil && c.hooks.Silent(c.clock)
 	lead := st.IsLeader && !silent && c.cfg.Mode == Ordered
 	first, upto, ok := c.prop.plan(now, lead, st.View, next, c.clock)
-	if ok && c.cfg.Sealed { // sealed-shares (shares.go): hold a tick whose withheld reveal is being opened
-		upto = c.holdOpenings(now, first, upto)
+	if ok && c.cfg.Sealed { // shares.go: hold a tick whose commitment is on its way, or whose withheld reveal is being opened
+		upto = c.holdSealed(now, first, upto)
 		ok = upto > first
 	}
 	var b *gamestate.Batch
@@ -67,7 +67,7 @@ func (c *Core) planProposal(now time.Time, st bft.Status, next uint64) {
 		// now in a batch without ticks, so their reveals can start. It
 		// goes after the ticks already proposed (First = proposedNext).
 		first = c.prop.proposedNext
-		if commits = c.pool.pendingCommits(first, st.View, now, c.prop.stall); c.commitsDue(commits) {
+		if commits = c.pool.pendingCommits(first, st.View, now, c.prop.stall); c.commitsDue(now, commits) {
 			b = c.pool.build(first, first)
 			b.Commits = commits
 			ok = true

@@ -64,6 +64,7 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/internal/transcript"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // lnet is the transcript harness: n cores, the consensus played by hand,
@@ -357,6 +358,12 @@ func (h *lnet) cluster(a *transcript.Cmd) error {
 			Interval: iv, InputDelay: delay, GraceTicks: uint64(grace), Sealed: sealed,
 			HashInterval: uint64(hash), Inputs: box, Epoch: epoch,
 			Hooks: &Hooks{Silent: func(uint64) bool { return h.silent[seat] },
+				// Sealed, a censor also pretends it never got the
+				// victim's commitments (none is ever in its batches).
+				Ignore: func(_ *Tools, env crypto.Envelope) bool {
+					tg := h.censor[seat]
+					return tg >= 0 && sealed && env.Type == wire.TypeSealedInput && int(env.Sender) == tg
+				},
 				Batch: func(_ *Tools, _ time.Time, b *gamestate.Batch) bool {
 					if tg := h.censor[seat]; tg >= 0 {
 						for i := range b.Ticks {

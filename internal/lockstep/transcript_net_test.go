@@ -130,7 +130,7 @@ func (h *lnet) decide(a *transcript.Cmd) error {
 			if i == p.seat || h.state[i] != "" {
 				continue
 			}
-			if err := c.Judge(p.payload, h.now); err != nil {
+			if err := c.Judge(uint64(len(h.log)+1), p.payload, h.now); err != nil {
 				refused = append(refused, fmt.Sprintf("%d (%v)", i, err))
 			} else {
 				votes++
