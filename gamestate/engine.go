@@ -378,6 +378,18 @@ func (e *Engine) findCommit(k seatTickKey) *crypto.Envelope {
 	return nil
 }
 
+// OrderedCommits returns the sealed inputs the log has ordered for ticks
+// not applied yet, sorted by (tick, seat): after a peer installs a
+// snapshot (catch-up), its pool learns from them which commitments are in
+// the log, so its fair-play checks do not count them as left out.
+func (e *Engine) OrderedCommits() []crypto.Envelope {
+	out := make([]crypto.Envelope, len(e.commits))
+	for i := range e.commits {
+		out[i] = e.commits[i].env
+	}
+	return out
+}
+
 // addCommit stores a sealed input for a future tick. The first commitment
 // ordered for a (seat, tick) wins; a later different one is ignored here
 // (it is input-equivocation evidence if someone submits both).

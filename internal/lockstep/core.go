@@ -322,7 +322,9 @@ func (c *Core) Restore(snap *bft.Snapshot) {
 	}
 	c.record(func(w *gamestate.ReplayWriter) error { return w.WriteCheckpoint(snap.Checkpoint, snap.Cert, snap.Data) })
 	c.appliedSlot = max(c.appliedSlot, snap.Slot)
-	c.pool.decided(&gamestate.Batch{}, c.engine.Next())
+	// The commitments the snapshot's log ordered are ordered for the pool
+	// too (what the acceptor's checks and the leader's holds go by).
+	c.pool.decided(&gamestate.Batch{Commits: c.engine.OrderedCommits()}, c.engine.Next())
 	c.skipDecided()
 	if c.spec != nil {
 		c.spec.reset()

@@ -47,8 +47,8 @@ type shareBook struct {
 	opened   map[stKey]bool
 	seenAt   map[stKey]time.Time
 	dueAt    map[stKey]time.Time // when releaseDue first held
-	// heldFrom is, per tick, when the leader first held it for a
-	// commitment still on its way into the log (awaitsCommit).
+	// heldFrom is, per tick, the arrival time by which a commitment
+	// still on its way into the log holds the tick (awaitsCommit).
 	heldFrom map[uint64]time.Time
 }
 
@@ -237,33 +237,43 @@ func (c *Core) releaseShares(now time.Time, next uint64) {
 // awaitsCommit reports whether tick t, due now, still waits for a
 // seat's commitment that this leader holds but the log has not ordered
 // (proposed in a slot not yet decided, or not proposed yet: the batch
-// that stops before t carries it). Ordering t before it would give the
-// seat "no input" although its sealed input arrived in time, and a
-// withheld reveal of it could never be opened. The wait is bounded: at
-// most the proposer's stall bound from the moment t was first held (a
-// proposal lost to a partition is proposed again within it), so a player
-// that commits at the last moment costs a tick one consensus round at
-// most, and a lost slot cannot stall the match.
+// that stops before t carries it, and a lost one is proposed again after
+// the stall bound or in the next view). Ordering t before it would give
+// the seat "no input" although its sealed input arrived in time, a
+// withheld reveal of it could never be opened, and acceptors that held it
+// in time refuse such a batch (commitOmitted). Only a commitment that
+// arrived in time is waited for: with a shared tick grid, by the cut the
+// acceptors judge by (t's deadline less the input margin); without one,
+// by the moment this leader first found t due. So a player that commits
+// at the last moment loses its own input rather than costing everyone a
+// consensus round. The wait has no time bound of its own: if the
+// commitment's slot never decides, the view changes (bft's timeout, the
+// followers' suspicion) and the next leader orders it first.
 func (c *Core) awaitsCommit(now time.Time, t uint64) bool {
 	p := c.pool
-	waiting := false
-	for s := 0; s < p.n && !waiting; s++ {
+	b := p.book()
+	cut, ok := b.heldFrom[t]
+	if !ok {
+		cut = now
+		if !c.cfg.Epoch.IsZero() && !c.cfg.Unpaced {
+			deadline := c.cfg.Epoch.Add(time.Duration(t+c.prop.graceTicks) * c.cfg.Interval)
+			cut = deadline.Add(-c.inputMargin())
+		}
+		b.heldFrom[t] = cut
+	}
+	for s := 0; s < p.n; s++ {
 		k := stKey{t, uint16(s)}
 		if _, held := p.commits[k]; !held || p.gone(s, t) {
 			continue
 		}
-		_, ordered := p.ordered[k]
-		waiting = !ordered
+		if _, ordered := p.ordered[k]; ordered {
+			continue
+		}
+		if at, ok := p.itemSince[commitID(k)]; ok && !at.After(cut) {
+			return true
+		}
 	}
-	if !waiting {
-		return false
-	}
-	b := p.book()
-	from, ok := b.heldFrom[t]
-	if !ok {
-		b.heldFrom[t], from = now, now
-	}
-	return now.Sub(from) < c.prop.stall
+	return false
 }
 
 // holdSealed returns the end of [first, upto) that the leader may order
