@@ -477,26 +477,6 @@ func (nd *Node) validValue(s uint64, ss *slotState, d crypto.Digest, enc []byte)
 	return ok
 }
 
-// retryDeferred asks again about the proposals whose judgement the
-// application deferred (ErrNotYet), lowest slot first; a slot decided or
-// forgotten meanwhile needs no vote.
-func (nd *Node) retryDeferred() {
-	if len(nd.deferred) == 0 {
-		return
-	}
-	slots := make([]uint64, 0, len(nd.deferred))
-	for s := range nd.deferred {
-		slots = append(slots, s)
-	}
-	sort.Slice(slots, func(i, j int) bool { return slots[i] < slots[j] })
-	for _, s := range slots {
-		delete(nd.deferred, s)
-		if ss := nd.slots[s]; ss != nil && !ss.decided {
-			nd.tryVerify(s, ss)
-		}
-	}
-}
-
 func (nd *Node) decide(s uint64, ss *slotState, view uint64, d crypto.Digest, cert []*envRef) {
 	ss.decided, ss.decView, ss.decDigest, ss.commitCert = true, view, d, cert
 	if v, ok := ss.values[d]; ok {
