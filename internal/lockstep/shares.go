@@ -47,8 +47,9 @@ type shareBook struct {
 	opened   map[stKey]bool
 	seenAt   map[stKey]time.Time
 	dueAt    map[stKey]time.Time // when releaseDue first held
-	// heldFrom is, per tick, the arrival time by which a commitment
-	// still on its way into the log holds the tick (awaitsCommit).
+	// heldFrom is, per tick, when this leader first found it due: a
+	// commitment taken before then that is still on its way into the log
+	// holds the tick (awaitsCommit).
 	heldFrom map[uint64]time.Time
 }
 
@@ -242,11 +243,13 @@ func (c *Core) releaseShares(now time.Time, next uint64) {
 // the seat "no input" although its sealed input arrived in time, a
 // withheld reveal of it could never be opened, and acceptors that held it
 // in time refuse such a batch (commitOmitted). Only a commitment that
-// arrived in time is waited for: with a shared tick grid, by the cut the
-// acceptors judge by (t's deadline less the input margin); without one,
-// by the moment this leader first found t due. So a player that commits
-// at the last moment loses its own input rather than costing everyone a
-// consensus round. The wait has no time bound of its own: if the
+// this leader took before it first found t due is waited for (that is
+// after t's deadline, later than the cut acceptors judge by, so an honest
+// leader is never refused for a commitment it held): one that comes after
+// loses its own input and costs nobody a consensus round. The first
+// version used the acceptors' cut itself, and under CI load (p50 210 ms)
+// honest commitments that reached the leader after it lost 10 % of the
+// inputs in censor-input-sealed. The wait has no time bound of its own: if the
 // commitment's slot never decides, the view changes (bft's timeout, the
 // followers' suspicion) and the next leader orders it first.
 func (c *Core) awaitsCommit(now time.Time, t uint64) bool {
@@ -254,12 +257,7 @@ func (c *Core) awaitsCommit(now time.Time, t uint64) bool {
 	b := p.book()
 	cut, ok := b.heldFrom[t]
 	if !ok {
-		cut = now
-		if !c.cfg.Epoch.IsZero() && !c.cfg.Unpaced {
-			deadline := c.cfg.Epoch.Add(time.Duration(t+c.prop.graceTicks) * c.cfg.Interval)
-			cut = deadline.Add(-c.inputMargin())
-		}
-		b.heldFrom[t] = cut
+		b.heldFrom[t], cut = now, now
 	}
 	for s := 0; s < p.n; s++ {
 		k := stKey{t, uint16(s)}
