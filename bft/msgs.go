@@ -138,6 +138,19 @@ func decodeValue(b []byte, maxPayload int) (value, error) {
 	return v, r.Done()
 }
 
+// DecodeValue splits a decided value (Entry.Value) into the application's
+// payload and the evidence ordered with it, exactly as deliver reads it,
+// so that a replay verifier re-derives from a certified value the
+// consensus verdicts every peer derived (and need not trust a recorder's
+// word for them). maxPayload bounds the payload (Config.MaxValueSize).
+func DecodeValue(b []byte, maxPayload int) (payload []byte, evidence []Evidence, err error) {
+	v, err := decodeValue(b, maxPayload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return v.Payload, v.Evidence, nil
+}
+
 // maxValueBytes bounds an encoded value: payload plus room for evidence.
 func (c *Config) maxValueBytes() int { return c.MaxValueSize + 64<<10 }
 

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
+	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // Report is what VerifyReplay found.
@@ -153,10 +156,24 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 		rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
 		return rep, fmt.Errorf("%w: %s", ErrReplayInvalid, fmt.Sprintf(format, a...))
 	}
+	// claims are the consensus records since the last entry. In a
+	// certified replay the recorder writes them just before the entry
+	// whose value ordered their evidence; the verdicts are derived from
+	// that value (Engine.RecordOrdered, as every peer derives them), and
+	// each claim must be among them. A recorder that drops one changes
+	// nothing: trusting the claims instead let a dropped record make the
+	// honest seats' later signed state hashes look like lies.
+	var claims []ReplayRecord
 	for {
 		rec, err := rr.Next()
 		if err == io.EOF {
 			break
+		}
+		if err == nil && rec.Kind == "resume" {
+			claims = nil // the recorder stopped between a claim and its entry; the log is applied again
+		}
+		if err == nil && len(claims) > 0 && rec.Kind != "entry" && rec.Kind != "consensus" {
+			return fail("consensus record #%d is not followed by the entry that ordered it (record #%d is a %s)", claims[0].Number(), rec.Number(), rec.Kind)
 		}
 		if err == nil && rep.Ended {
 			return fail("record #%d follows the end record", rec.Number())
@@ -213,6 +230,18 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			}
 			rep.LastSlot = rec.Slot
 			rep.Entries++
+			var evidence []bft.Evidence
+			if _, ev, err := bft.DecodeValue(rec.Value, wire.MaxMessageSize); err == nil {
+				evidence = ev
+			}
+			derived := eng.RecordOrdered(rec.Slot, evidence)
+			for _, c := range claims {
+				if !slices.ContainsFunc(derived, func(v Verdict) bool { return v.Kind == c.Consensus.Kind && v.Offender == c.Consensus.Offender }) {
+					return fail("consensus record #%d claims %s against seat %d, which the entry for slot %d does not order", c.Number(), c.Consensus.Kind, c.Consensus.Offender, rec.Slot)
+				}
+			}
+			claims = nil
+			rep.addVerdicts(derived...)
 			if rec.Batch == nil {
 				continue // not a batch: every peer skipped it alike
 			}
@@ -241,6 +270,10 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 			c := rec.Consensus
 			if err := c.Verify(cfg.Verifier); !errors.Is(err, ErrNeedsConsensusCheck) {
 				return fail("consensus verdict: %v", err)
+			}
+			if rep.Entries > 0 || rep.Checkpoints > 0 {
+				claims = append(claims, rec) // a certified log: its entry orders it
+				continue
 			}
 			v, fresh, err := eng.RecordConsensus(c.Kind, c.Offender, c.Evidence, c.Detail)
 			if err != nil {

@@ -23,16 +23,17 @@ var layers = []struct {
 }{
 	{"wire", 0}, {"wal", 0}, {"internal/cli", 0}, {"internal/transcript", 0},
 	{"crypto", 1},
-	{"gamestate", 2}, {"bft", 2}, {"transport", 2},
-	{"roster", 3}, {"netp2p", 3}, {"internal/lockstep", 3},
-	{"driver", 4}, {"internal/hooks", 4},
-	{"internal/metrics", 5},
-	{".", 6}, // the embedding API
-	{"internal/adversary", 7},
-	{"internal/match", 8}, {"internal/nodecmd", 8}, {"demo", 8},
-	{"internal/bench", 9}, {"examples", 9},
-	{"detcheck", 9}, // the determinism analyzer: a developer tool that no library package may import
-	{"cmd", 10}, {"tests", 10},
+	{"bft", 2}, {"transport", 2},
+	{"gamestate", 3}, // a replay verifier reads bft's decided values (their ordered evidence)
+	{"roster", 4}, {"netp2p", 4}, {"internal/lockstep", 4},
+	{"driver", 5}, {"internal/hooks", 5},
+	{"internal/metrics", 6},
+	{".", 7}, // the embedding API
+	{"internal/adversary", 8},
+	{"internal/match", 9}, {"internal/nodecmd", 9}, {"demo", 9},
+	{"internal/bench", 10}, {"examples", 10},
+	{"detcheck", 10}, // the determinism analyzer: a developer tool that no library package may import
+	{"cmd", 11}, {"tests", 11},
 }
 
 // layerOf returns dir's group and rank (ok=false: not ranked).

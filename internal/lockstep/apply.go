@@ -2,7 +2,6 @@ package lockstep
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/paxsync/paxsync/bft"
@@ -18,18 +17,7 @@ import (
 func (c *Core) Apply(e bft.Entry, now time.Time) {
 	c.at(now)
 	c.appliedSlot = max(c.appliedSlot, e.Slot)
-	for _, ev := range e.Evidence {
-		kind := gamestate.VoteEquivocation
-		if ev.Kind == bft.ProposalEquivocation {
-			kind = gamestate.ProposalEquivocation
-		} else if ev.Kind != bft.VoteEquivocation {
-			continue // checkpoint equivocation has no game verdict kind
-		}
-		v, fresh, err := c.engine.RecordConsensus(kind, int(ev.Offender),
-			[][]byte{ev.A.Encode(nil), ev.B.Encode(nil)}, fmt.Sprintf("seat %d: %s at slot %d", ev.Offender, ev.Kind, e.Slot))
-		if err != nil || !fresh {
-			continue
-		}
+	for _, v := range c.engine.RecordOrdered(e.Slot, e.Evidence) {
 		c.record(func(w *gamestate.ReplayWriter) error { return w.WriteConsensus(&v) })
 		c.verdict(v)
 	}
