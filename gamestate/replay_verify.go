@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
-	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
-	"github.com/paxsync/paxsync/wire"
 )
 
 // Report is what VerifyReplay found.
@@ -140,166 +137,31 @@ func VerifyReplay(r io.Reader, newGame func(h *Header) (Game, error)) (*Report, 
 	if err != nil {
 		return nil, err
 	}
-	h := rr.Header
-	rep := &Report{Header: h, MatchID: h.MatchID(), End: rr.Offset()}
-	game, err := newGame(h)
+	c, err := NewReplayChecker(rr.Header, newGame)
 	if err != nil {
-		return rep, fmt.Errorf("%w: building the game: %v", ErrReplayInvalid, err)
+		c.rep.End = rr.Offset()
+		return c.rep, err
 	}
-	cfg := h.Config()
-	eng, err := NewEngine(game, cfg)
-	if err != nil {
-		return rep, fmt.Errorf("%w: %v", ErrReplayInvalid, err)
-	}
-	rules := cfg.Rules()
-	fail := func(format string, a ...any) (*Report, error) {
-		rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
-		return rep, fmt.Errorf("%w: %s", ErrReplayInvalid, fmt.Sprintf(format, a...))
-	}
-	// claims are the consensus records since the last entry. In a
-	// certified replay the recorder writes them just before the entry
-	// whose value ordered their evidence; the verdicts are derived from
-	// that value (Engine.RecordOrdered, as every peer derives them), and
-	// each claim must be among them. A recorder that drops one changes
-	// nothing: trusting the claims instead let a dropped record make the
-	// honest seats' later signed state hashes look like lies.
-	var claims []ReplayRecord
 	for {
 		rec, err := rr.Next()
 		if err == io.EOF {
 			break
 		}
-		if err == nil && rec.Kind == "resume" {
-			claims = nil // the recorder stopped between a claim and its entry; the log is applied again
-		}
-		if err == nil && len(claims) > 0 && rec.Kind != "entry" && rec.Kind != "consensus" {
-			return fail("consensus record #%d is not followed by the entry that ordered it (record #%d is a %s)", claims[0].Number(), rec.Number(), rec.Kind)
-		}
-		if err == nil && rep.Ended {
-			return fail("record #%d follows the end record", rec.Number())
-		}
 		if errors.Is(err, ErrReplayTruncated) {
-			rep.Truncated = true
+			c.rep.Truncated = true
 			break
 		}
+		if err == nil {
+			err = c.Check(&rec)
+		}
 		if err != nil {
-			rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
+			rep := c.Report()
+			rep.End = rr.Offset()
 			return rep, err
 		}
-		switch rec.Kind {
-		case "resume":
-			// The recorder restarted: its game began again from the
-			// initial state, and its log from slot 1 (or a checkpoint).
-			game, err := newGame(h)
-			if err != nil {
-				return fail("resume (record #%d): building the game: %v", rec.Number(), err)
-			}
-			if eng, err = NewEngine(game, cfg); err != nil {
-				return fail("resume (record #%d): %v", rec.Number(), err)
-			}
-			rep.LastSlot = 0
-			rep.Resumes++
-			rep.Result, rep.ResultCert = nil, nil // a result before the restart is not this run's
-		case "result":
-			res, err := rec.Result.Verify(h.Name, h.Roster)
-			if err == nil && rec.Result.Epoch != h.Epoch {
-				err = errors.New("names another match than the header")
-			}
-			if err == nil && res.Slot > rep.LastSlot {
-				err = fmt.Errorf("certifies slot %d, beyond the last recorded slot %d", res.Slot, rep.LastSlot)
-			}
-			if err != nil {
-				return fail("result certificate (record #%d): %v", rec.Number(), err)
-			}
-			rep.Result, rep.ResultCert = res, rec.Result
-		case "end":
-			if err := checkEnd(cfg.Verifier, &rec, rep, eng.Next()); err != nil {
-				return fail("end record (record #%d): %v", rec.Number(), err)
-			}
-			rep.Ended, rep.EndSeat = true, int(rec.End.Sender)
-		case "entry":
-			if rec.Slot != rep.LastSlot+1 {
-				if rec.Slot > rep.LastSlot+1 {
-					return fail("entry for slot %d missing: record #%d holds slot %d, right after slot %d (entries were dropped)",
-						rep.LastSlot+1, rec.Number(), rec.Slot, rep.LastSlot)
-				}
-				return fail("record #%d holds slot %d again (or out of order) after slot %d", rec.Number(), rec.Slot, rep.LastSlot)
-			}
-			if err := checkCommitCert(h, cfg.Verifier, rec.Slot, rec.View, rec.Value, rec.Cert); err != nil {
-				return fail("entry for slot %d (record #%d) was not decided: %v", rec.Slot, rec.Number(), err)
-			}
-			rep.LastSlot = rec.Slot
-			rep.Entries++
-			var evidence []bft.Evidence
-			if _, ev, err := bft.DecodeValue(rec.Value, wire.MaxMessageSize); err == nil {
-				evidence = ev
-			}
-			derived := eng.RecordOrdered(rec.Slot, evidence)
-			for _, c := range claims {
-				if !slices.ContainsFunc(derived, func(v Verdict) bool { return v.Kind == c.Consensus.Kind && v.Offender == c.Consensus.Offender }) {
-					return fail("consensus record #%d claims %s against seat %d, which the entry for slot %d does not order", c.Number(), c.Consensus.Kind, c.Consensus.Offender, rec.Slot)
-				}
-			}
-			claims = nil
-			rep.addVerdicts(derived...)
-			if rec.Batch == nil {
-				continue // not a batch: every peer skipped it alike
-			}
-			if err := applyReplayBatch(eng, rec.Batch, cfg.Verifier, rules, rep, true); err != nil {
-				return fail("entry for slot %d (record #%d): %v", rec.Slot, rec.Number(), err)
-			}
-		case "checkpoint":
-			if rec.Slot <= rep.LastSlot {
-				return fail("checkpoint of slot %d (record #%d) after slot %d", rec.Slot, rec.Number(), rep.LastSlot)
-			}
-			if err := checkCheckpointCert(h, cfg.Verifier, rec.Checkpoint, rec.Cert, rec.Snapshot); err != nil {
-				return fail("checkpoint (record #%d): %v", rec.Number(), err)
-			}
-			if err := eng.Restore(rec.Snapshot); err != nil {
-				return fail("checkpoint of slot %d (record #%d): restoring its snapshot: %v", rec.Slot, rec.Number(), err)
-			}
-			rep.Skipped += rec.Slot - rep.LastSlot
-			rep.LastSlot = rec.Slot
-			rep.Checkpoints++
-		case "batch":
-			if err := applyReplayBatch(eng, rec.Batch, cfg.Verifier, rules, rep, false); err != nil {
-				return fail("batch %d (record #%d): %v", rep.Batches, rec.Number(), err)
-			}
-			rep.Uncertified++
-		case "consensus":
-			c := rec.Consensus
-			if err := c.Verify(cfg.Verifier); !errors.Is(err, ErrNeedsConsensusCheck) {
-				return fail("consensus verdict: %v", err)
-			}
-			if rep.Entries > 0 || rep.Checkpoints > 0 {
-				claims = append(claims, rec) // a certified log: its entry orders it
-				continue
-			}
-			v, fresh, err := eng.RecordConsensus(c.Kind, c.Offender, c.Evidence, c.Detail)
-			if err != nil {
-				return fail("consensus verdict: %v", err)
-			}
-			if v.Tick != c.Tick {
-				return fail("consensus verdict recorded at tick %d, replay gives %d", c.Tick, v.Tick)
-			}
-			if fresh {
-				rep.addVerdicts(v)
-			}
-		case "hash":
-			own, ok := eng.CheckpointHash(rec.Tick)
-			if eng.Next() > 0 && rec.Tick == eng.Next()-1 {
-				own, ok = eng.Hash(), true
-			}
-			if !ok {
-				return fail("recorded hash for tick %d cannot be checked (next tick %d)", rec.Tick, eng.Next())
-			}
-			if own != rec.Hash {
-				return fail("state hash at tick %d: recorded %s, re-simulation gives %s", rec.Tick, rec.Hash, own)
-			}
-			rep.HashesChecked++
-		}
 	}
-	rep.Ticks, rep.FinalHash, rep.End = eng.Next(), eng.Hash(), rr.Offset()
+	rep := c.Report()
+	rep.End = rr.Offset()
 	return rep, nil
 }
 
