@@ -218,7 +218,7 @@ func (s *Session) newNode(v *crypto.Verifier, restored []bft.Record) (*bft.Node,
 	node, err := bft.NewNode(bft.Config{
 		Seat: uint16(s.seat), N: s.n, F: (s.n - 1) / 3, Verifier: v, Mode: mode,
 		Signer:       crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat)),
-		MaxValueSize: 64 << 10,
+		MaxValueSize: gamestate.MaxValuePayload,
 		Recovering:   s.cfg.RecoverLostWAL,
 		ValidateValue: func(slot uint64, payload []byte) error {
 			b, err := gamestate.DecodeBatch(payload)

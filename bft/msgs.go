@@ -142,7 +142,9 @@ func decodeValue(b []byte, maxPayload int) (value, error) {
 // payload and the evidence ordered with it, exactly as deliver reads it,
 // so that a replay verifier re-derives from a certified value the
 // consensus verdicts every peer derived (and need not trust a recorder's
-// word for them). maxPayload bounds the payload (Config.MaxValueSize).
+// word for them). maxPayload must be the match's Config.MaxValueSize: a
+// value that does not decode within it delivers neither payload nor
+// evidence.
 func DecodeValue(b []byte, maxPayload int) (payload []byte, evidence []Evidence, err error) {
 	v, err := decodeValue(b, maxPayload)
 	if err != nil {

@@ -53,6 +53,10 @@ type Evidence struct {
 // Structural bounds of a batch, so that a leader cannot make acceptors
 // decode or store without limit.
 const (
+	// MaxValuePayload bounds the batch a decided value carries: every
+	// session's bft.Config.MaxValueSize, so a replay verifier reads a
+	// value exactly as the peers' consensus did.
+	MaxValuePayload  = 64 << 10
 	MaxBatchTicks    = 64
 	MaxBatchHashes   = 8 * MaxSeats
 	MaxBatchCommits  = 8 * MaxSeats

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"io"
 
+	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
 )
@@ -322,6 +323,7 @@ type ReplayRecord struct {
 	// Entry and checkpoint records.
 	Slot, View uint64
 	Value      []byte             // entry: the decided value
+	Evidence   []bft.Evidence     // entry: the evidence ordered with it (decoded from Value)
 	Cert       []crypto.Envelope  // entry: Confirms; checkpoint: Checkpoints
 	Checkpoint []byte             // checkpoint: encoded body
 	Snapshot   []byte             // checkpoint: engine snapshot
@@ -436,30 +438,22 @@ func decodeRecord(kind byte, body []byte) (ReplayRecord, error) {
 	switch kind {
 	case recEntry:
 		r := wire.NewReader(body)
-		rec := ReplayRecord{Kind: "entry", Slot: r.Uvarint("entry.slot"), View: r.Uvarint("entry.view")}
-		rec.Value = r.Blob("entry.value", wire.MaxMessageSize)
-		rec.Cert = readCertEnvs(r, "entry.cert")
+		slot, view := r.Uvarint("entry.slot"), r.Uvarint("entry.view")
+		value := r.Blob("entry.value", wire.MaxMessageSize)
+		cert := readCertEnvs(r, "entry.cert")
 		if err := r.Done(); err != nil {
 			return ReplayRecord{}, fmt.Errorf("%w: entry: %v", ErrReplayCorrupt, err)
 		}
-		if p, err := valuePayload(rec.Value); err == nil {
-			rec.Batch, _ = DecodeBatch(p)
-		}
-		return rec, nil
+		return EntryRecord(slot, view, value, cert), nil
 	case recCheckpoint:
 		r := wire.NewReader(body)
-		rec := ReplayRecord{Kind: "checkpoint", Checkpoint: r.Blob("checkpoint.body", wire.MaxMessageSize)}
-		rec.Cert = readCertEnvs(r, "checkpoint.cert")
-		rec.Snapshot = r.Blob("checkpoint.snapshot", wire.MaxMessageSize)
+		body := r.Blob("checkpoint.body", wire.MaxMessageSize)
+		cert := readCertEnvs(r, "checkpoint.cert")
+		snapshot := r.Blob("checkpoint.snapshot", wire.MaxMessageSize)
 		if err := r.Done(); err != nil {
 			return ReplayRecord{}, fmt.Errorf("%w: checkpoint: %v", ErrReplayCorrupt, err)
 		}
-		slot, _, err := checkpointSlot(rec.Checkpoint)
-		if err != nil {
-			return ReplayRecord{}, fmt.Errorf("%w: checkpoint: %v", ErrReplayCorrupt, err)
-		}
-		rec.Slot = slot
-		return rec, nil
+		return CheckpointRecord(body, cert, snapshot)
 	case recResult:
 		c, err := DecodeResultCertificate(body)
 		if err != nil {

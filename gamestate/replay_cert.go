@@ -5,11 +5,11 @@ package gamestate
 // recorder's signed end with a hash chain over every record.
 //
 // The bodies checked here are bft's (bft/msgs.go): a Confirm's body is
-// view | count | (slot, digest)*, a decided value is Blob(payload) |
-// count | Blob(evidence)*, a checkpoint body starts slot | app digest.
-// gamestate cannot import bft (both sit on crypto), so the few fields it
-// needs are read here; tests/replay_cert_test.go records a real session's
-// replay and verifies it, which fails if the two drift apart.
+// view | count | (slot, digest)*, a checkpoint body starts slot | app
+// digest; a decided value is read with bft.DecodeValue. The few Confirm
+// and checkpoint fields needed are read here, with no bft node;
+// tests/replay_cert_test.go records a real session's replay and verifies
+// it, which fails if the two drift apart.
 
 import (
 	"bytes"
@@ -77,13 +77,6 @@ func readCertEnvs(r *wire.Reader, field string) []crypto.Envelope {
 		out = append(out, e)
 	}
 	return out
-}
-
-// valuePayload is the application payload of a decided bft value.
-func valuePayload(v []byte) ([]byte, error) {
-	r := wire.NewReader(v)
-	p := r.Blob("value.payload", wire.MaxMessageSize)
-	return p, r.Err()
 }
 
 // checkpointSlot reads the slot and application digest a checkpoint body

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/paxsync/paxsync/bft"
-	"github.com/paxsync/paxsync/wire"
+	"github.com/paxsync/paxsync/crypto"
 )
 
 // ReplayChecker checks a replay's records one at a time, trusting nothing
@@ -78,6 +78,13 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 	if rec.Kind == "resume" {
 		c.claims = nil // the recorder stopped between a claim and its entry; the log is applied again
 	}
+	if len(c.claims) > 0 && rec.Kind == "batch" {
+		// An uncertified replay (broadcast mode): nothing orders the
+		// claims, so they are taken as recorded; Report.Proves is false.
+		if err := c.believeClaims(); err != nil {
+			return err
+		}
+	}
 	if len(c.claims) > 0 && rec.Kind != "entry" && rec.Kind != "consensus" {
 		return c.fail("consensus record #%d is not followed by the entry that ordered it (record #%d is a %s)", c.claims[0].Number(), rec.Number(), rec.Kind)
 	}
@@ -125,11 +132,7 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 		}
 		c.rep.LastSlot = rec.Slot
 		c.rep.Entries++
-		var evidence []bft.Evidence
-		if _, ev, err := bft.DecodeValue(rec.Value, wire.MaxMessageSize); err == nil {
-			evidence = ev
-		}
-		derived := c.eng.RecordOrdered(rec.Slot, evidence)
+		derived := c.eng.RecordOrdered(rec.Slot, rec.Evidence)
 		for _, cl := range c.claims {
 			if !slices.ContainsFunc(derived, func(v Verdict) bool { return v.Kind == cl.Consensus.Kind && v.Offender == cl.Consensus.Offender }) {
 				return c.fail("consensus record #%d claims %s against seat %d, which the entry for slot %d does not order", cl.Number(), cl.Consensus.Kind, cl.Consensus.Offender, rec.Slot)
@@ -156,6 +159,7 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 		c.rep.Skipped += rec.Slot - c.rep.LastSlot
 		c.rep.LastSlot = rec.Slot
 		c.rep.Checkpoints++
+		c.reportHeld(rec.Slot)
 	case "batch":
 		if err := applyReplayBatch(c.eng, rec.Batch, c.cfg.Verifier, c.rules, c.rep, false); err != nil {
 			return c.fail("batch %d (record #%d): %v", c.rep.Batches, rec.Number(), err)
@@ -166,20 +170,10 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 		if err := cv.Verify(c.cfg.Verifier); !errors.Is(err, ErrNeedsConsensusCheck) {
 			return c.fail("consensus verdict: %v", err)
 		}
-		if c.rep.Entries > 0 || c.rep.Checkpoints > 0 {
-			c.claims = append(c.claims, *rec) // a certified log: its entry orders it
-			return nil
-		}
-		v, fresh, err := c.eng.RecordConsensus(cv.Kind, cv.Offender, cv.Evidence, cv.Detail)
-		if err != nil {
-			return c.fail("consensus verdict: %v", err)
-		}
-		if v.Tick != cv.Tick {
-			return c.fail("consensus verdict recorded at tick %d, replay gives %d", cv.Tick, v.Tick)
-		}
-		if fresh {
-			c.rep.addVerdicts(v)
-		}
+		// What it is depends on the record after it: the entry whose
+		// value ordered its evidence (a claim checked against what that
+		// value gives), or, in an uncertified replay only, a batch.
+		c.claims = append(c.claims, *rec)
 	case "hash":
 		own, ok := c.eng.CheckpointHash(rec.Tick)
 		if c.eng.Next() > 0 && rec.Tick == c.eng.Next()-1 {
@@ -194,4 +188,70 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 		c.rep.HashesChecked++
 	}
 	return nil
+}
+
+// believeClaims records the pending consensus records as they say, at
+// this position (an uncertified replay: the old rule).
+func (c *ReplayChecker) believeClaims() error {
+	for _, cl := range c.claims {
+		cv := cl.Consensus
+		v, fresh, err := c.eng.RecordConsensus(cv.Kind, cv.Offender, cv.Evidence, cv.Detail)
+		if err != nil {
+			return c.fail("consensus verdict (record #%d): %v", cl.Number(), err)
+		}
+		if v.Tick != cv.Tick {
+			return c.fail("consensus verdict (record #%d) recorded at tick %d, replay gives %d", cl.Number(), cv.Tick, v.Tick)
+		}
+		if fresh {
+			c.rep.addVerdicts(v)
+		}
+	}
+	c.claims = nil
+	return nil
+}
+
+// reportHeld lists the verdicts a certified checkpoint's snapshot holds
+// that the report does not: those of the slots it skipped, which were not
+// re-derived here. Without this a recorder could hide a verdict against
+// itself by recording a later checkpoint in place of the entries that
+// gave it. They are listed as the checkpoint certifies them (kind,
+// offender, tick), without their evidence, which only the skipped
+// entries held.
+func (c *ReplayChecker) reportHeld(slot uint64) {
+	listed := func(k verdictKey) bool {
+		return slices.ContainsFunc(c.rep.Verdicts, func(v Verdict) bool { return v.Kind == k.kind && v.Offender == k.off && v.Tick == k.tick })
+	}
+	for _, k := range c.eng.seen {
+		if !listed(k) {
+			c.rep.addVerdicts(Verdict{Kind: k.kind, Offender: k.off, Tick: k.tick,
+				Detail: fmt.Sprintf("held by the certified checkpoint of slot %d (the slots before it were not replayed)", slot)})
+		}
+	}
+}
+
+// EntryRecord is the record of a decided slot: its value (bft.Entry.Value)
+// and commit certificate, the batch decoded from the value's payload (nil
+// if it is none). Nothing is checked until ReplayChecker.Check.
+func EntryRecord(slot, view uint64, value []byte, cert []crypto.Envelope) ReplayRecord {
+	rec := ReplayRecord{Kind: "entry", Slot: slot, View: view, Value: value, Cert: cert}
+	// Read as every peer's bft reads it (bft's deliver): a value that
+	// does not decode within MaxValuePayload holds neither a batch nor
+	// evidence for anyone.
+	if p, ev, err := bft.DecodeValue(value, MaxValuePayload); err == nil {
+		rec.Batch, _ = DecodeBatch(p)
+		rec.Evidence = ev
+	}
+	return rec
+}
+
+// CheckpointRecord is the record of an installed checkpoint: its body
+// (bft.Snapshot.Checkpoint), certificate and engine snapshot. It fails
+// (ErrReplayCorrupt) only when the body names no slot; the certificate is
+// checked by ReplayChecker.Check.
+func CheckpointRecord(body []byte, cert []crypto.Envelope, snapshot []byte) (ReplayRecord, error) {
+	slot, _, err := checkpointSlot(body)
+	if err != nil {
+		return ReplayRecord{}, fmt.Errorf("%w: checkpoint: %v", ErrReplayCorrupt, err)
+	}
+	return ReplayRecord{Kind: "checkpoint", Slot: slot, Checkpoint: body, Cert: cert, Snapshot: snapshot}, nil
 }

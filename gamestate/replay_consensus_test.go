@@ -124,3 +124,133 @@ func TestCertifiedReplayDerivesConsensusVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// honestCertified plays slots certified slots with no evidence and returns
+// the match and each slot's value and commit certificate.
+func honestCertified(t *testing.T, slots int) (*match, [][]byte, [][]crypto.Envelope, []*gamestate.Batch) {
+	m := newMatch(t, 4, 30, nil)
+	var values [][]byte
+	var certs [][]crypto.Envelope
+	var batches []*gamestate.Batch
+	for s := uint64(1); s <= uint64(slots); s++ {
+		b := m.step()
+		w := wire.NewWriter(nil)
+		w.Blob(b.Encode())
+		w.Uvarint(0)
+		value := w.Bytes()
+		var cert []crypto.Envelope
+		for _, seat := range []int{0, 1, 3} {
+			cert = append(cert, confirmBy(m, seat, 0, s, crypto.Sum(value)))
+		}
+		values, certs, batches = append(values, value), append(certs, cert), append(batches, b)
+	}
+	return m, values, certs, batches
+}
+
+// TestConsensusRecordBeforeTheFirstEntryIsAClaim: a recorder needs no key
+// to make "evidence" that passes Verdict.Verify: two of an honest seat's
+// ordinary signed inputs (same type, different bodies). Written before the
+// first entry of an honest match, where the verifier used to believe a
+// consensus record (nothing certified had been seen yet), it flagged seat
+// 0 at tick 0, its inputs were then dropped, and every seat's signed state
+// hash read as a lie in a replay that proved. It is a claim like any other
+// now, and the entry after it orders nothing.
+func TestConsensusRecordBeforeTheFirstEntryIsAClaim(t *testing.T) {
+	m, values, certs, batches := honestCertified(t, 100)
+	var ev [][]byte
+	for _, b := range batches {
+		for _, tk := range b.Ticks {
+			if e := tk.Seats[0]; e != nil && e.Type == wire.TypeInput && len(ev) < 2 {
+				ev = append(ev, e.Encode(nil))
+			}
+		}
+	}
+	var file bytes.Buffer
+	rw, err := gamestate.NewReplayWriter(&file, m.header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := gamestate.Verdict{Kind: gamestate.VoteEquivocation, Offender: 0, Evidence: ev, Detail: "seat 0: vote-equivocation at slot 1"}
+	if err := rw.WriteConsensus(&fake); err != nil {
+		t.Fatal(err)
+	}
+	for i := range values {
+		if err := rw.WriteEntry(uint64(i+1), 0, values[i], certs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.WriteEnd(m.signers[3], m.ref.Next()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := gamestate.VerifyReplay(bytes.NewReader(file.Bytes()), arena.NewGame)
+	if err == nil {
+		t.Fatalf("a consensus claim no entry orders was believed: %d verdicts, proves %v", len(rep.Verdicts), rep.Proves())
+	}
+	t.Logf("refused: %v", err)
+}
+
+// TestCheckpointReportsTheVerdictsItSkips: seat 2's vote equivocation is
+// ordered at slot 10. Its recorder writes the certified checkpoint of
+// slot 30 in place of entries 1..30, then the rest: the replay verifies
+// and proves, and must still show the verdict, as the checkpoint's
+// snapshot holds it. Before, it showed none.
+func TestCheckpointReportsTheVerdictsItSkips(t *testing.T) {
+	m := newMatch(t, 4, 30, nil)
+	ev := bft.Evidence{Kind: bft.VoteEquivocation, Offender: 2,
+		A: confirmBy(m, 2, 0, 9, crypto.Sum([]byte("A"))), B: confirmBy(m, 2, 0, 9, crypto.Sum([]byte("B")))}
+	var file bytes.Buffer
+	rw, err := gamestate.NewReplayWriter(&file, m.header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := uint64(1); s <= 60; s++ {
+		var evs []bft.Evidence
+		if s == 10 {
+			evs = []bft.Evidence{ev}
+		}
+		m.ref.RecordOrdered(s, evs)
+		b := m.step()
+		if s == 30 {
+			snap := m.ref.Snapshot()
+			w := wire.NewWriter(nil)
+			w.Uvarint(30)
+			w.Bytes32(crypto.Sum(snap))
+			w.Uvarint(0)
+			body := w.Bytes()
+			var cert []crypto.Envelope
+			for _, seat := range []int{0, 1, 3} {
+				cert = append(cert, m.signers[seat].Sign(wire.TypeCheckpoint, body))
+			}
+			if err := rw.WriteCheckpoint(body, cert, snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s <= 30 {
+			continue
+		}
+		w := wire.NewWriter(nil)
+		w.Blob(b.Encode())
+		w.Uvarint(0)
+		value := w.Bytes()
+		var cert []crypto.Envelope
+		for _, seat := range []int{0, 1, 3} {
+			cert = append(cert, confirmBy(m, seat, 0, s, crypto.Sum(value)))
+		}
+		if err := rw.WriteEntry(s, 0, value, cert); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rw.WriteEnd(m.signers[2], m.ref.Next()); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := gamestate.VerifyReplay(bytes.NewReader(file.Bytes()), arena.NewGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Proves() || rep.Skipped != 30 || rep.FinalHash != m.ref.Hash() {
+		t.Fatalf("proves %v, skipped %d, hash %s (reference %s)", rep.Proves(), rep.Skipped, rep.FinalHash, m.ref.Hash())
+	}
+	if len(rep.Verdicts) != 1 || rep.Verdicts[0].Kind != gamestate.VoteEquivocation || rep.Verdicts[0].Offender != 2 {
+		t.Fatalf("verdicts %v, want the vote-equivocation against seat 2 the checkpoint holds", rep.Verdicts)
+	}
+}

@@ -16,7 +16,11 @@ type Report struct {
 	Ticks         uint64        // ticks applied
 	FinalHash     crypto.Digest // game hash after the last tick
 	HashesChecked int           // recorded state hashes that matched the re-simulation
-	Verdicts      []Verdict     // every verdict, in log order, each re-checked
+	// Verdicts lists every verdict in log order: re-derived from the log
+	// (consensus ones from the evidence its certified entries ordered),
+	// or, for slots a certified checkpoint skipped, as that checkpoint's
+	// snapshot holds them (no evidence).
+	Verdicts []Verdict
 	// Truncated means the file ends inside a record, as a crash while
 	// writing leaves it. Everything before it verified; what the missing
 	// tail held (including verdicts) is unknown.

@@ -103,7 +103,8 @@ var (
 )
 
 // ConsensusChecker confirms that consensus evidence proves kind against
-// offender. The bft package provides one; gamestate cannot parse its bodies.
+// offender (bft.Evidence.Check can back one). A certified replay needs
+// none: its consensus verdicts come from evidence a quorum ordered.
 type ConsensusChecker func(kind VerdictKind, offender int, evidence []crypto.Envelope) error
 
 // Verify re-checks the verdict's evidence offline against the match's
