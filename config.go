@@ -249,6 +249,17 @@ type NetworkConfig struct {
 	Peers []string
 	// MDNS discovers the match's peers on the LAN.
 	MDNS bool
+	// SpectatorAddrs, when set, start this player's spectator service on
+	// these addresses (e.g. "/ip4/0.0.0.0/tcp/4101"): anyone outside the
+	// roster may then watch the match through Spectate, checking what it
+	// is served itself. The service is a libp2p host of its own, apart
+	// from the match's: spectators never reach the match's topic or
+	// streams. Session.SpectatorAddrs gives its addresses. Not in
+	// broadcast mode (nothing is decided) nor on an injected Transport.
+	SpectatorAddrs []string
+	// MaxSpectators bounds the spectators this player serves at once
+	// (default 4): each costs it one catch-up answer per tick at most.
+	MaxSpectators int
 }
 
 // Errors. Config problems wrap ErrBadConfig and name the field.
@@ -270,7 +281,11 @@ func badConfig(field, format string, a ...any) error {
 }
 
 // withDefaults validates cfg and fills defaults; it returns this key's seat.
-func (c Config) withDefaults() (Config, int, error) {
+func (c Config) withDefaults() (Config, int, error) { return c.defaults(false) }
+
+// defaults is withDefaults; a spectator's key must be outside the roster
+// (it gets seat -1).
+func (c Config) defaults(spectator bool) (Config, int, error) {
 	if c.Key == nil {
 		return c, 0, badConfig("Key", "required")
 	}
@@ -291,8 +306,11 @@ func (c Config) withDefaults() (Config, int, error) {
 			seat = i
 		}
 	}
-	if seat < 0 {
+	if seat < 0 && !spectator {
 		return c, 0, badConfig("Key", "public key %s is not in Roster", c.Key.Public())
+	}
+	if seat >= 0 && spectator {
+		return c, 0, badConfig("Key", "public key %s is seat %d's: a spectator watches with a key of its own", c.Key.Public(), seat)
 	}
 	if c.NewGame == nil {
 		return c, 0, badConfig("NewGame", "required")

@@ -22,6 +22,7 @@ import (
 	"github.com/paxsync/paxsync/internal/hooks"
 	"github.com/paxsync/paxsync/internal/lockstep"
 	"github.com/paxsync/paxsync/internal/metrics"
+	"github.com/paxsync/paxsync/netp2p"
 	"github.com/paxsync/paxsync/transport"
 )
 
@@ -45,6 +46,7 @@ type Session struct {
 	wg      sync.WaitGroup
 
 	closeWAL  func() error
+	spect     *netp2p.SpectatorService // Network.SpectatorAddrs; nil: none
 	closeOnce sync.Once
 	closeErr  error
 	closed    chan struct{}
@@ -102,6 +104,9 @@ func join(ctx context.Context, cfg Config, set *hooks.Set) (_ *Session, err erro
 			if s.tr != nil {
 				s.tr.Close()
 			}
+			if s.spect != nil {
+				s.spect.Close()
+			}
 			s.closeWAL()
 		}
 	}()
@@ -136,6 +141,9 @@ func join(ctx context.Context, cfg Config, set *hooks.Set) (_ *Session, err erro
 		if s.met, err = metrics.New(cfg.Metrics, cfg.MatchName, seat, src); err != nil {
 			return nil, badConfig("Metrics", "%v", err)
 		}
+	}
+	if err := s.serveSpectators(); err != nil {
+		return nil, err
 	}
 	s.publish()
 	s.wg.Add(1)
@@ -366,7 +374,11 @@ func (s *Session) Close() error {
 		s.cancel()
 		<-s.finished
 		s.met.Close()
-		s.closeErr = errors.Join(s.Err(), s.tr.Close(), s.closeWAL())
+		var spectErr error
+		if s.spect != nil {
+			spectErr = s.spect.Close()
+		}
+		s.closeErr = errors.Join(s.Err(), s.tr.Close(), s.closeWAL(), spectErr)
 	})
 	return s.closeErr
 }

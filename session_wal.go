@@ -69,6 +69,19 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 	return fw, recs, nil
 }
 
+// replayHeader describes the match cfg plays: what its replay starts
+// with and what a spectator checks the log against.
+func replayHeader(cfg *Config) *gamestate.Header {
+	h := &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
+		TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
+		Policy: cfg.Policy, Game: cfg.GameParams, Epoch: epochNanos(cfg.Epoch)}
+	if cfg.Consensus == ConsensusCrash {
+		f := (len(cfg.Roster) - 1) / 3
+		h.Quorum, h.Acceptors = f+1, 2*f+1
+	}
+	return h
+}
+
 // openReplay starts the replay in Config.Record. Its header says what a
 // certificate must hold (crash consensus: f+1 of the 2f+1 acceptors). A
 // Record that is a file (gamestate.ReplayFile, e.g. an *os.File opened
@@ -77,13 +90,7 @@ func (s *Session) openWALFile() (driver.WAL, []bft.Record, error) {
 // goes on recording, so the file still verifies as one.
 func (s *Session) openReplay() (*gamestate.ReplayWriter, error) {
 	cfg := &s.cfg
-	h := &gamestate.Header{Name: cfg.MatchName, Roster: cfg.Roster,
-		TickRate: cfg.TickRate, InputDelay: cfg.InputDelay, HashInterval: cfg.HashInterval, Sealed: cfg.Sealed,
-		Policy: cfg.Policy, Game: cfg.GameParams, Epoch: epochNanos(cfg.Epoch)}
-	if cfg.Consensus == ConsensusCrash {
-		f := (s.n - 1) / 3
-		h.Quorum, h.Acceptors = f+1, 2*f+1
-	}
+	h := replayHeader(cfg)
 	if f, ok := cfg.Record.(gamestate.ReplayFile); ok {
 		return gamestate.ResumeReplayWriter(f, h)
 	}

@@ -144,6 +144,18 @@ func (d *Driver) forgive(seat int) {
 	d.mu.Unlock()
 }
 
+// ServeSync answers a catch-up request that came by another way than the
+// match's transport (a player's spectator service): the very answer a
+// lagging peer gets, the decided log after the requested slot with its
+// certificates. It fails in broadcast mode (nothing is decided) and once
+// the loop stopped.
+func (d *Driver) ServeSync(ctx context.Context, req []byte) ([]byte, error) {
+	if d.node == nil {
+		return nil, errors.New("no decided log: this match runs without consensus")
+	}
+	return d.serveSync(ctx, req)
+}
+
 // serveSync runs on the transport's stream goroutine; the node is only
 // touched on the driver goroutine, so the request is handed over.
 func (d *Driver) serveSync(ctx context.Context, req []byte) ([]byte, error) {
@@ -156,11 +168,15 @@ func (d *Driver) serveSync(ctx context.Context, req []byte) ([]byte, error) {
 	case d.syncIn <- r:
 	case <-ctx.Done():
 		return nil, ErrStopped
+	case <-d.stopped:
+		return nil, ErrStopped
 	}
 	select {
 	case resp := <-r.reply:
 		return resp, nil // empty: nothing to offer
 	case <-ctx.Done():
+		return nil, ErrStopped
+	case <-d.stopped:
 		return nil, ErrStopped
 	}
 }

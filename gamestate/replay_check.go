@@ -30,6 +30,7 @@ type ReplayChecker struct {
 	// nothing: trusting the claims instead let a dropped record make the
 	// honest seats' later signed state hashes look like lies.
 	claims []ReplayRecord
+	count  uint64 // records checked
 }
 
 // NewReplayChecker starts checking the replay of h: newGame builds its
@@ -71,6 +72,10 @@ func (c *ReplayChecker) fail(format string, a ...any) error {
 func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 	if c.eng == nil {
 		return c.fail("no game to check against")
+	}
+	c.count++
+	if rec.recordNumber == 0 {
+		rec.recordNumber = c.count // a record not read from a file: the count checked
 	}
 	if c.rep.Ended {
 		return c.fail("record #%d follows the end record", rec.Number())

@@ -283,13 +283,7 @@ func (h *Host) PeerID() string { return h.h.ID().String() }
 
 // Addrs are this host's listen addresses, each ending in /p2p/<peer ID>, in
 // the form Config.Peers expects.
-func (h *Host) Addrs() []string {
-	var out []string
-	for _, a := range h.h.Addrs() {
-		out = append(out, a.String()+"/p2p/"+h.h.ID().String())
-	}
-	return out
-}
+func (h *Host) Addrs() []string { return p2pAddrs(h.h) }
 
 // Connected lists the seats with a live connection (not counting cut ones).
 func (h *Host) Connected() []int {

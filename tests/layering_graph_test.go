@@ -25,7 +25,7 @@ var layers = []struct {
 	{"crypto", 1},
 	{"bft", 2}, {"transport", 2},
 	{"gamestate", 3}, // a replay verifier reads bft's decided values (their ordered evidence)
-	{"roster", 4}, {"netp2p", 4}, {"internal/lockstep", 4},
+	{"roster", 4}, {"netp2p", 4}, {"internal/lockstep", 4}, {"internal/spectator", 4},
 	{"driver", 5}, {"internal/hooks", 5},
 	{"internal/metrics", 6},
 	{".", 7}, // the embedding API

@@ -1,0 +1,300 @@
+package netp2p
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
+	ic "github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/paxsync/paxsync/crypto"
+)
+
+// spectateProto is the one protocol a spectator service speaks: the same
+// request and answer as /paxsync/sync/1 (the decided log after a slot,
+// with its certificates), for peers outside the roster.
+const spectateProto = protocol.ID("/paxsync/spectate/1")
+
+// DefaultMaxSpectators bounds how many spectator requests a player answers
+// at once when SpectatorConfig.Max is 0.
+const DefaultMaxSpectators = 4
+
+// SpectatorConfig configures a player's spectator service.
+type SpectatorConfig struct {
+	Key         *crypto.PrivateKey // the player's key: a spectator knows whom it asks by it
+	ListenAddrs []string           // default: all interfaces, an OS-chosen TCP port
+	// Max bounds the spectators served at once (connections and
+	// requests in flight; DefaultMaxSpectators when 0). A spectator asks
+	// at most once per MinInterval and is made to wait otherwise.
+	Max         int
+	MinInterval time.Duration
+	// Serve answers one request (bounded by MaxSyncRequest) with the
+	// decided log after the slot it names: the session's catch-up answer.
+	Serve func(ctx context.Context, req []byte) ([]byte, error)
+}
+
+// SpectatorService is a player's endpoint for spectators. It is a libp2p
+// host of its own, apart from the match's: spectators never reach the
+// consensus host, its topic or its streams, so nothing they do can be
+// published into the match, and the cost they put on the player is
+// bounded here by Max concurrent answers, each at most one sync answer.
+type SpectatorService struct {
+	cfg  SpectatorConfig
+	h    host.Host
+	sem  chan struct{}
+	mu   sync.Mutex // guards h while it is set, and last
+	last map[peer.ID]time.Time
+}
+
+// spectatorGater caps the connections a spectator service holds.
+type spectatorGater struct{ svc *SpectatorService }
+
+func (g spectatorGater) InterceptPeerDial(peer.ID) bool               { return false }
+func (g spectatorGater) InterceptAddrDial(peer.ID, ma.Multiaddr) bool { return false }
+func (g spectatorGater) InterceptAccept(network.ConnMultiaddrs) bool  { return true }
+func (g spectatorGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
+	return true, 0
+}
+func (g spectatorGater) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
+	g.svc.mu.Lock()
+	h := g.svc.h
+	g.svc.mu.Unlock()
+	return h == nil || len(h.Network().Conns()) < 2*cap(g.svc.sem)
+}
+
+// ServeSpectators starts a spectator service; Close stops it.
+func ServeSpectators(cfg SpectatorConfig) (*SpectatorService, error) {
+	if cfg.Key == nil || cfg.Serve == nil {
+		return nil, errors.New("netp2p: spectator service: Key and Serve are required")
+	}
+	if cfg.Max <= 0 {
+		cfg.Max = DefaultMaxSpectators
+	}
+	if len(cfg.ListenAddrs) == 0 {
+		cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"}
+	}
+	svc := &SpectatorService{cfg: cfg, sem: make(chan struct{}, cfg.Max), last: map[peer.ID]time.Time{}}
+	h, err := newPlainHost(cfg.Key, cfg.ListenAddrs, spectatorGater{svc})
+	if err != nil {
+		return nil, fmt.Errorf("netp2p: spectator service: %w", err)
+	}
+	svc.mu.Lock()
+	svc.h = h
+	svc.mu.Unlock()
+	h.SetStreamHandler(spectateProto, svc.handle)
+	return svc, nil
+}
+
+// Addrs are the service's addresses, each ending in /p2p/<peer ID>.
+func (s *SpectatorService) Addrs() []string { return p2pAddrs(s.h) }
+
+// p2pAddrs are h's listen addresses, each ending in /p2p/<peer ID>.
+func p2pAddrs(h host.Host) []string {
+	var out []string
+	for _, a := range h.Addrs() {
+		out = append(out, a.String()+"/p2p/"+h.ID().String())
+	}
+	return out
+}
+
+// Close stops the service.
+func (s *SpectatorService) Close() error { return s.h.Close() }
+
+func (s *SpectatorService) handle(st network.Stream) {
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		_ = st.Reset() // Max answers in flight: come back later
+		return
+	}
+	defer func() { <-s.sem }()
+	defer st.Close()
+	p := st.Conn().RemotePeer()
+	if wait := s.pace(p); wait > 0 {
+		time.Sleep(wait)
+	}
+	_ = st.SetReadDeadline(time.Now().Add(syncReadTimeout))
+	req, err := readFrame(bufio.NewReader(st), MaxSyncRequest)
+	if err != nil {
+		_ = st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), syncWriteTimeout)
+	defer cancel()
+	resp, err := s.cfg.Serve(ctx, req)
+	if err == nil && len(resp) > DefaultMaxSyncResponse {
+		err = fmt.Errorf("response of %d bytes: %w", len(resp), errOversize)
+	}
+	status := byte(0)
+	if err != nil {
+		status, resp = 1, []byte(err.Error())
+	}
+	_ = st.SetWriteDeadline(time.Now().Add(syncWriteTimeout))
+	w := bufio.NewWriter(st)
+	if w.WriteByte(status) != nil || writeFrame(w, resp) != nil || w.Flush() != nil {
+		_ = st.Reset()
+	}
+}
+
+// pace returns how long p must wait before its request is read: at most
+// one answer per MinInterval per spectator. The map is cleared when it
+// grows past a bound, so fresh identities cannot grow it.
+func (s *SpectatorService) pace(p peer.ID) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if len(s.last) > 4*cap(s.sem) {
+		clear(s.last)
+	}
+	at := s.last[p].Add(s.cfg.MinInterval)
+	if at.Before(now) {
+		at = now
+	}
+	s.last[p] = at
+	return at.Sub(now)
+}
+
+// SpectatorClient is a spectator's endpoint: it dials players' spectator
+// services and asks them for the decided log. The Noise handshake proves
+// which roster key answered, so an answer that does not verify is known
+// to come from that seat.
+type SpectatorClient struct {
+	h     host.Host
+	seats []peer.ID
+}
+
+// DialSpectator starts a spectator endpoint with its own key (outside the
+// roster) that knows the services at addrs (multiaddrs ending in
+// /p2p/<peer ID> of a roster key; others are refused).
+func DialSpectator(key *crypto.PrivateKey, roster []crypto.PublicKey, addrs []string) (*SpectatorClient, error) {
+	c := &SpectatorClient{}
+	for _, k := range roster {
+		id, err := peerIDOf(k)
+		if err != nil {
+			return nil, err
+		}
+		c.seats = append(c.seats, id)
+	}
+	h, err := newPlainHost(key, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("netp2p: spectator: %w", err)
+	}
+	c.h = h
+	known := 0
+	for _, a := range addrs {
+		info, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("netp2p: spectator: address %q: %w", a, err)
+		}
+		if c.seatOf(info.ID) < 0 {
+			h.Close()
+			return nil, fmt.Errorf("netp2p: spectator: address %q is not a roster player's", a)
+		}
+		h.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
+		known++
+	}
+	if known == 0 {
+		h.Close()
+		return nil, errors.New("netp2p: spectator: no player address to watch from")
+	}
+	return c, nil
+}
+
+func (c *SpectatorClient) seatOf(id peer.ID) int {
+	for i, s := range c.seats {
+		if s == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// Known reports whether an address of seat's spectator service is known.
+func (c *SpectatorClient) Known(seat int) bool {
+	return seat >= 0 && seat < len(c.seats) && len(c.h.Peerstore().Addrs(c.seats[seat])) > 0
+}
+
+// RequestSync asks seat's spectator service for the decided log after the
+// slot req names (the same exchange as Host.RequestSync).
+func (c *SpectatorClient) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error) {
+	if seat < 0 || seat >= len(c.seats) {
+		return nil, ErrBadSeat
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, syncWriteTimeout)
+		defer cancel()
+	}
+	deadline, _ := ctx.Deadline()
+	s, err := c.h.NewStream(ctx, c.seats[seat], spectateProto)
+	if err != nil {
+		return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
+	}
+	defer s.Close()
+	_ = s.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	if err := writeFrame(s, req); err != nil {
+		_ = s.Reset()
+		return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
+	}
+	_ = s.CloseWrite()
+	r := bufio.NewReader(s)
+	status, err := r.ReadByte()
+	if err == nil {
+		var body []byte
+		if body, err = readFrame(r, DefaultMaxSyncResponse); err == nil {
+			if status != 0 {
+				return nil, fmt.Errorf("netp2p: watch seat %d: remote error: %s", seat, body)
+			}
+			return body, nil
+		}
+	}
+	_ = s.Reset()
+	return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
+}
+
+// Close stops the endpoint.
+func (c *SpectatorClient) Close() error { return c.h.Close() }
+
+// newPlainHost is a TCP+Noise libp2p host with key's identity and no
+// pubsub: the spectator service and the spectator's endpoint.
+func newPlainHost(key *crypto.PrivateKey, listen []string, g connmgr.ConnectionGater) (host.Host, error) {
+	priv, err := ic.UnmarshalEd25519PrivateKey(ed25519.NewKeyFromSeed(key.Seed()))
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+		libp2p.Ping(false),
+		libp2p.WithDialTimeout(5 * time.Second),
+	}
+	if len(listen) > 0 {
+		opts = append(opts, libp2p.ListenAddrStrings(listen...))
+	} else {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	if g != nil {
+		opts = append(opts, libp2p.ConnectionGater(g))
+	}
+	return libp2p.New(opts...)
+}

@@ -1,0 +1,208 @@
+package paxsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/internal/spectator"
+	"github.com/paxsync/paxsync/netp2p"
+)
+
+// serveSpectators starts the spectator service Network.SpectatorAddrs asks
+// for. It answers with the driver's catch-up answer, the one a lagging
+// player gets: one code path, one cost.
+func (s *Session) serveSpectators() error {
+	net := s.cfg.Network
+	if len(net.SpectatorAddrs) == 0 {
+		return nil
+	}
+	if s.cfg.Consensus == ConsensusBroadcast {
+		return badConfig("Network.SpectatorAddrs", "broadcast mode decides no log to watch")
+	}
+	if s.cfg.Transport != nil {
+		return badConfig("Network.SpectatorAddrs", "the spectator service runs on libp2p, not on an injected Transport")
+	}
+	if net.MaxSpectators < 0 {
+		return badConfig("Network.MaxSpectators", "%d", net.MaxSpectators)
+	}
+	svc, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: s.cfg.Key, ListenAddrs: net.SpectatorAddrs,
+		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2, Serve: s.drv.ServeSync})
+	if err != nil {
+		return fmt.Errorf("paxsync: spectator service: %w", err)
+	}
+	s.spect = svc
+	return nil
+}
+
+// SpectatorAddrs are the addresses of this player's spectator service
+// (Network.SpectatorAddrs), each ending in /p2p/<peer ID>: what a
+// spectator passes to Spectate. Nil without a service.
+func (s *Session) SpectatorAddrs() []string {
+	if s.spect == nil {
+		return nil
+	}
+	return s.spect.Addrs()
+}
+
+// Spectator watches a match it has no seat in. It asks the players'
+// spectator services, one at a time in turn, for the decided log after
+// the last slot it holds, and checks every answer itself exactly as a
+// replay verifier checks a file (commit certificates, checkpoint
+// certificates against their snapshots, every batch and verdict
+// re-derived): it trusts no player. A player whose answer does not verify
+// is dropped for good (Forgeries says who and why) and the others serve
+// on; with f or fewer Byzantine players and one honest service reachable,
+// the spectator sees exactly the match the honest players see. Methods are
+// safe for concurrent use.
+type Spectator struct {
+	cfg    Config
+	f      *spectator.Follower
+	client *netp2p.SpectatorClient
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu  sync.Mutex // guards f's state for readers, and err
+	err error
+}
+
+// ErrNoSource means every player the spectator could ask was caught
+// serving a forged log.
+var ErrNoSource = errors.New("paxsync: spectator: no player left to watch from")
+
+// Spectate starts watching the match cfg describes: cfg is the match's
+// own configuration (MatchName, Roster, Epoch, TickRate, GameParams,
+// NewGame and the other game settings, exactly as the players have them,
+// or the certificates do not verify), with Key the spectator's own key,
+// which must not be in the Roster. players are spectator service addresses
+// (Session.SpectatorAddrs), at least one. Close it when done.
+func Spectate(ctx context.Context, cfg Config, players []string) (*Spectator, error) {
+	cfg, _, err := cfg.defaults(true)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Consensus == ConsensusBroadcast {
+		return nil, badConfig("Consensus", "broadcast mode decides no log to watch")
+	}
+	if len(players) == 0 {
+		return nil, badConfig("players", "no spectator service address")
+	}
+	newGame := func(*gamestate.Header) (gamestate.Game, error) { return cfg.NewGame() }
+	f, err := spectator.New(replayHeader(&cfg), newGame)
+	if err != nil {
+		return nil, badConfig("NewGame", "%v", err)
+	}
+	client, err := netp2p.DialSpectator(cfg.Key, cfg.Roster, players)
+	if err != nil {
+		return nil, fmt.Errorf("paxsync: spectator: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sp := &Spectator{cfg: cfg, f: f, client: client, cancel: cancel, done: make(chan struct{})}
+	go sp.run(runCtx)
+	return sp, nil
+}
+
+// run asks the players in turn until ctx ends: at once again after an
+// answer that brought something, one tick later after one that did not.
+func (sp *Spectator) run(ctx context.Context) {
+	defer close(sp.done)
+	iv := sp.cfg.interval()
+	idle := 0 // answers in a row that brought nothing
+	for ctx.Err() == nil {
+		sp.mu.Lock()
+		seat, ok := sp.f.Source()
+		for tries := 0; ok && !sp.client.Known(seat) && tries < len(sp.cfg.Roster); tries++ {
+			seat, ok = sp.f.Source()
+		}
+		if !ok || !sp.client.Known(seat) {
+			sp.err = ErrNoSource
+			sp.mu.Unlock()
+			return
+		}
+		req := sp.f.Request()
+		sp.mu.Unlock()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		resp, err := sp.client.RequestSync(rctx, seat, req)
+		cancel()
+		applied := 0
+		if err == nil {
+			sp.mu.Lock()
+			applied, _ = sp.f.Deliver(seat, resp) // a forgery drops seat: Forgeries
+			sp.mu.Unlock()
+		}
+		if applied > 0 {
+			idle = 0
+			continue
+		}
+		idle++
+		wait := iv
+		if idle >= 4*len(sp.cfg.Roster) {
+			wait = min(8*iv, time.Second) // no one has anything: the match is over or paused
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+	}
+}
+
+// SpectatorStats is what a spectator has checked so far.
+type SpectatorStats struct {
+	Slot uint64 // last decided slot checked
+	// Checkpoints counts the certified checkpoints installed: a spectator
+	// that joins after the match's first stable checkpoint starts from
+	// one, and one that falls behind the players jumps by one.
+	Checkpoints int
+	Ticks       uint64              // ticks applied (the next tick)
+	Hash        [32]byte            // game hash after the last tick
+	Verdicts    []gamestate.Verdict // every verdict the log gives, as every honest player has it
+	// Forgeries are the answers that did not verify: the player is named
+	// (its channel proved who sent it) but the answer is not signed, so
+	// it convinces this spectator only.
+	Forgeries []spectator.Forgery
+}
+
+// Stats reports what the spectator has checked so far.
+func (sp *Spectator) Stats() SpectatorStats {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	rep := sp.f.Report()
+	return SpectatorStats{Slot: rep.LastSlot, Checkpoints: rep.Checkpoints, Ticks: rep.Ticks, Hash: rep.FinalHash,
+		Verdicts: append([]gamestate.Verdict(nil), rep.Verdicts...), Forgeries: sp.f.Forgeries()}
+}
+
+// View calls fn with the game as the checked log left it and the next
+// tick. The game must not be kept or changed after fn returns.
+func (sp *Spectator) View(fn func(g gamestate.Game, next uint64)) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	eng := sp.f.Engine()
+	fn(eng.Game(), eng.Next())
+}
+
+// CheckpointHash is the game hash the checked log gives at checkpoint tick
+// (a multiple of HashInterval among the last few), to compare with the
+// players' signed state hashes.
+func (sp *Spectator) CheckpointHash(tick uint64) (crypto.Digest, bool) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.f.Engine().CheckpointHash(tick)
+}
+
+// Err is why the spectator stopped following (ErrNoSource), or nil.
+func (sp *Spectator) Err() error {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.err
+}
+
+// Close stops watching.
+func (sp *Spectator) Close() error {
+	sp.cancel()
+	<-sp.done
+	return sp.client.Close()
+}

@@ -1,0 +1,228 @@
+package paxsync
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/netp2p"
+)
+
+// hashBook keeps the checkpoint hashes a player's TickEvents carry.
+type hashBook struct {
+	mu     sync.Mutex
+	hashes map[uint64]crypto.Digest
+	last   uint64
+}
+
+func (b *hashBook) get(tick uint64) (crypto.Digest, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	h, ok := b.hashes[tick]
+	return h, ok
+}
+
+func (b *hashBook) lastTick() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// playWatched starts a clean n-seat arena match over loopback libp2p,
+// every player running a spectator service and played by a bot; the
+// first seat's checkpoint hashes are kept. Cleanup closes everything.
+func playWatched(t *testing.T, n int) (Config, []*Session, *hashBook) {
+	t.Helper()
+	keys, roster := testRoster(t, n)
+	params := arena.Params(n, 5)
+	base := Config{MatchName: "watched", Roster: roster, GameParams: params, TickRate: 30, Epoch: time.Now(),
+		NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) }}
+	sess := make([]*Session, n)
+	var addrs []string
+	for i := range sess {
+		cfg := base
+		cfg.Key, cfg.WALDir = keys[i], MemoryWAL
+		cfg.Network = NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs,
+			SpectatorAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
+		s, err := Join(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		sess[i] = s
+		addrs = append(addrs, s.Addrs()...)
+	}
+	book := &hashBook{hashes: map[uint64]crypto.Digest{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i, s := range sess {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bot := arena.NewBot(i, 5)
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case ev, ok := <-s.Events():
+					if !ok {
+						return
+					}
+					te, tick := ev.(TickEvent)
+					if !tick {
+						continue
+					}
+					if i == 0 {
+						book.mu.Lock()
+						if te.Checkpoint {
+							book.hashes[te.Tick] = te.Hash
+						}
+						book.last = te.Tick
+						book.mu.Unlock()
+					}
+					at := s.InputTick()
+					var in []byte
+					s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
+					_ = s.SubmitInputAt(at, in)
+				}
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return base, sess, book
+}
+
+// waitFor polls cond every 50 ms for up to limit (generous: the test
+// asserts what happens, not how fast).
+func waitFor(limit time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// TestSpectatorJoinsMidMatchAndDropsAForger: a spectator joins a running
+// 4-player match (well past its first stable checkpoint, so it starts from
+// a certified snapshot) through three spectator services, one of which —
+// seat 0's, run by a forger holding seat 0's key — alters the first entry
+// of every answer. The spectator drops seat 0 on its first answer, names
+// it, follows the match from the honest services, and holds exactly the
+// honest players' state at every checkpoint tick it reaches.
+func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a match over loopback libp2p")
+	}
+	base, sess, book := playWatched(t, 4)
+	// Past the match's first stable checkpoint at every service, so the
+	// spectator starts from a certified snapshot.
+	stable := func() bool {
+		for _, s := range sess[:3] {
+			if _, err := s.ResultCertificate(); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if !waitFor(3*time.Minute, stable) {
+		t.Fatalf("no stable checkpoint by tick %d", book.lastTick())
+	}
+	keys, _ := testRoster(t, 1)
+	forger, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: sess[0].cfg.Key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Serve: func(ctx context.Context, req []byte) ([]byte, error) {
+			resp, err := sess[0].drv.ServeSync(ctx, req)
+			if err != nil || len(resp) == 0 {
+				return resp, err
+			}
+			st, err := bft.DecodeSyncState(resp)
+			if err != nil {
+				return nil, err
+			}
+			if len(st.Entries) > 0 {
+				v := append([]byte(nil), st.Entries[0].Value...)
+				v[len(v)/2] ^= 1
+				st.Entries[0].Value = v
+			} else if st.Snapshot != nil {
+				st.Snapshot = append([]byte(nil), st.Snapshot...)
+				st.Snapshot[0] ^= 1
+			}
+			return bft.EncodeSyncState(st), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer forger.Close()
+	cfg := base
+	cfg.Key = keys[0]
+	from := append(append(forger.Addrs(), sess[1].SpectatorAddrs()...), sess[2].SpectatorAddrs()...)
+	sp, err := Spectate(context.Background(), cfg, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	joinedAt := book.lastTick()
+	if !waitFor(2*time.Minute, func() bool { return sp.Stats().Ticks > joinedAt+150 }) {
+		t.Fatalf("the spectator reached tick %d (err %v); players at %d", sp.Stats().Ticks, sp.Err(), book.lastTick())
+	}
+	st := sp.Stats()
+	if len(st.Forgeries) != 1 || st.Forgeries[0].Seat != 0 {
+		t.Fatalf("forgeries %+v, want exactly one, by seat 0", st.Forgeries)
+	}
+	t.Logf("forgery caught: %s", st.Forgeries[0].Reason)
+	if st.Checkpoints == 0 {
+		t.Fatalf("joined after a stable checkpoint but installed none: %+v", st)
+	}
+	if len(st.Verdicts) != 0 {
+		t.Fatalf("a clean match gave the spectator verdicts: %v", st.Verdicts)
+	}
+	compared := 0
+	for tick := (st.Ticks - 1) / base.withHash() * base.withHash(); tick > joinedAt && compared < 3; tick -= base.withHash() {
+		mine, ok := sp.CheckpointHash(tick)
+		theirs, ok2 := book.get(tick)
+		if !ok || !ok2 {
+			continue
+		}
+		if mine != theirs {
+			t.Fatalf("tick %d: spectator %s, player %s", tick, mine, theirs)
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Fatalf("no checkpoint tick to compare below %d", st.Ticks)
+	}
+}
+
+// withHash is the match's hash interval with its default.
+func (c Config) withHash() uint64 {
+	if c.HashInterval == 0 {
+		return gamestate.DefaultHashInterval
+	}
+	return c.HashInterval
+}
+
+// TestSpectateConfig: a spectator's key must be its own, and it needs a
+// service to ask.
+func TestSpectateConfig(t *testing.T) {
+	keys, roster := testRoster(t, 4)
+	params := arena.Params(4, 5)
+	cfg := Config{MatchName: "m", Roster: roster, GameParams: params, Key: keys[1],
+		NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) }}
+	if _, err := Spectate(context.Background(), cfg, []string{"/ip4/127.0.0.1/tcp/1/p2p/x"}); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("a player's key as a spectator's: %v", err)
+	}
+	own, _ := testRoster(t, 1)
+	cfg.Key = own[0]
+	if _, err := Spectate(context.Background(), cfg, nil); !errors.Is(err, ErrBadConfig) {
+		t.Fatalf("no service address: %v", err)
+	}
+	if _, err := Spectate(context.Background(), cfg, []string{"/ip4/127.0.0.1/tcp/1"}); err == nil {
+		t.Fatal("an address without a peer ID was accepted")
+	}
+}
