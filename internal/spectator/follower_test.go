@@ -1,0 +1,250 @@
+package spectator
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/paxsync/paxsync/bft"
+	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/wire"
+)
+
+// log is a certified decided log of a 4-seat arena match, built the way
+// bft certifies one (bft/msgs.go's encodings): each slot decides one tick
+// with an input from every seat; slot 10 also orders a vote equivocation
+// by seat 2; a checkpoint every 20 slots.
+type log struct {
+	h       *gamestate.Header
+	signers []*crypto.Signer
+	values  map[uint64][]byte
+	snaps   map[uint64][]byte // engine snapshot after the slot
+	ref     *gamestate.Engine
+}
+
+func newGame(h *gamestate.Header) (gamestate.Game, error) { return arena.FromParams(h.Game) }
+
+func vote(s *crypto.Signer, t wire.Type, view, slot uint64, d crypto.Digest) crypto.Envelope {
+	w := wire.NewWriter(nil)
+	w.Uvarint(view)
+	w.Uvarint(1)
+	w.Uvarint(slot)
+	w.Bytes32(d)
+	return s.Sign(t, w.Bytes())
+}
+
+func buildLog(t *testing.T, slots uint64) *log {
+	t.Helper()
+	l := &log{values: map[uint64][]byte{}, snaps: map[uint64][]byte{}}
+	var roster []crypto.PublicKey
+	var keys []*crypto.PrivateKey
+	for i := 0; i < 4; i++ {
+		k, err := crypto.KeyFromSeed(bytes.Repeat([]byte{byte(0x60 + i)}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, roster = append(keys, k), append(roster, k.Public())
+	}
+	l.h = &gamestate.Header{Name: "watched", Roster: roster, TickRate: 30, InputDelay: 2, HashInterval: 10, Game: arena.Params(4, 3)}
+	for i, k := range keys {
+		l.signers = append(l.signers, crypto.NewSigner(k, l.h.MatchID(), uint16(i)))
+	}
+	g, _ := newGame(l.h)
+	var err error
+	if l.ref, err = gamestate.NewEngine(g, l.h.Config()); err != nil {
+		t.Fatal(err)
+	}
+	bots := []*arena.Bot{arena.NewBot(0, 1), arena.NewBot(1, 1), arena.NewBot(2, 1), arena.NewBot(3, 1)}
+	for s := uint64(1); s <= slots; s++ {
+		tick := l.ref.Next()
+		b := &gamestate.Batch{First: tick, Ticks: []gamestate.TickInputs{{Seats: make([]*crypto.Envelope, 4)}}}
+		for seat := range 4 {
+			in := bots[seat].Input(l.ref.Game().(*arena.Arena), tick)
+			e := l.signers[seat].Sign(wire.TypeInput, (&gamestate.Input{Seat: uint16(seat), Tick: tick, Data: in}).Encode())
+			b.Ticks[0].Seats[seat] = &e
+		}
+		var evs []bft.Evidence
+		if s == 10 {
+			evs = []bft.Evidence{{Kind: bft.VoteEquivocation, Offender: 2,
+				A: vote(l.signers[2], wire.TypeConfirm, 0, 9, crypto.Sum([]byte("A"))),
+				B: vote(l.signers[2], wire.TypeConfirm, 0, 9, crypto.Sum([]byte("B")))}}
+		}
+		l.ref.RecordOrdered(s, evs)
+		if _, err := l.ref.Apply(b); err != nil {
+			t.Fatal(err)
+		}
+		w := wire.NewWriter(nil)
+		w.Blob(b.Encode())
+		w.Uvarint(uint64(len(evs)))
+		for i := range evs {
+			w.Blob(bft.EncodeEvidence(&evs[i]))
+		}
+		l.values[s] = w.Bytes()
+		if s%20 == 0 {
+			l.snaps[s] = l.ref.Snapshot()
+		}
+	}
+	return l
+}
+
+// checkpoint is the certified checkpoint of slot, signed by seats.
+func (l *log) checkpoint(slot uint64, snap []byte, seats ...int) ([]byte, []crypto.Envelope) {
+	w := wire.NewWriter(nil)
+	w.Uvarint(slot)
+	w.Bytes32(crypto.Sum(snap))
+	w.Uvarint(0)
+	body := w.Bytes()
+	var cert []crypto.Envelope
+	for _, s := range seats {
+		cert = append(cert, l.signers[s].Sign(wire.TypeCheckpoint, body))
+	}
+	return body, cert
+}
+
+// answer is what an honest player at slot `to` answers a spectator at
+// `after`: its stable checkpoint of cp (with the snapshot when the
+// spectator is below it), then the entries.
+func (l *log) answer(after, cp, to uint64) *bft.SyncState {
+	st := &bft.SyncState{}
+	start := after + 1
+	if cp > 0 {
+		st.Checkpoint, st.CheckpointCert = l.checkpoint(cp, l.snaps[cp], 0, 1, 3)
+		if after < cp {
+			st.Snapshot = l.snaps[cp]
+			start = cp + 1
+		}
+	}
+	for s := start; s <= to; s++ {
+		v := l.values[s]
+		e := bft.SyncEntry{Slot: s, View: 0, Value: v}
+		for _, seat := range []int{0, 1, 3} {
+			e.Cert = append(e.Cert, uint32(len(st.Confirms)))
+			st.Confirms = append(st.Confirms, vote(l.signers[seat], wire.TypeConfirm, 0, s, crypto.Sum(v)))
+		}
+		st.Entries = append(st.Entries, e)
+	}
+	return st
+}
+
+func TestFollowerChecksEveryAnswer(t *testing.T) {
+	l := buildLog(t, 60)
+	cases := map[string]func(st *bft.SyncState){
+		"altered entry": func(st *bft.SyncState) {
+			st.Entries[3].Value = append([]byte(nil), st.Entries[3].Value...)
+			st.Entries[3].Value[5] ^= 1
+		},
+		"altered verdict": func(st *bft.SyncState) { // seat 2's vote equivocation, blamed on seat 1
+			for i, e := range st.Entries {
+				if e.Slot == 10 {
+					_, evs, err := bft.DecodeValue(e.Value, gamestate.MaxValuePayload)
+					if err != nil || len(evs) != 1 {
+						t.Fatalf("slot 10: %v, %d evidence", err, len(evs))
+					}
+					evs[0].Offender = 1
+					p, _, _ := bft.DecodeValue(e.Value, gamestate.MaxValuePayload)
+					w := wire.NewWriter(nil)
+					w.Blob(p)
+					w.Uvarint(1)
+					w.Blob(bft.EncodeEvidence(&evs[0]))
+					st.Entries[i].Value = w.Bytes()
+				}
+			}
+		},
+		"forged checkpoint (snapshot)": func(st *bft.SyncState) {
+			st.Snapshot = append([]byte(nil), st.Snapshot...)
+			st.Snapshot[len(st.Snapshot)-1] ^= 1
+		},
+		"forged checkpoint (two signers)": func(st *bft.SyncState) {
+			// The forger and one accomplice (f = 1 allows only one)
+			// certify a snapshot with seat 3 flagged.
+			g, _ := newGame(l.h)
+			e, _ := gamestate.NewEngine(g, l.h.Config())
+			_ = e.Restore(l.snaps[20])
+			e.RecordConsensus(gamestate.VoteEquivocation, 3, nil, "made up")
+			st.Snapshot = e.Snapshot()
+			st.Checkpoint, st.CheckpointCert = l.checkpoint(20, st.Snapshot, 0, 1)
+		},
+		"gap": func(st *bft.SyncState) { st.Entries = append(st.Entries[:2], st.Entries[3:]...) },
+	}
+	for name, forge := range cases {
+		t.Run(name, func(t *testing.T) {
+			f, err := New(l.h, newGame)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := uint64(0)
+			if strings.HasPrefix(name, "forged") {
+				cp = 20
+			}
+			st := l.answer(0, cp, 40)
+			forge(st)
+			seat, _ := f.Source()
+			_, err = f.Deliver(seat, bft.EncodeSyncState(st))
+			if !errors.Is(err, ErrForged) {
+				t.Fatalf("forged answer accepted: %v (slot %d)", err, f.Slot())
+			}
+			if !f.Dropped(seat) || len(f.Forgeries()) != 1 || f.Forgeries()[0].Seat != seat {
+				t.Fatalf("seat %d not dropped: %+v", seat, f.Forgeries())
+			}
+			t.Logf("%s: %v", name, err)
+			if next, _ := f.Source(); next == seat {
+				t.Fatal("the forger is asked again")
+			}
+			// The honest players' answer takes the spectator on, from
+			// where the forgery stopped it, to the reference state.
+			next, _ := f.Source()
+			if _, err := f.Deliver(next, bft.EncodeSyncState(l.answer(f.Slot(), 40, 60))); err != nil {
+				t.Fatal(err)
+			}
+			if f.Slot() != 60 || f.Engine().Hash() != l.ref.Hash() {
+				t.Fatalf("slot %d, hash %s; want 60, %s", f.Slot(), f.Engine().Hash(), l.ref.Hash())
+			}
+			vs := f.Report().Verdicts
+			if len(vs) != 1 || vs[0].Kind != gamestate.VoteEquivocation || vs[0].Offender != 2 {
+				t.Fatalf("verdicts %v, want seat 2's vote equivocation only", vs)
+			}
+		})
+	}
+}
+
+// TestFollowerFollowsInSteps: an honest log served in pieces (from slot 1,
+// then on), with an empty answer between, ends at the reference state; a
+// spectator whose every source forged has none left.
+func TestFollowerFollowsInSteps(t *testing.T) {
+	l := buildLog(t, 60)
+	f, err := New(l.h, newGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []uint64{15, 15, 33, 60} {
+		seat, ok := f.Source()
+		if !ok {
+			t.Fatal("no source")
+		}
+		var resp []byte
+		if to > f.Slot() {
+			resp = bft.EncodeSyncState(l.answer(f.Slot(), 0, to))
+		}
+		if _, err := f.Deliver(seat, resp); err != nil {
+			t.Fatal(err)
+		}
+		if f.Slot() != to {
+			t.Fatalf("slot %d, want %d", f.Slot(), to)
+		}
+	}
+	if f.Engine().Hash() != l.ref.Hash() || len(f.Report().Verdicts) != 1 {
+		t.Fatalf("hash %s (want %s), verdicts %v", f.Engine().Hash(), l.ref.Hash(), f.Report().Verdicts)
+	}
+	for range 4 {
+		seat, _ := f.Source()
+		if _, err := f.Deliver(seat, []byte("garbage")); !errors.Is(err, ErrForged) {
+			t.Fatalf("garbage: %v", err)
+		}
+	}
+	if _, ok := f.Source(); ok {
+		t.Fatal("a source is left after every seat forged")
+	}
+}
