@@ -142,7 +142,7 @@ func join(ctx context.Context, cfg Config, set *hooks.Set) (_ *Session, err erro
 			return nil, badConfig("Metrics", "%v", err)
 		}
 	}
-	if err := s.serveSpectators(); err != nil {
+	if err := s.serveSpectators(set.Spectate); err != nil {
 		return nil, err
 	}
 	s.publish()

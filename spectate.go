@@ -16,7 +16,7 @@ import (
 // serveSpectators starts the spectator service Network.SpectatorAddrs asks
 // for. It answers with the driver's catch-up answer, the one a lagging
 // player gets: one code path, one cost.
-func (s *Session) serveSpectators() error {
+func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req []byte) ([]byte, error)) func(ctx context.Context, req []byte) ([]byte, error)) error {
 	net := s.cfg.Network
 	if len(net.SpectatorAddrs) == 0 {
 		return nil
@@ -30,8 +30,12 @@ func (s *Session) serveSpectators() error {
 	if net.MaxSpectators < 0 {
 		return badConfig("Network.MaxSpectators", "%d", net.MaxSpectators)
 	}
+	serve := s.drv.ServeSync
+	if wrap != nil {
+		serve = wrap(serve) // an adversary's (forge-log): never on an honest peer
+	}
 	svc, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: s.cfg.Key, ListenAddrs: net.SpectatorAddrs,
-		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2, Serve: s.drv.ServeSync})
+		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2, Serve: serve})
 	if err != nil {
 		return fmt.Errorf("paxsync: spectator service: %w", err)
 	}
@@ -158,7 +162,7 @@ type SpectatorStats struct {
 	// one, and one that falls behind the players jumps by one.
 	Checkpoints int
 	Ticks       uint64              // ticks applied (the next tick)
-	Hash        [32]byte            // game hash after the last tick
+	Hash        crypto.Digest       // game hash after the last tick
 	Verdicts    []gamestate.Verdict // every verdict the log gives, as every honest player has it
 	// Forgeries are the answers that did not verify: the player is named
 	// (its channel proved who sent it) but the answer is not signed, so

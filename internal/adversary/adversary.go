@@ -96,13 +96,18 @@ const (
 	// SuppressEvidence: leaves out of every batch the evidence against
 	// itself or seat Target (default: itself only) and their state hashes.
 	SuppressEvidence Kind = "suppress-evidence"
+	// ForgeLog serves spectators an altered log: the first entry of every
+	// answer changed (or the snapshot, when it has no entry), its
+	// certificate left as it was. Every spectator it serves must drop it
+	// (paxsync.SpectatorStats.Forgeries); the players see nothing.
+	ForgeLog Kind = "forge-log"
 )
 
 // Kinds lists every kind, in the order above.
 func Kinds() []Kind {
 	return []Kind{InvalidMove, ForgeInput, EquivocateInput, StateHashLie, ReplayInput, Garbage, Flood, SilentLeader,
 		EquivocateProposal, DoubleVote, TamperRelay, Lookahead, VoteFlood, EvidenceBait, StreamFlood, BadSync,
-		CensorInput, SlowLeader, SuppressEvidence, WithholdReveal}
+		CensorInput, SlowLeader, SuppressEvidence, WithholdReveal, ForgeLog}
 }
 
 // Cheat configures a peer to misbehave from FromTick on.
@@ -217,6 +222,7 @@ func JoinAll(ctx context.Context, cfg paxsync.Config, cs []Cheat) (*paxsync.Sess
 		Bind: p.bind, Core: p.coreHooks(), Outbound: p.outbound,
 		Transport: func(t transport.Transport) transport.Transport { return syncTransport{t, p} },
 		Start:     p.runStreamFlood,
+		Spectate:  p.spectate,
 	}
 	s, err := hooks.JoinWith(ctx, cfg, set)
 	if err != nil {

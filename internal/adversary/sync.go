@@ -187,3 +187,29 @@ const (
 	badSyncLureEvery = 500 * time.Millisecond
 	badSyncLureAhead = 4 * attackAhead
 )
+
+// spectate wraps the spectator service's answers: honest until forge-log
+// is on, then every answer with something in it is altered.
+func (p *Player) spectate(serve func(ctx context.Context, req []byte) ([]byte, error)) func(ctx context.Context, req []byte) ([]byte, error) {
+	return func(ctx context.Context, req []byte) ([]byte, error) {
+		resp, err := serve(ctx, req)
+		if err != nil || len(resp) == 0 || p.playing(ForgeLog, p.clock()) == nil {
+			return resp, err
+		}
+		st, err := bft.DecodeSyncState(resp)
+		if err != nil {
+			return resp, nil
+		}
+		switch {
+		case len(st.Entries) > 0:
+			v := append([]byte(nil), st.Entries[0].Value...)
+			v[len(v)/2] ^= 0x01
+			st.Entries[0].Value = v
+		case len(st.Snapshot) > 0:
+			snap := append([]byte(nil), st.Snapshot...)
+			snap[len(snap)-1] ^= 0x01
+			st.Snapshot = snap
+		}
+		return bft.EncodeSyncState(st), nil
+	}
+}

@@ -27,6 +27,10 @@ type Set struct {
 	// Transport wraps the session's transport (bad-sync answers catch-up
 	// requests through it).
 	Transport func(t transport.Transport) transport.Transport
+	// Spectate wraps what the session's spectator service answers with
+	// (forge-log serves spectators an altered log). On the service's
+	// stream goroutines.
+	Spectate func(serve func(ctx context.Context, req []byte) ([]byte, error)) func(ctx context.Context, req []byte) ([]byte, error)
 	// Start runs the adversary's own goroutines (stream-flood); it must
 	// return once ctx ends.
 	Start func(ctx context.Context, t transport.Transport)

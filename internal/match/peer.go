@@ -42,6 +42,9 @@ type PeerConfig struct {
 	// /debug/pprof/ there (`paxsync match play --metrics`; a bare ":port"
 	// binds 127.0.0.1, ":0" picks a port, printed as "metrics ADDR").
 	MetricsAddr string `json:"metrics_addr,omitempty"`
+	// Spectate starts the peer's spectator service on 127.0.0.1 (its
+	// addresses are printed as "spect ADDR" before "ready").
+	Spectate bool `json:"spectate,omitempty"`
 
 	// The fields below are for `paxsync bench`; matches leave them zero.
 
@@ -216,7 +219,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		Key: key, MatchName: cfg.MatchName, Roster: roster,
 		NewGame:    newGame,
 		GameParams: params, TickRate: cfg.TickHz, WALDir: cfg.WALDir,
-		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers},
+		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers, SpectatorAddrs: spectateAddrs(cfg)},
 		Logger:    logger,
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
 		WALSync: paxsync.WALSync(cfg.WALSync), Prediction: paxsync.Prediction{Enabled: cfg.Prediction},
@@ -262,6 +265,9 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 	}
 	for _, a := range s.Addrs() {
 		fmt.Fprintf(progress, "addr %s\n", a)
+	}
+	for _, a := range s.SpectatorAddrs() {
+		fmt.Fprintf(progress, "spect %s\n", a)
 	}
 	fmt.Fprintln(progress, "ready")
 	rep := PeerReport{Seat: s.Seat(), PeerID: s.PeerID(), Checkpoints: map[uint64]string{}}
@@ -345,6 +351,15 @@ loop:
 		return err
 	}
 	return cerr
+}
+
+// spectateAddrs is where the peer's spectator service listens (none
+// unless PeerConfig.Spectate).
+func spectateAddrs(cfg PeerConfig) []string {
+	if !cfg.Spectate {
+		return nil
+	}
+	return []string{"/ip4/127.0.0.1/tcp/0"}
 }
 
 // seatOf is key's index in roster (-1 if absent; Join then refuses it).

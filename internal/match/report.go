@@ -26,10 +26,12 @@ type Report struct {
 	// honest_agree compares (absent: no such checkpoint).
 	HashTick  *uint64     `json:"hash_tick,omitempty"`
 	Detection []Detection `json:"detection"`
-	ExpectOK  bool        `json:"expect_ok"`
-	Failed    []string    `json:"failed"`
-	Notes     []string    `json:"notes,omitempty"`
-	DurationS float64     `json:"duration_s"`
+	// Spectators are the scenario's spectators (Scenario.Spectators).
+	Spectators []SpectatorResult `json:"spectators,omitempty"`
+	ExpectOK   bool              `json:"expect_ok"`
+	Failed     []string          `json:"failed"`
+	Notes      []string          `json:"notes,omitempty"`
+	DurationS  float64           `json:"duration_s"`
 
 	sc        *Scenario       // what ran (report.html shows it)
 	timelines []*peerTimeline // per seat; report.html's timelines
@@ -422,6 +424,7 @@ func (rep *Report) PrintTable(w io.Writer) {
 	for _, d := range rep.Detection {
 		fmt.Fprintf(w, "detection: peer %d reached %s against peer %d %s\n", d.Observer, d.Kind, d.Against, d.when())
 	}
+	rep.printSpectators(w)
 	rep.printResources(w)
 	rep.printResults(w)
 	for _, n := range rep.Notes {

@@ -58,6 +58,7 @@ type proc struct {
 	stdin    io.WriteCloser
 	exited   chan struct{}
 	addrs    []string
+	spect    []string // its spectator service's addresses (current process)
 	tick     uint64
 	verdicts int
 	done     bool
@@ -124,7 +125,7 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 			Seed: sc.Seed, Sealed: sc.Sealed, Cheats: sc.cheatsOf(i), NetFaults: sc.netFaultsOf(i, 0), WALDir: filepath.Join(dir, fmt.Sprintf("peer%d.wal", i)),
 			ReportFile: filepath.Join(dir, fmt.Sprintf("peer%d.report.json", i)), EpochUnixNano: epoch.UnixNano(),
 			ResultFile:     filepath.Join(dir, fmt.Sprintf("peer%d.result.cert", i)),
-			WindowFromTick: sc.windowFromTick()}
+			WindowFromTick: sc.windowFromTick(), Spectate: sc.Spectators > 0}
 		if opt.OutDir != "" {
 			p.cfg.ReplayFile = filepath.Join(dir, fmt.Sprintf("peer%d.replay", i))
 			p.cfg.LogFile = filepath.Join(dir, fmt.Sprintf("peer%d.log", i))
@@ -161,6 +162,12 @@ func Run(sc *Scenario, opt Options) (*Report, error) {
 		}
 	}
 	r := newRunState(sc, procs)
+	spect, err := newSpectators(sc, procs)
+	if err != nil {
+		killAll()
+		return nil, err
+	}
+	defer spect.close()
 	timeout := opt.Timeout
 	if timeout == 0 {
 		timeout = time.Duration(sc.Ticks)*time.Second/time.Duration(max(sc.TickHz, 1))*3 + 60*time.Second
@@ -187,6 +194,9 @@ wait:
 			break wait
 		}
 		r.noticeExits(time.Since(start))
+		spect.maybeStart(r.maxTick(), func(format string, a ...any) {
+			r.note("t+%.1fs: "+format, append([]any{time.Since(start).Seconds()}, a...)...)
+		})
 		// Faults driven by progress: crash at a peer's own tick, restart
 		// when the honest peers reached restart_at_tick.
 		for i := range sc.Faults {
@@ -218,6 +228,24 @@ wait:
 			}
 		}
 	}
+	// Spectators follow to the last tick while the players still serve
+	// (bounded: a spectator that cannot keep up fails its expectation).
+	if !timedOut {
+		limit := time.After(time.Minute)
+		tk := time.NewTicker(100 * time.Millisecond)
+	follow:
+		for !spect.reached(sc.Ticks) {
+			select {
+			case l := <-lines:
+				r.handle(l)
+			case <-tk.C:
+			case <-limit:
+				break follow
+			}
+		}
+		tk.Stop()
+	}
+	spect.close()
 	// Stop: closing stdin tells each peer to write its report and exit.
 	for _, p := range procs {
 		if !p.crashed {
@@ -246,6 +274,7 @@ wait:
 		}
 	}
 	rep := r.build(time.Since(start), timedOut)
+	spect.report(r, rep)
 	// A match run with --out also gets its page. A run whose harness
 	// brings its own peers (Configure: `paxsync bench`) reports through
 	// that harness, and its peers stream no timeline.
@@ -292,18 +321,20 @@ func startPeer(opt Options, p *proc, procs []*proc, lines chan<- line, gen int) 
 	}
 	p.cmd, p.stdin, p.exited, p.addrs, p.gen, p.stderr = cmd, stdin, make(chan struct{}), nil, gen, stderr
 	exited := p.exited
-	ready := make(chan []string, 1)
+	ready := make(chan [2][]string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
-		var addrs []string
+		var addrs, spect []string
 		sent := false
 		for sc.Scan() {
 			t := sc.Text()
 			if !sent {
 				if a, ok := strings.CutPrefix(t, "addr "); ok {
 					addrs = append(addrs, a)
+				} else if a, ok := strings.CutPrefix(t, "spect "); ok {
+					spect = append(spect, a)
 				} else if t == "ready" {
-					ready <- addrs
+					ready <- [2][]string{addrs, spect}
 					sent = true
 				}
 				continue
@@ -322,7 +353,7 @@ func startPeer(opt Options, p *proc, procs []*proc, lines chan<- line, gen int) 
 			<-exited
 			return fmt.Errorf("peer %d exited before it was ready: %s", p.seat, strings.TrimSpace(stderr.String()))
 		}
-		p.addrs = a
+		p.addrs, p.spect = a[0], a[1]
 		return nil
 	case <-time.After(30 * time.Second):
 		_ = cmd.Process.Kill()

@@ -31,15 +31,21 @@ var ErrScenario = errors.New("bad scenario")
 
 // Scenario is one scripted match (the JSON file format of docs/MATCH.md).
 type Scenario struct {
-	Name   string      `json:"name"`
-	Peers  int         `json:"peers"`
-	TickHz int         `json:"tick_hz"`
-	Ticks  uint64      `json:"ticks"`
-	Seed   uint64      `json:"seed"`
-	Sealed bool        `json:"sealed_inputs"`
-	Cheats []CheatSpec `json:"cheats"`
-	Faults []FaultSpec `json:"faults"`
-	Expect Expect      `json:"expect"`
+	Name   string `json:"name"`
+	Peers  int    `json:"peers"`
+	TickHz int    `json:"tick_hz"`
+	Ticks  uint64 `json:"ticks"`
+	Seed   uint64 `json:"seed"`
+	Sealed bool   `json:"sealed_inputs"`
+	// Spectators watch the match through the players' spectator services
+	// (paxsync.Spectate, in the runner's process), from tick
+	// SpectatorsJoinTick on (0: from the start), until every one reached
+	// Ticks or a minute after the players finished.
+	Spectators         int         `json:"spectators,omitempty"`
+	SpectatorsJoinTick uint64      `json:"spectators_join_tick,omitempty"`
+	Cheats             []CheatSpec `json:"cheats"`
+	Faults             []FaultSpec `json:"faults"`
+	Expect             Expect      `json:"expect"`
 }
 
 // CheatSpec makes one peer misbehave from FromTick on.
@@ -106,6 +112,13 @@ type Expect struct {
 	// censored it. Checked for peers that ran the whole match (not
 	// crashed, restarted or isolated).
 	MinInputShare float64 `json:"min_input_share,omitempty"`
+	// SpectatorsAgree: every spectator followed the match to its last
+	// tick, holds every honest player's state at each checkpoint both
+	// reached (at least one), and reached the same verdicts (kind and
+	// offender). Always checked when the scenario has spectators: no
+	// spectator may drop an honest player, and every spectator must have
+	// dropped every forge-log cheater.
+	SpectatorsAgree bool `json:"spectators_agree,omitempty"`
 }
 
 // supportedCheats maps scenario cheat kinds to adversary kinds.
@@ -118,6 +131,7 @@ var supportedCheats = map[string]adversary.Kind{
 	"garbage":             adversary.Garbage,
 	"flood":               adversary.Flood,
 	"silent-leader":       adversary.SilentLeader,
+	"forge-log":           adversary.ForgeLog,
 	"equivocate-proposal": adversary.EquivocateProposal,
 	"double-vote":         adversary.DoubleVote,
 	"tamper-relay":        adversary.TamperRelay,
@@ -194,6 +208,15 @@ func (sc *Scenario) Validate() error {
 	if sc.Ticks < 60 || sc.Ticks > maxScenarioTicks {
 		return bad("ticks", "%d, want 60..%d", sc.Ticks, maxScenarioTicks)
 	}
+	if sc.Spectators < 0 || sc.Spectators > 8 {
+		return bad("spectators", "%d, want 0..8", sc.Spectators)
+	}
+	if sc.SpectatorsJoinTick != 0 && (sc.Spectators == 0 || sc.SpectatorsJoinTick >= sc.Ticks) {
+		return bad("spectators_join_tick", "%d needs spectators and must be before ticks (%d)", sc.SpectatorsJoinTick, sc.Ticks)
+	}
+	if sc.Expect.SpectatorsAgree && sc.Spectators == 0 {
+		return bad("expect.spectators_agree", "the scenario has no spectators")
+	}
 	faulty := map[int]bool{}
 	for i, c := range sc.Cheats {
 		f := fmt.Sprintf("cheats[%d]", i)
@@ -211,6 +234,9 @@ func (sc *Scenario) Validate() error {
 		}
 		if (c.Kind == "lookahead" || c.Kind == "withhold-reveal") && !sc.Sealed {
 			return bad(f+".kind", "%s needs \"sealed_inputs\": true (without commit-reveal there is no commitment to look ahead of or withhold)", c.Kind)
+		}
+		if c.Kind == "forge-log" && sc.Spectators == 0 {
+			return bad(f+".kind", "forge-log serves spectators a forged log: the scenario needs \"spectators\"")
 		}
 		if c.FromTick >= sc.Ticks {
 			return bad(f+".from_tick", "%d is not before ticks (%d)", c.FromTick, sc.Ticks)

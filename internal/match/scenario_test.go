@@ -18,6 +18,13 @@ func TestParseRefusesWhatCannotRun(t *testing.T) {
 		{strings.Replace(ok, `"peers":4`, `"peers":9`, 1), "peers"},
 		{strings.Replace(ok, `"peers":4`, `"peers":3`, 1), "peers"},
 		{strings.Replace(ok, `"tick_hz":60`, `"tick_hz":0`, 1), "tick_hz"},
+		// forge-log only forges for spectators; a join tick needs them
+		// and must come before the end; spectators_agree needs some.
+		{strings.Replace(ok, `"expect"`, `"cheats":[{"peer":1,"kind":"forge-log"}],"expect"`, 1), "forge-log"},
+		{strings.Replace(ok, `"expect"`, `"spectators_join_tick":60,"expect"`, 1), "spectators_join_tick"},
+		{strings.Replace(ok, `"expect"`, `"spectators":2,"spectators_join_tick":600,"expect"`, 1), "spectators_join_tick"},
+		{strings.Replace(ok, `"expect"`, `"spectators":9,"expect"`, 1), "spectators"},
+		{strings.Replace(ok, `"honest_agree":true`, `"spectators_agree":true`, 1), "spectators_agree"},
 	} {
 		_, err := Parse([]byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
