@@ -177,6 +177,9 @@ func drawPlayerRow(dst *ebiten.Image, v *view, seat int, p Player, x, y, iw floa
 		conn = "this client"
 	case v.local < 0:
 		conn, cc = "replay", colDim
+		if v.watching != "" {
+			conn = v.watching
+		}
 	case !p.Connected:
 		conn, cc = "not connected", colWarn
 	case seat < len(v.stats.PeerRTT) && v.stats.PeerRTT[seat] > 0:

@@ -39,16 +39,14 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	if len(roster) < arena.MinSeats || len(roster) > arena.MaxSeats {
 		return nil, fmt.Errorf("roster has %d players; the arena seats %d..%d", len(roster), arena.MinSeats, arena.MaxSeats)
 	}
-	seed := lc.Seed
-	if seed == 0 {
-		for i := 0; i < 8; i++ {
-			seed = seed<<8 | uint64(match[i])
-		}
-	}
+	seed := matchSeed(lc, match)
 	cfg := newMatchConfig(lc, name, roster, seed)
 	cfg.Key = key
 	cfg.Prediction.Enabled = lc.Prediction
 	cfg.Network = paxsync.NetworkConfig{MDNS: lc.MDNS, Peers: lc.Peers}
+	if lc.SpectatorListen != "" {
+		cfg.Network.SpectatorAddrs = []string{lc.SpectatorListen}
+	}
 	if lc.Listen != "" {
 		cfg.Network.ListenAddrs = []string{lc.Listen}
 	}
@@ -87,6 +85,23 @@ func JoinLAN(ctx context.Context, lc LiveConfig) (*Live, error) {
 	l.startPrediction(ctx)
 	return l, nil
 }
+
+// matchSeed is the arena seed of a LAN match: --seed, or derived from the
+// match ID, so every player and spectator builds the same initial arena
+// without another round of agreement.
+func matchSeed(lc LiveConfig, match crypto.MatchID) uint64 {
+	seed := lc.Seed
+	if seed == 0 {
+		for i := 0; i < 8; i++ {
+			seed = seed<<8 | uint64(match[i])
+		}
+	}
+	return seed
+}
+
+// SpectatorAddrs are the local player's spectator service addresses
+// (LiveConfig.SpectatorListen): what spectators pass as --spectate.
+func (l *Live) SpectatorAddrs() []string { return l.local.sess.SpectatorAddrs() }
 
 // lanInfo is what a LAN lobby shows besides the roster.
 type lanInfo struct {

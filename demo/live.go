@@ -46,6 +46,10 @@ type LiveConfig struct {
 	MDNS    bool
 	Peers   []string
 	Listen  string
+	// SpectatorListen starts this player's spectator service there
+	// (paxsync.NetworkConfig.SpectatorAddrs): others may watch the match
+	// with --spectate.
+	SpectatorListen string
 
 	// Debug, if set, receives the demo's internal notes, which are not
 	// for the player's screen: a render mirror resynced from its session,

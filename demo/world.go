@@ -61,7 +61,8 @@ type note struct {
 type World struct {
 	mu        sync.Mutex
 	players   []Player
-	local     int // the local player's seat, -1 when watching a replay
+	local     int    // the local player's seat, -1 when watching a replay
+	watching  string // what the HUD says of every seat when local is -1
 	tickDur   time.Duration
 	prev, cur *Frame
 	curAt     time.Time
@@ -104,6 +105,14 @@ type verdictKey struct {
 	kind     gamestate.VerdictKind
 	offender int
 	tick     uint64
+}
+
+// SetWatching sets what the HUD says of every seat when no seat is this
+// client's ("replay" by default; a spectator says "watched").
+func (w *World) SetWatching(label string) {
+	w.mu.Lock()
+	w.watching = label
+	w.mu.Unlock()
 }
 
 // OnVerdict sets a function called with every new verdict, after the HUD
@@ -280,12 +289,13 @@ func (w *World) Finish(err error) {
 
 // view is a consistent copy of the world for one Draw call.
 type view struct {
-	title   string
-	players []Player
-	local   int
-	prev    *Frame // the agreed frames: scores, the tick, cheat status
-	cur     *Frame
-	alpha   float64
+	title    string
+	players  []Player
+	local    int
+	watching string
+	prev     *Frame // the agreed frames: scores, the tick, cheat status
+	cur      *Frame
+	alpha    float64
 	// drawPrev, drawCur and drawAlpha are what the arena draws: the
 	// agreed frames, or the predicted ones (drawn says which).
 	drawPrev, drawCur *Frame
@@ -306,7 +316,7 @@ type view struct {
 func (w *World) snapshot(now time.Time) view {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v := view{title: w.title, players: append([]Player(nil), w.players...), local: w.local,
+	v := view{title: w.title, players: append([]Player(nil), w.players...), local: w.local, watching: w.watching,
 		prev: w.prev, cur: w.cur, ticks: w.ticks, flags: append([]*Flag(nil), w.flags...),
 		notes: append([]note(nil), w.notes...), stats: w.stats, cheats: append([]string(nil), w.cheats...),
 		lobby: w.lobby, done: w.done, err: w.err, tickRate: float64(time.Second) / float64(w.tickDur), alpha: 1}

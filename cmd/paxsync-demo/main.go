@@ -172,6 +172,21 @@ func (d *demoRun) play(ctx context.Context) error {
 			r.Play(rctx)
 		}()
 		closeFn = func() error { stop(); <-played; return nil }
+	case len(o.Spectate) > 0:
+		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Seed: o.Seed, RosterFile: o.Roster, StartAt: o.StartAt}
+		wt, err := demo.WatchLAN(ctx, lc, o.Spectate)
+		if err != nil {
+			return err
+		}
+		gopt.World = wt.World
+		title = "paxsync spectator"
+		watched := make(chan struct{})
+		wctx, stop := context.WithCancel(ctx)
+		go func() {
+			defer close(watched)
+			wt.Play(wctx)
+		}()
+		closeFn = func() error { stop(); <-watched; return nil }
 	default:
 		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Prediction: o.Prediction, Seed: o.Seed, Record: o.Record,
 			OnObservation: d.vlog.AddObservation}
@@ -182,7 +197,7 @@ func (d *demoRun) play(ctx context.Context) error {
 		var err error
 		if o.LAN {
 			lc.Match, lc.KeyFile, lc.RosterFile, lc.MDNS, lc.Peers, lc.Listen = o.Match, o.Key, o.Roster, o.MDNS, o.Peers, o.Listen
-			lc.StartAt = o.StartAt
+			lc.StartAt, lc.SpectatorListen = o.StartAt, o.Spectators
 			live, err = demo.JoinLAN(ctx, lc)
 		} else {
 			lc.Bots, lc.Cheater, lc.Cheat = o.Bots, o.Cheater, o.Cheat
@@ -225,5 +240,9 @@ func (d *demoRun) printListening(live *demo.Live) {
 	if a := lobby.JoinAddr(addrs); a != "" {
 		fmt.Fprintln(d.stdout, "paxsync-demo: the others can join with:")
 		fmt.Fprintln(d.stdout, "  "+lobby.JoinCommand(d.o.Match, d.o.Roster, a))
+	}
+	if a := lobby.JoinAddr(live.SpectatorAddrs()); a != "" {
+		fmt.Fprintln(d.stdout, "paxsync-demo: spectators can watch with:")
+		fmt.Fprintf(d.stdout, "  paxsync-demo --spectate %s --roster %s\n", a, d.o.Roster)
 	}
 }

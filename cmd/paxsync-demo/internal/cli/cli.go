@@ -70,6 +70,11 @@ type Options struct {
 	Peers       []string
 	Listen      string
 	StartAt     time.Time
+	// Spectate are spectator service addresses to watch a LAN match from
+	// (with --roster, no seat); Spectators is where this LAN player
+	// serves spectators.
+	Spectate   []string
+	Spectators string
 
 	Record      string
 	Replay      string
@@ -83,7 +88,7 @@ type Options struct {
 	Verbose bool
 }
 
-func newFlagSet(o *Options, peers *stringList, cheatAfter, startAt *string) *flag.FlagSet {
+func newFlagSet(o *Options, peers, spectate *stringList, cheatAfter, startAt *string) *flag.FlagSet {
 	fs := flag.NewFlagSet("paxsync-demo", flag.ContinueOnError)
 	fs.IntVar(&o.Bots, "bots", 3, "bot peers to start on this machine (1..7), each a real paxsync peer")
 	fs.IntVar(&o.Cheater, "cheater", -1, "seat of the bot that cheats (1..bots), 0 for you (like the F keys, for\n"+
@@ -105,6 +110,11 @@ func newFlagSet(o *Options, peers *stringList, cheatAfter, startAt *string) *fla
 	fs.Var(peers, "peer", "LAN: a peer's multiaddr (repeatable), for networks without multicast;\n"+
 		"the first player needs none: it prints the --peer line for the others")
 	fs.StringVar(&o.Listen, "listen", "", "LAN: listen multiaddr (default /ip4/0.0.0.0/tcp/0)")
+	fs.StringVar(&o.Spectators, "spectators", "", "LAN: serve spectators on this multiaddr (e.g. /ip4/0.0.0.0/tcp/4101); the\n"+
+		"demo prints the --spectate line for them")
+	fs.Var(spectate, "spectate", "watch a LAN match as a spectator from this player's spectator service\n"+
+		"(repeatable; with the players' --roster, --start-at, --tick-hz, --input-delay):\n"+
+		"every answer is checked, a player serving a forged log is dropped")
 	fs.StringVar(startAt, "start-at", "", "LAN: the match's tick grid, the same for every player (RFC 3339, e.g.\n"+
 		"2026-11-23T20:00:00Z); with NTP-synced clocks each tick is agreed one consensus\nround after its inputs")
 	fs.StringVar(&o.Record, "record", "", "record the match to this replay file")
@@ -120,9 +130,9 @@ func newFlagSet(o *Options, peers *stringList, cheatAfter, startAt *string) *fla
 // Usage writes the usage text.
 func Usage(w io.Writer) {
 	var o Options
-	var peers stringList
+	var peers, spectate stringList
 	var a, b string
-	fs := newFlagSet(&o, &peers, &a, &b)
+	fs := newFlagSet(&o, &peers, &spectate, &a, &b)
 	fs.SetOutput(w)
 	fmt.Fprintln(w, "usage: paxsync-demo [flags]")
 	fmt.Fprintln(w, "\n  paxsync-demo                                   you + 3 bot peers on this machine")
@@ -130,6 +140,7 @@ func Usage(w io.Writer) {
 	fmt.Fprintln(w, "  paxsync-demo --prediction=false                feel lockstep's input delay (or press P)")
 	fmt.Fprintln(w, "  paxsync-demo --replay match.replay             watch a recorded match")
 	fmt.Fprintln(w, "  paxsync-demo --match NAME --key me.key --roster match.json [--peer ADDR | --mdns]")
+	fmt.Fprintln(w, "  paxsync-demo --spectate ADDR --roster match.json  watch a LAN match, trusting no player")
 	fmt.Fprintln(w, "  xvfb-run -a paxsync-demo --ticks 900 --screenshot out.png   headless check")
 	fmt.Fprintln(w, "\nIt needs a display (X11); Ctrl-C ends it cleanly and prints the verdict summary.")
 	fmt.Fprintln(w, "\nflags:")
@@ -141,21 +152,21 @@ func Usage(w io.Writer) {
 // ExitUsage. Parse writes nothing.
 func Parse(args []string) (*Options, error) {
 	o := &Options{}
-	var peers stringList
+	var peers, spectate stringList
 	var cheatAfter, startAt string
-	fs := newFlagSet(o, &peers, &cheatAfter, &startAt)
+	fs := newFlagSet(o, &peers, &spectate, &cheatAfter, &startAt)
 	fs.SetOutput(io.Discard) // the returned error carries the flag package's message
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		return nil, err // flag.ErrHelp, or e.g. "flag provided but not defined: -x"
 	}
-	o.Peers = peers
+	o.Peers, o.Spectate = peers, spectate
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	o.LAN = o.Match != "" || o.Key != "" || o.Roster != "" || o.MDNS || len(o.Peers) > 0 || o.Listen != "" || startAt != ""
+	o.LAN = o.Match != "" || o.Key != "" || o.Roster != "" || o.MDNS || len(o.Peers) > 0 || o.Listen != "" || startAt != "" || o.Spectators != ""
 	switch {
 	case o.Screenshot != "" && o.Ticks == 0:
 		return nil, errors.New("--screenshot needs --ticks N")
@@ -174,6 +185,23 @@ func Parse(args []string) (*Options, error) {
 	var err error
 	if o.CheatAfter, o.CheatAfterTicks, err = parseAfter(cheatAfter); err != nil {
 		return nil, err
+	}
+	if len(o.Spectate) > 0 {
+		if o.Roster == "" {
+			return nil, errors.New("--spectate needs the match's --roster FILE (and the players' --start-at, --tick-hz, --input-delay)")
+		}
+		for _, name := range []string{"key", "record", "replay", "spectators", "bots", "cheater", "cheat", "cheat-after", "peer", "mdns", "listen"} {
+			if set[name] {
+				return nil, fmt.Errorf("--%s cannot be combined with --spectate: a spectator has no seat and plays nothing", name)
+			}
+		}
+		if startAt != "" {
+			if o.StartAt, err = time.Parse(time.RFC3339, startAt); err != nil {
+				return nil, fmt.Errorf("--start-at %q: want an RFC 3339 time, e.g. 2026-11-23T20:00:00Z", startAt)
+			}
+		}
+		o.LAN = false
+		return o, nil
 	}
 	if o.LAN {
 		if o.Key == "" || o.Roster == "" {

@@ -82,6 +82,10 @@ func TestParseGood(t *testing.T) {
 			func(o *Options) bool { return o.LAN && len(o.Peers) == 2 && o.StartAt.Year() == 2026 }},
 		{[]string{"--replay", "m.replay", "--replay-speed", "2"},
 			func(o *Options) bool { return o.Replay == "m.replay" && o.ReplaySpeed == 2 }},
+		{[]string{"--spectate", "/ip4/1.2.3.4/tcp/1/p2p/X", "--spectate", "/ip4/1.2.3.5/tcp/1/p2p/Y", "--roster", "r", "--start-at", "2026-11-23T20:00:00Z"},
+			func(o *Options) bool { return len(o.Spectate) == 2 && o.Roster == "r" && !o.LAN && o.StartAt.Year() == 2026 }},
+		{[]string{"--key", "k", "--roster", "r", "--spectators", "/ip4/0.0.0.0/tcp/4101"},
+			func(o *Options) bool { return o.LAN && o.Spectators == "/ip4/0.0.0.0/tcp/4101" }},
 	} {
 		o, err := Parse(tc.args)
 		if err != nil {
@@ -122,6 +126,11 @@ func TestParseBad(t *testing.T) {
 		{[]string{"--mdns", "--key", "k"}, "--key FILE and --roster FILE"},
 		{[]string{"--key", "k", "--roster", "r", "--bots", "2"}, "--bots is for the one-machine demo"},
 		{[]string{"--key", "k", "--roster", "r", "--start-at", "8pm"}, "--start-at"},
+		{[]string{"--spectate", "a"}, "--spectate needs the match's --roster"},
+		{[]string{"--spectate", "a", "--roster", "r", "--key", "k"}, "--key cannot be combined with --spectate"},
+		{[]string{"--spectate", "a", "--roster", "r", "--record", "m"}, "--record cannot be combined with --spectate"},
+		{[]string{"--spectate", "a", "--roster", "r", "--start-at", "8pm"}, "--start-at"},
+		{[]string{"--spectators", "a"}, "--key FILE and --roster FILE"},
 	} {
 		_, err := Parse(tc.args)
 		if err == nil || errors.Is(err, flag.ErrHelp) || !strings.Contains(err.Error(), tc.want) {
