@@ -83,7 +83,9 @@ func TestParseGood(t *testing.T) {
 		{[]string{"--replay", "m.replay", "--replay-speed", "2"},
 			func(o *Options) bool { return o.Replay == "m.replay" && o.ReplaySpeed == 2 }},
 		{[]string{"--spectate", "/ip4/1.2.3.4/tcp/1/p2p/X", "--spectate", "/ip4/1.2.3.5/tcp/1/p2p/Y", "--roster", "r", "--start-at", "2026-11-23T20:00:00Z"},
-			func(o *Options) bool { return len(o.Spectate) == 2 && o.Roster == "r" && !o.LAN && o.StartAt.Year() == 2026 }},
+			func(o *Options) bool {
+				return len(o.Spectate) == 2 && o.Roster == "r" && !o.LAN && o.StartAt.Year() == 2026
+			}},
 		{[]string{"--key", "k", "--roster", "r", "--spectators", "/ip4/0.0.0.0/tcp/4101"},
 			func(o *Options) bool { return o.LAN && o.Spectators == "/ip4/0.0.0.0/tcp/4101" }},
 	} {
