@@ -110,6 +110,11 @@ func Spectate(ctx context.Context, cfg Config, players []string) (*Spectator, er
 	return sp, nil
 }
 
+// requestTimeout bounds one answer: a LAN player answers in
+// milliseconds (a join with a snapshot in tens of them), so a player that
+// stalls costs the spectator at most this per turn.
+const requestTimeout = 3 * time.Second
+
 // run asks the players in turn until ctx ends: at once again after an
 // answer that brought something, one tick later after one that did not.
 func (sp *Spectator) run(ctx context.Context) {
@@ -129,7 +134,9 @@ func (sp *Spectator) run(ctx context.Context) {
 		}
 		req := sp.f.Request()
 		sp.mu.Unlock()
-		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		// A player that holds a request open only delays this one: the
+		// next goes to the next player.
+		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		resp, err := sp.client.RequestSync(rctx, seat, req)
 		cancel()
 		applied := 0

@@ -39,7 +39,8 @@ type SpectatorConfig struct {
 	ListenAddrs []string           // default: all interfaces, an OS-chosen TCP port
 	// Max bounds the spectators served at once (connections and
 	// requests in flight; DefaultMaxSpectators when 0). A spectator asks
-	// at most once per MinInterval and is made to wait otherwise.
+	// at most once per MinInterval and is made to wait otherwise, and all
+	// of them together get at most Max answers per MinInterval.
 	Max         int
 	MinInterval time.Duration
 	// Serve answers one request (bounded by MaxSyncRequest) with the
@@ -53,11 +54,12 @@ type SpectatorConfig struct {
 // published into the match, and the cost they put on the player is
 // bounded here by Max concurrent answers, each at most one sync answer.
 type SpectatorService struct {
-	cfg  SpectatorConfig
-	h    host.Host
-	sem  chan struct{}
-	mu   sync.Mutex // guards h while it is set, and last
-	last map[peer.ID]time.Time
+	cfg     SpectatorConfig
+	h       host.Host
+	sem     chan struct{}
+	mu      sync.Mutex // guards h while it is set, last and lastAny
+	last    map[peer.ID]time.Time
+	lastAny time.Time
 }
 
 // spectatorGater caps the connections a spectator service holds.
@@ -151,8 +153,10 @@ func (s *SpectatorService) handle(st network.Stream) {
 }
 
 // pace returns how long p must wait before its request is read: at most
-// one answer per MinInterval per spectator. The map is cleared when it
-// grows past a bound, so fresh identities cannot grow it.
+// one answer per MinInterval per spectator, and Max per MinInterval in
+// all, so spectators with fresh identities cost the player's runtime (which
+// builds every answer) no more than Max honest ones do. The map is
+// cleared when it grows past a bound, so fresh identities cannot grow it.
 func (s *SpectatorService) pace(p peer.ID) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,11 +165,17 @@ func (s *SpectatorService) pace(p peer.ID) time.Duration {
 		clear(s.last)
 	}
 	at := s.last[p].Add(s.cfg.MinInterval)
-	if at.Before(now) {
-		at = now
-	}
-	s.last[p] = at
+	at = maxTime(at, s.lastAny.Add(s.cfg.MinInterval/time.Duration(cap(s.sem))))
+	at = maxTime(at, now)
+	s.last[p], s.lastAny = at, at
 	return at.Sub(now)
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // SpectatorClient is a spectator's endpoint: it dials players' spectator
