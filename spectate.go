@@ -2,6 +2,7 @@ package paxsync
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/internal/spectator"
 	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // serveSpectators starts the spectator service Network.SpectatorAddrs asks
@@ -33,6 +35,27 @@ func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req 
 	serve := s.drv.ServeSync
 	if wrap != nil {
 		serve = wrap(serve) // an adversary's (forge-log): never on an honest peer
+	}
+	// Every answer goes out signed (internal/spectator: one signature of
+	// its digest), so an answer that does not verify proves its signer
+	// forged it. The service answers on many goroutines; one Signer is
+	// not safe for concurrent use.
+	var signMu sync.Mutex
+	signer := crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat))
+	inner := serve
+	serve = func(ctx context.Context, req []byte) ([]byte, error) {
+		resp, err := inner(ctx, req)
+		if err != nil || len(resp) == 0 {
+			return resp, err
+		}
+		after, n := binary.Uvarint(req)
+		if n <= 0 {
+			return nil, errors.New("malformed request")
+		}
+		signMu.Lock()
+		env := signer.Sign(wire.TypeSyncResponse, spectator.AnswerBody(after, resp))
+		signMu.Unlock()
+		return spectator.EncodeAnswer(env, resp), nil
 	}
 	svc, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: s.cfg.Key, ListenAddrs: net.SpectatorAddrs,
 		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2, Serve: serve})
@@ -171,9 +194,9 @@ type SpectatorStats struct {
 	Ticks       uint64              // ticks applied (the next tick)
 	Hash        crypto.Digest       // game hash after the last tick
 	Verdicts    []gamestate.Verdict // every verdict the log gives, as every honest player has it
-	// Forgeries are the answers that did not verify: the player is named
-	// (its channel proved who sent it) but the answer is not signed, so
-	// it convinces this spectator only.
+	// Forgeries are the answers that did not verify, each naming the
+	// player; a Forgery's Proof (its signed answer) convinces anyone with
+	// the roster (VerifyForgedLog).
 	Forgeries []spectator.Forgery
 }
 
@@ -216,4 +239,25 @@ func (sp *Spectator) Close() error {
 	sp.cancel()
 	<-sp.done
 	return sp.client.Close()
+}
+
+// VerifyForgedLog checks a spectator's proof that a player served a forged
+// log (SpectatorStats.Forgeries[i].Proof) against the match cfg describes
+// (its MatchName, Roster, Epoch and the game settings; Key is not used),
+// with no other state. It returns the seat that signed the answer and what
+// in it no honest player serves, or an error: the proof is not a seat's
+// signed answer, or the answer holds (internal/spectator.ErrNotForged).
+func VerifyForgedLog(cfg Config, proof []byte) (seat int, reason string, err error) {
+	if cfg.Key == nil {
+		k, err := crypto.GenerateKey(nil)
+		if err != nil {
+			return -1, "", err
+		}
+		cfg.Key = k // defaults wants a key outside the roster
+	}
+	cfg, _, err = cfg.defaults(true)
+	if err != nil {
+		return -1, "", err
+	}
+	return spectator.VerifyForgery(replayHeader(&cfg), proof)
 }

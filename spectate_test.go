@@ -2,6 +2,7 @@ package paxsync
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
 	"github.com/paxsync/paxsync/gamestate/arena"
+	"github.com/paxsync/paxsync/internal/spectator"
 	"github.com/paxsync/paxsync/netp2p"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // hashBook keeps the checkpoint hashes a player's TickEvents carry.
@@ -135,6 +138,8 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 		t.Fatalf("no stable checkpoint by tick %d", book.lastTick())
 	}
 	keys, _ := testRoster(t, 1)
+	var signMu sync.Mutex
+	signer := crypto.NewSigner(sess[0].cfg.Key, sess[0].match, 0)
 	forger, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: sess[0].cfg.Key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
 		Serve: func(ctx context.Context, req []byte) ([]byte, error) {
 			resp, err := sess[0].drv.ServeSync(ctx, req)
@@ -153,7 +158,13 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 				st.Snapshot = append([]byte(nil), st.Snapshot...)
 				st.Snapshot[0] ^= 1
 			}
-			return bft.EncodeSyncState(st), nil
+			// The forger signs what it serves, as every player does.
+			forged := bft.EncodeSyncState(st)
+			after, _ := binary.Uvarint(req)
+			signMu.Lock()
+			env := signer.Sign(wire.TypeSyncResponse, spectator.AnswerBody(after, forged))
+			signMu.Unlock()
+			return spectator.EncodeAnswer(env, forged), nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +187,9 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 		t.Fatalf("forgeries %+v, want exactly one, by seat 0", st.Forgeries)
 	}
 	t.Logf("forgery caught: %s", st.Forgeries[0].Reason)
+	if seat, why, err := VerifyForgedLog(base, st.Forgeries[0].Proof); err != nil || seat != 0 {
+		t.Fatalf("the forgery's proof: seat %d, %q, %v", seat, why, err)
+	}
 	if st.Checkpoints == 0 {
 		t.Fatalf("joined after a stable checkpoint but installed none: %+v", st)
 	}

@@ -260,3 +260,15 @@ func CheckpointRecord(body []byte, cert []crypto.Envelope, snapshot []byte) (Rep
 	}
 	return ReplayRecord{Kind: "checkpoint", Slot: slot, Checkpoint: body, Cert: cert, Snapshot: snapshot}, nil
 }
+
+// CheckEntryCertificate checks only an entry record's commit certificate
+// against h's roster: what an entry proves on its own, with no state.
+func CheckEntryCertificate(h *Header, rec *ReplayRecord) error {
+	return checkCommitCert(h, h.Config().Verifier, rec.Slot, rec.View, rec.Value, rec.Cert)
+}
+
+// CheckCheckpointCertificate checks only a checkpoint record's
+// certificate and its snapshot's digest against h's roster.
+func CheckCheckpointCertificate(h *Header, rec *ReplayRecord) error {
+	return checkCheckpointCert(h, h.Config().Verifier, rec.Checkpoint, rec.Cert, rec.Snapshot)
+}

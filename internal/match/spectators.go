@@ -40,6 +40,10 @@ type SpectatorResult struct {
 type SpectatorDrop struct {
 	Peer   int    `json:"peer"`
 	Reason string `json:"reason"`
+	// Proven: the spectator kept the player's signed answer, and
+	// paxsync.VerifyForgedLog, given only the match's settings, convicts
+	// that player with it.
+	Proven bool `json:"proven"`
 }
 
 // spectatorRun is one spectator the runner runs in its own process.
@@ -215,7 +219,12 @@ func (s *spectators) report(r *runState, rep *Report) {
 			res.Error = err.Error()
 		}
 		for _, f := range st.Forgeries {
-			res.Dropped = append(res.Dropped, SpectatorDrop{Peer: f.Seat, Reason: f.Reason})
+			d := SpectatorDrop{Peer: f.Seat, Reason: f.Reason}
+			if f.Proof != nil {
+				seat, _, err := paxsync.VerifyForgedLog(s.cfg, f.Proof)
+				d.Proven = err == nil && seat == f.Seat
+			}
+			res.Dropped = append(res.Dropped, d)
 		}
 		seen := map[string]bool{}
 		for _, v := range st.Verdicts {
@@ -246,8 +255,8 @@ func (s *spectators) report(r *runState, rep *Report) {
 			}
 		}
 		for p := range forgers {
-			if !slices.ContainsFunc(res.Dropped, func(d SpectatorDrop) bool { return d.Peer == p }) {
-				fail("forge-log: spectator %d did not catch peer %d", i, p)
+			if !slices.ContainsFunc(res.Dropped, func(d SpectatorDrop) bool { return d.Peer == p && d.Proven }) {
+				fail("forge-log: spectator %d did not catch peer %d with a proof (paxsync.VerifyForgedLog)", i, p)
 			}
 		}
 		if differ != "" {
@@ -309,7 +318,11 @@ func (rep *Report) printSpectators(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 		for _, d := range s.Dropped {
-			fmt.Fprintf(w, "  dropped peer %d (forged-log): %s\n", d.Peer, d.Reason)
+			proof := "no proof"
+			if d.Proven {
+				proof = "signed answer kept: a proof"
+			}
+			fmt.Fprintf(w, "  dropped peer %d (forged-log, %s): %s\n", d.Peer, proof, d.Reason)
 		}
 		if s.Error != "" {
 			fmt.Fprintf(w, "  stopped: %s\n", s.Error)

@@ -21,13 +21,18 @@ import (
 )
 
 // Forgery is an answer from a player that does not verify: an entry or a
-// checkpoint its certificate does not cover, a verdict the log does not
-// give, a gap. The Noise channel proved to this spectator which player
-// sent it; the answer is not signed, so it convinces this spectator only.
+// checkpoint its certificate does not cover, a gap, an undecodable log.
+// The player signed the answer, so its Proof convinces anyone holding the
+// roster (VerifyForgery), not only this spectator.
 type Forgery struct {
 	Seat   int    // the player that served it
 	After  uint64 // the slot the spectator asked after
 	Reason string // what failed, as the checker says it
+	// Proof is the player's signed answer when the failure is one that
+	// VerifyForgery shows to anyone holding the roster (a certificate
+	// that does not hold, a gap, an undecodable log); nil when the answer
+	// was not validly signed by the player, which proves nothing.
+	Proof []byte
 }
 
 // ErrForged wraps the error Deliver returns for an answer that does not
@@ -37,6 +42,8 @@ var ErrForged = errors.New("spectator: a player served a log that does not verif
 // Follower is one spectator's view of a match. Not safe for concurrent use.
 type Follower struct {
 	chk       *gamestate.ReplayChecker
+	h         *gamestate.Header
+	ver       *crypto.Verifier
 	n         int
 	dropped   []bool
 	next      int
@@ -51,7 +58,7 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 	if err != nil {
 		return nil, err
 	}
-	return &Follower{chk: chk, n: len(h.Roster), dropped: make([]bool, len(h.Roster))}, nil
+	return &Follower{chk: chk, h: h, ver: h.Config().Verifier, n: len(h.Roster), dropped: make([]bool, len(h.Roster))}, nil
 }
 
 // Request is what to ask a player: the log after Slot.
@@ -74,22 +81,37 @@ func (f *Follower) Source() (seat int, ok bool) {
 	return -1, false
 }
 
-// Deliver checks and applies seat's answer to Request. An empty answer
-// (nothing new there) gives 0, nil. An answer that does not verify drops
-// seat, is kept as a Forgery, and gives an error wrapping ErrForged; the
-// records before the one that failed were checked and stay applied (each
-// record is checked on its own, before it changes anything).
-func (f *Follower) Deliver(seat int, resp []byte) (applied int, err error) {
-	if len(resp) == 0 {
+// Deliver checks and applies seat's answer to Request (a frame of
+// EncodeAnswer: the answer and seat's signature of it). An empty answer
+// (nothing new there) gives 0, nil. An answer that is not seat's signed
+// answer to this request, or does not verify, drops seat, is kept as a
+// Forgery (with the signed answer as its Proof when VerifyForgery shows
+// it to others), and gives an error wrapping ErrForged; the records
+// before the one that failed were checked and stay applied (each record
+// is checked on its own, before it changes anything).
+func (f *Follower) Deliver(seat int, frame []byte) (applied int, err error) {
+	if len(frame) == 0 {
 		return 0, nil
 	}
 	after := f.Slot()
+	var proof []byte
 	forged := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
+		fg := Forgery{Seat: seat, After: after, Reason: reason}
+		if proof != nil {
+			if s, _, err := VerifyForgery(f.h, proof); err == nil && s == seat {
+				fg.Proof = proof
+			}
+		}
 		f.dropped[seat] = true
-		f.forgeries = append(f.forgeries, Forgery{Seat: seat, After: after, Reason: reason})
+		f.forgeries = append(f.forgeries, fg)
 		return applied, fmt.Errorf("%w: seat %d: %s", ErrForged, seat, reason)
 	}
+	_, resp, err := signedBy(f.ver, frame, seat, &after)
+	if err != nil {
+		return forged("%v", err)
+	}
+	proof = frame
 	st, err := bft.DecodeSyncState(resp)
 	if err != nil {
 		return forged("malformed answer: %v", err)

@@ -90,6 +90,12 @@ func buildLog(t *testing.T, slots uint64) *log {
 	return l
 }
 
+// signed is seat's signed answer frame to a spectator after slot after.
+func (l *log) signed(seat int, after uint64, st *bft.SyncState) []byte {
+	resp := bft.EncodeSyncState(st)
+	return EncodeAnswer(l.signers[seat].Sign(wire.TypeSyncResponse, AnswerBody(after, resp)), resp)
+}
+
 // checkpoint is the certified checkpoint of slot, signed by seats.
 func (l *log) checkpoint(slot uint64, snap []byte, seats ...int) ([]byte, []crypto.Envelope) {
 	w := wire.NewWriter(nil)
@@ -182,7 +188,7 @@ func TestFollowerChecksEveryAnswer(t *testing.T) {
 			st := l.answer(0, cp, 40)
 			forge(st)
 			seat, _ := f.Source()
-			_, err = f.Deliver(seat, bft.EncodeSyncState(st))
+			_, err = f.Deliver(seat, l.signed(seat, 0, st))
 			if !errors.Is(err, ErrForged) {
 				t.Fatalf("forged answer accepted: %v (slot %d)", err, f.Slot())
 			}
@@ -190,13 +196,26 @@ func TestFollowerChecksEveryAnswer(t *testing.T) {
 				t.Fatalf("seat %d not dropped: %+v", seat, f.Forgeries())
 			}
 			t.Logf("%s: %v", name, err)
+			// The signed answer proves it to anyone holding the roster.
+			proof := f.Forgeries()[0].Proof
+			if proof == nil {
+				t.Fatal("no proof kept")
+			}
+			if who, why, err := VerifyForgery(l.h, proof); err != nil || who != seat || why == "" {
+				t.Fatalf("proof: seat %d, %q, %v", who, why, err)
+			}
+			bad := append([]byte(nil), proof...)
+			bad[len(bad)-1] ^= 1
+			if _, _, err := VerifyForgery(l.h, bad); err == nil {
+				t.Fatal("an altered proof still convicts")
+			}
 			if next, _ := f.Source(); next == seat {
 				t.Fatal("the forger is asked again")
 			}
 			// The honest players' answer takes the spectator on, from
 			// where the forgery stopped it, to the reference state.
 			next, _ := f.Source()
-			if _, err := f.Deliver(next, bft.EncodeSyncState(l.answer(f.Slot(), 40, 60))); err != nil {
+			if _, err := f.Deliver(next, l.signed(next, f.Slot(), l.answer(f.Slot(), 40, 60))); err != nil {
 				t.Fatal(err)
 			}
 			if f.Slot() != 60 || f.Engine().Hash() != l.ref.Hash() {
@@ -226,7 +245,12 @@ func TestFollowerFollowsInSteps(t *testing.T) {
 		}
 		var resp []byte
 		if to > f.Slot() {
-			resp = bft.EncodeSyncState(l.answer(f.Slot(), 0, to))
+			st := l.answer(f.Slot(), 0, to)
+			resp = l.signed(seat, f.Slot(), st)
+			// An honest answer proves nothing against its signer.
+			if _, _, err := VerifyForgery(l.h, resp); !errors.Is(err, ErrNotForged) {
+				t.Fatalf("an honest answer: %v", err)
+			}
 		}
 		if _, err := f.Deliver(seat, resp); err != nil {
 			t.Fatal(err)
@@ -238,10 +262,20 @@ func TestFollowerFollowsInSteps(t *testing.T) {
 	if f.Engine().Hash() != l.ref.Hash() || len(f.Report().Verdicts) != 1 {
 		t.Fatalf("hash %s (want %s), verdicts %v", f.Engine().Hash(), l.ref.Hash(), f.Report().Verdicts)
 	}
-	for range 4 {
+	// Unsigned garbage, another seat's signature, an honest answer
+	// signed for another request: dropped, with no proof (nothing shows
+	// the seat signed a forgery).
+	st := l.answer(f.Slot(), 0, 60)
+	for i, frame := range [][]byte{[]byte("garbage"), nil, l.signed(0, f.Slot()-1, st), bft.EncodeSyncState(st)} {
 		seat, _ := f.Source()
-		if _, err := f.Deliver(seat, []byte("garbage")); !errors.Is(err, ErrForged) {
-			t.Fatalf("garbage: %v", err)
+		if frame == nil {
+			frame = l.signed((seat+1)%4, f.Slot(), st)
+		}
+		if _, err := f.Deliver(seat, frame); !errors.Is(err, ErrForged) {
+			t.Fatalf("answer %d: %v", i, err)
+		}
+		if fg := f.Forgeries(); fg[len(fg)-1].Proof != nil {
+			t.Fatalf("answer %d: a proof kept for %q", i, fg[len(fg)-1].Reason)
 		}
 	}
 	if _, ok := f.Source(); ok {
