@@ -257,8 +257,10 @@ type NetworkConfig struct {
 	// streams. Session.SpectatorAddrs gives its addresses. Not in
 	// broadcast mode (nothing is decided) nor on an injected Transport.
 	SpectatorAddrs []string
-	// MaxSpectators bounds the spectators this player serves at once
-	// (default 4): each costs it one catch-up answer per tick at most.
+	// MaxSpectators bounds the answers this player's spectator service
+	// builds at once (default 4) and so what spectators cost it: one
+	// spectator gets at most two answers per tick, all together Max per
+	// half tick and 1 MiB/s; 2×Max connections, two per address.
 	MaxSpectators int
 }
 

@@ -23,8 +23,8 @@ func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req 
 	if len(net.SpectatorAddrs) == 0 {
 		return nil
 	}
-	if s.cfg.Consensus == ConsensusBroadcast {
-		return badConfig("Network.SpectatorAddrs", "broadcast mode decides no log to watch")
+	if s.cfg.Consensus != ConsensusBFT {
+		return badConfig("Network.SpectatorAddrs", "a spectator checks Byzantine-quorum certificates: %q consensus has none", s.cfg.Consensus)
 	}
 	if s.cfg.Transport != nil {
 		return badConfig("Network.SpectatorAddrs", "the spectator service runs on libp2p, not on an injected Transport")
@@ -112,8 +112,10 @@ func Spectate(ctx context.Context, cfg Config, players []string) (*Spectator, er
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Consensus == ConsensusBroadcast {
-		return nil, badConfig("Consensus", "broadcast mode decides no log to watch")
+	if cfg.Consensus != ConsensusBFT {
+		// Crash mode certifies f+1 of 2f+1: nothing a spectator that
+		// trusts no player may go by; broadcast mode decides nothing.
+		return nil, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
 	}
 	if len(players) == 0 {
 		return nil, badConfig("players", "no spectator service address")
@@ -191,9 +193,12 @@ type SpectatorStats struct {
 	// that joins after the match's first stable checkpoint starts from
 	// one, and one that falls behind the players jumps by one.
 	Checkpoints int
-	Ticks       uint64              // ticks applied (the next tick)
-	Hash        crypto.Digest       // game hash after the last tick
-	Verdicts    []gamestate.Verdict // every verdict the log gives, as every honest player has it
+	Ticks       uint64        // ticks applied (the next tick)
+	Hash        crypto.Digest // game hash after the last tick
+	// Verdicts the checked log gives: re-derived with their evidence, or,
+	// for the slots a certified checkpoint skipped, as its snapshot holds
+	// them (kind, offender, tick; no evidence).
+	Verdicts []gamestate.Verdict
 	// Forgeries are the answers that did not verify, each naming the
 	// player; a Forgery's Proof (its signed answer) convinces anyone with
 	// the roster (VerifyForgedLog).

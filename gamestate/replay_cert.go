@@ -88,21 +88,52 @@ func checkpointSlot(body []byte) (uint64, crypto.Digest, error) {
 	return s, d, r.Err()
 }
 
-// confirmNames reports whether a Confirm body is of view and names
-// (slot, d).
-func confirmNames(body []byte, view, slot uint64, d crypto.Digest) bool {
-	r := wire.NewReader(body)
-	if r.Uvarint("view") != view {
-		return false
+// confirmVote is a Confirm body read once: its view and the (slot,
+// digest) pairs it names.
+type confirmVote struct {
+	view  uint64
+	pairs map[slotDigest]bool
+}
+
+type slotDigest struct {
+	slot uint64
+	d    crypto.Digest
+}
+
+// confirmCache reads each Confirm envelope's body once, however many
+// entries point to it: a certificate check then costs a lookup per
+// envelope, not a parse of its body, so an answer or a file that points
+// every entry at one Confirm naming thousands of pairs costs what its
+// bytes cost, not their product with its entries. Keyed by signature (a
+// different body under the same signature fails its verification). A
+// nil cache reads every time.
+type confirmCache struct{ m map[[64]byte]*confirmVote }
+
+// maxConfirmCache bounds the cache; it starts over when full.
+const maxConfirmCache = 1 << 14
+
+func (c *confirmCache) vote(e *crypto.Envelope) *confirmVote {
+	if c != nil {
+		if v, ok := c.m[e.Sig]; ok {
+			return v
+		}
 	}
+	r := wire.NewReader(e.Body)
+	v := &confirmVote{view: r.Uvarint("view"), pairs: map[slotDigest]bool{}}
 	n := r.Len("pairs", maxVotePairs, 33)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		s, pd := r.Uvarint("slot"), r.Bytes32("digest")
-		if r.Err() == nil && s == slot && pd == d {
-			return true
+		if r.Err() == nil {
+			v.pairs[slotDigest{s, pd}] = true // any pair naming it counts, as in confirmNames
 		}
 	}
-	return false
+	if c != nil {
+		if c.m == nil || len(c.m) >= maxConfirmCache {
+			c.m = map[[64]byte]*confirmVote{}
+		}
+		c.m[e.Sig] = v
+	}
+	return v
 }
 
 // certSigners counts the distinct acceptors among cert whose envelope is of
@@ -124,11 +155,16 @@ func certSigners(cert []crypto.Envelope, t wire.Type, acc int, ver *crypto.Verif
 // checkCommitCert checks that cert holds q distinct acceptors' valid
 // Confirms of view naming (slot, crypto.Sum(value)): that the value was
 // decided at that slot, whoever recorded it.
-func checkCommitCert(h *Header, ver *crypto.Verifier, slot, view uint64, value []byte, cert []crypto.Envelope) error {
+func checkCommitCert(h *Header, ver *crypto.Verifier, cache *confirmCache, slot, view uint64, value []byte, cert []crypto.Envelope) error {
 	q, acc := h.certQuorum()
+	if len(cert) > acc {
+		// bft's certificate holds one Confirm per acceptor at most.
+		return fmt.Errorf("commit certificate of slot %d: %d Confirms, more than the %d acceptors", slot, len(cert), acc)
+	}
 	d := crypto.Sum(value)
 	n := certSigners(cert, wire.TypeConfirm, acc, ver, func(e *crypto.Envelope) bool {
-		return confirmNames(e.Body, view, slot, d)
+		v := cache.vote(e)
+		return v.view == view && v.pairs[slotDigest{slot, d}]
 	})
 	if n < q {
 		return fmt.Errorf("commit certificate of slot %d: %d valid Confirms of view %d naming digest %s, want %d", slot, n, view, d, q)

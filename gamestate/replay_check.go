@@ -29,8 +29,9 @@ type ReplayChecker struct {
 	// each claim must be among them. A recorder that drops one changes
 	// nothing: trusting the claims instead let a dropped record make the
 	// honest seats' later signed state hashes look like lies.
-	claims []ReplayRecord
-	count  uint64 // records checked
+	claims   []ReplayRecord
+	count    uint64       // records checked
+	confirms confirmCache // Confirm bodies read once
 }
 
 // NewReplayChecker starts checking the replay of h: newGame builds its
@@ -132,7 +133,7 @@ func (c *ReplayChecker) Check(rec *ReplayRecord) error {
 			}
 			return c.fail("record #%d holds slot %d again (or out of order) after slot %d", rec.Number(), rec.Slot, c.rep.LastSlot)
 		}
-		if err := checkCommitCert(c.h, c.cfg.Verifier, rec.Slot, rec.View, rec.Value, rec.Cert); err != nil {
+		if err := checkCommitCert(c.h, c.cfg.Verifier, &c.confirms, rec.Slot, rec.View, rec.Value, rec.Cert); err != nil {
 			return c.fail("entry for slot %d (record #%d) was not decided: %v", rec.Slot, rec.Number(), err)
 		}
 		c.rep.LastSlot = rec.Slot
@@ -261,14 +262,27 @@ func CheckpointRecord(body []byte, cert []crypto.Envelope, snapshot []byte) (Rep
 	return ReplayRecord{Kind: "checkpoint", Slot: slot, Checkpoint: body, Cert: cert, Snapshot: snapshot}, nil
 }
 
-// CheckEntryCertificate checks only an entry record's commit certificate
-// against h's roster: what an entry proves on its own, with no state.
-func CheckEntryCertificate(h *Header, rec *ReplayRecord) error {
-	return checkCommitCert(h, h.Config().Verifier, rec.Slot, rec.View, rec.Value, rec.Cert)
+// CertChecker checks records' certificates on their own, with no state:
+// what an entry or a checkpoint proves by itself (a spectator's proof of
+// a forged log is checked with one). Not safe for concurrent use.
+type CertChecker struct {
+	h        *Header
+	ver      *crypto.Verifier
+	confirms confirmCache
 }
 
-// CheckCheckpointCertificate checks only a checkpoint record's
-// certificate and its snapshot's digest against h's roster.
-func CheckCheckpointCertificate(h *Header, rec *ReplayRecord) error {
-	return checkCheckpointCert(h, h.Config().Verifier, rec.Checkpoint, rec.Cert, rec.Snapshot)
+// NewCertChecker checks certificates against h's roster.
+func NewCertChecker(h *Header) *CertChecker {
+	return &CertChecker{h: h, ver: h.Config().Verifier}
+}
+
+// Entry checks an entry record's commit certificate.
+func (c *CertChecker) Entry(rec *ReplayRecord) error {
+	return checkCommitCert(c.h, c.ver, &c.confirms, rec.Slot, rec.View, rec.Value, rec.Cert)
+}
+
+// Checkpoint checks a checkpoint record's certificate and its snapshot's
+// digest.
+func (c *CertChecker) Checkpoint(rec *ReplayRecord) error {
+	return checkCheckpointCert(c.h, c.ver, rec.Checkpoint, rec.Cert, rec.Snapshot)
 }

@@ -16,12 +16,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/paxsync/paxsync/crypto"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // spectateProto is the one protocol a spectator service speaks: the same
@@ -29,9 +32,18 @@ import (
 // with its certificates), for peers outside the roster.
 const spectateProto = protocol.ID("/paxsync/spectate/1")
 
+// maxSpectatorAnswer bounds an answer: a catch-up answer (at most
+// wire.MaxMessageSize, what a spectator decodes) and its signature.
+const maxSpectatorAnswer = wire.MaxMessageSize + 4096
+
 // DefaultMaxSpectators bounds how many spectator requests a player answers
 // at once when SpectatorConfig.Max is 0.
 const DefaultMaxSpectators = 4
+
+// DefaultSpectatorBytesPerSecond is what a spectator service uploads at
+// most, to all its spectators together: a live spectator takes a few KB
+// per second; a join, one snapshot.
+const DefaultSpectatorBytesPerSecond = 1 << 20
 
 // SpectatorConfig configures a player's spectator service.
 type SpectatorConfig struct {
@@ -43,6 +55,10 @@ type SpectatorConfig struct {
 	// of them together get at most Max answers per MinInterval.
 	Max         int
 	MinInterval time.Duration
+	// BytesPerSecond bounds what the service uploads to all spectators
+	// together (DefaultSpectatorBytesPerSecond when 0): an answer delays
+	// the next by its size at this rate.
+	BytesPerSecond int
 	// Serve answers one request (bounded by MaxSyncRequest) with the
 	// decided log after the slot it names: the session's catch-up answer.
 	Serve func(ctx context.Context, req []byte) ([]byte, error)
@@ -54,12 +70,16 @@ type SpectatorConfig struct {
 // published into the match, and the cost they put on the player is
 // bounded here by Max concurrent answers, each at most one sync answer.
 type SpectatorService struct {
-	cfg     SpectatorConfig
-	h       host.Host
-	sem     chan struct{}
-	mu      sync.Mutex // guards h while it is set, last and lastAny
-	last    map[peer.ID]time.Time
-	lastAny time.Time
+	cfg      SpectatorConfig
+	h        host.Host
+	sem      chan struct{}
+	mu       sync.Mutex // guards h while it is set, and the maps and times below
+	last     map[peer.ID]time.Time
+	lastAny  time.Time
+	inflight map[peer.ID]bool
+	asked    map[peer.ID]time.Time
+	done     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // spectatorGater caps the connections a spectator service holds.
@@ -71,11 +91,28 @@ func (g spectatorGater) InterceptAccept(network.ConnMultiaddrs) bool  { return t
 func (g spectatorGater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) {
 	return true, 0
 }
-func (g spectatorGater) InterceptSecured(network.Direction, peer.ID, network.ConnMultiaddrs) bool {
+func (g spectatorGater) InterceptSecured(_ network.Direction, _ peer.ID, addrs network.ConnMultiaddrs) bool {
 	g.svc.mu.Lock()
 	h := g.svc.h
 	g.svc.mu.Unlock()
-	return h == nil || len(h.Network().Conns()) < 2*cap(g.svc.sem)
+	if h == nil {
+		return true
+	}
+	conns := h.Network().Conns()
+	if len(conns) >= 2*cap(g.svc.sem) {
+		return false
+	}
+	ip, err := manet.ToIP(addrs.RemoteMultiaddr())
+	if err != nil {
+		return false
+	}
+	same := 0
+	for _, c := range conns {
+		if cip, err := manet.ToIP(c.RemoteMultiaddr()); err == nil && cip.Equal(ip) {
+			same++
+		}
+	}
+	return same < maxConnsPerIP
 }
 
 // ServeSpectators starts a spectator service; Close stops it.
@@ -89,7 +126,11 @@ func ServeSpectators(cfg SpectatorConfig) (*SpectatorService, error) {
 	if len(cfg.ListenAddrs) == 0 {
 		cfg.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/0"}
 	}
-	svc := &SpectatorService{cfg: cfg, sem: make(chan struct{}, cfg.Max), last: map[peer.ID]time.Time{}}
+	if cfg.BytesPerSecond <= 0 {
+		cfg.BytesPerSecond = DefaultSpectatorBytesPerSecond
+	}
+	svc := &SpectatorService{cfg: cfg, sem: make(chan struct{}, cfg.Max), last: map[peer.ID]time.Time{},
+		inflight: map[peer.ID]bool{}, asked: map[peer.ID]time.Time{}, done: make(chan struct{})}
 	h, err := newPlainHost(cfg.Key, cfg.ListenAddrs, spectatorGater{svc})
 	if err != nil {
 		return nil, fmt.Errorf("netp2p: spectator service: %w", err)
@@ -98,6 +139,8 @@ func ServeSpectators(cfg SpectatorConfig) (*SpectatorService, error) {
 	svc.h = h
 	svc.mu.Unlock()
 	h.SetStreamHandler(spectateProto, svc.handle)
+	svc.wg.Add(1)
+	go svc.reap()
 	return svc, nil
 }
 
@@ -114,9 +157,29 @@ func p2pAddrs(h host.Host) []string {
 }
 
 // Close stops the service.
-func (s *SpectatorService) Close() error { return s.h.Close() }
+func (s *SpectatorService) Close() error {
+	close(s.done)
+	s.wg.Wait()
+	return s.h.Close()
+}
 
 func (s *SpectatorService) handle(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	// One request in flight per spectator: an identity that opens many
+	// streams waits for its own, and cannot hold the answer slots.
+	if !s.begin(p) {
+		_ = st.Reset()
+		return
+	}
+	defer s.end(p)
+	if wait := s.pace(p); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-s.done:
+			_ = st.Reset()
+			return
+		}
+	}
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -125,10 +188,6 @@ func (s *SpectatorService) handle(st network.Stream) {
 	}
 	defer func() { <-s.sem }()
 	defer st.Close()
-	p := st.Conn().RemotePeer()
-	if wait := s.pace(p); wait > 0 {
-		time.Sleep(wait)
-	}
 	_ = st.SetReadDeadline(time.Now().Add(syncReadTimeout))
 	req, err := readFrame(bufio.NewReader(st), MaxSyncRequest)
 	if err != nil {
@@ -138,13 +197,14 @@ func (s *SpectatorService) handle(st network.Stream) {
 	ctx, cancel := context.WithTimeout(context.Background(), syncWriteTimeout)
 	defer cancel()
 	resp, err := s.cfg.Serve(ctx, req)
-	if err == nil && len(resp) > DefaultMaxSyncResponse {
+	if err == nil && len(resp) > maxSpectatorAnswer {
 		err = fmt.Errorf("response of %d bytes: %w", len(resp), errOversize)
 	}
 	status := byte(0)
 	if err != nil {
 		status, resp = 1, []byte(err.Error())
 	}
+	s.charge(len(resp))
 	_ = st.SetWriteDeadline(time.Now().Add(syncWriteTimeout))
 	w := bufio.NewWriter(st)
 	if w.WriteByte(status) != nil || writeFrame(w, resp) != nil || w.Flush() != nil {
@@ -170,6 +230,75 @@ func (s *SpectatorService) pace(p peer.ID) time.Duration {
 	s.last[p], s.lastAny = at, at
 	return at.Sub(now)
 }
+
+// charge pushes the next answer back by what this one weighed at
+// BytesPerSecond, so the spectators together make the player upload (and
+// its runtime build) at most that much, however they ask: a request after
+// slot 0 brings a whole snapshot for a few bytes.
+func (s *SpectatorService) charge(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastAny = maxTime(s.lastAny, time.Now()).Add(time.Duration(float64(n) / float64(s.cfg.BytesPerSecond) * float64(time.Second)))
+}
+
+// begin marks p's request in flight (false: one is already); end clears
+// it. Both note when p last asked, for the idle reaper.
+func (s *SpectatorService) begin(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[p] {
+		return false
+	}
+	if len(s.asked) > 4*cap(s.sem) {
+		clear(s.asked)
+	}
+	s.inflight[p], s.asked[p] = true, time.Now()
+	return true
+}
+
+func (s *SpectatorService) end(p peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, p)
+	s.asked[p] = time.Now()
+}
+
+// reap closes, every second, the connections of spectators that asked
+// nothing for idleSpectator: a connection held without asking would
+// otherwise keep a place of the 2×Max for good.
+func (s *SpectatorService) reap() {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		for _, c := range s.h.Network().Conns() {
+			s.mu.Lock()
+			at, ok := s.asked[c.RemotePeer()]
+			busy := s.inflight[c.RemotePeer()]
+			s.mu.Unlock()
+			if !ok {
+				at = c.Stat().Opened
+			}
+			if !busy && now.Sub(at) > idleSpectator {
+				_ = c.Close()
+			}
+		}
+	}
+}
+
+// idleSpectator is how long a spectator's connection stays without a
+// request (an honest one asks every tick).
+const idleSpectator = 5 * time.Second
+
+// maxConnsPerIP bounds one address's connections to a spectator service,
+// so one machine with many identities cannot take every place.
+const maxConnsPerIP = 2
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -215,7 +344,7 @@ func DialSpectator(key *crypto.PrivateKey, roster []crypto.PublicKey, addrs []st
 			h.Close()
 			return nil, fmt.Errorf("netp2p: spectator: address %q is not a roster player's", a)
 		}
-		h.Peerstore().AddAddrs(info.ID, info.Addrs, time.Hour)
+		h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.PermanentAddrTTL)
 		known++
 	}
 	if known == 0 {
@@ -268,7 +397,7 @@ func (c *SpectatorClient) RequestSync(ctx context.Context, seat int, req []byte)
 	status, err := r.ReadByte()
 	if err == nil {
 		var body []byte
-		if body, err = readFrame(r, DefaultMaxSyncResponse); err == nil {
+		if body, err = readFrame(r, maxSpectatorAnswer); err == nil {
 			if status != 0 {
 				return nil, fmt.Errorf("netp2p: watch seat %d: remote error: %s", seat, body)
 			}

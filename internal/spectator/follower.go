@@ -87,8 +87,11 @@ func (f *Follower) Source() (seat int, ok bool) {
 // answer to this request, or does not verify, drops seat, is kept as a
 // Forgery (with the signed answer as its Proof when VerifyForgery shows
 // it to others), and gives an error wrapping ErrForged; the records
-// before the one that failed were checked and stay applied (each record
-// is checked on its own, before it changes anything).
+// before the one that failed were checked and stay applied. A forged
+// entry or checkpoint fails its certificate check before it changes
+// anything; what is checked after that (the batch of a certified entry)
+// fails only if a quorum certified an invalid batch, which f Byzantine
+// seats cannot make happen.
 func (f *Follower) Deliver(seat int, frame []byte) (applied int, err error) {
 	if len(frame) == 0 {
 		return 0, nil

@@ -174,6 +174,26 @@ func TestFollowerChecksEveryAnswer(t *testing.T) {
 			st.Checkpoint, st.CheckpointCert = l.checkpoint(20, st.Snapshot, 0, 1)
 		},
 		"gap": func(st *bft.SyncState) { st.Entries = append(st.Entries[:2], st.Entries[3:]...) },
+		// Every entry points 1024 times at one unsigned Confirm naming
+		// 4096 pairs: checking it cost seconds per entry (its body was
+		// read once per reference). A certificate holds one Confirm per
+		// acceptor at most.
+		"padded certificates": func(st *bft.SyncState) {
+			w := wire.NewWriter(nil)
+			w.Uvarint(0)
+			w.Uvarint(4096)
+			for i := range 4096 {
+				w.Uvarint(uint64(1000 + i))
+				w.Bytes32(crypto.Digest{})
+			}
+			junk := crypto.Envelope{Type: wire.TypeConfirm, Sender: 2, Body: w.Bytes()}
+			st.Confirms = append(st.Confirms, junk)
+			for i := range st.Entries {
+				for range 1024 {
+					st.Entries[i].Cert = append(st.Entries[i].Cert, uint32(len(st.Confirms)-1))
+				}
+			}
+		},
 	}
 	for name, forge := range cases {
 		t.Run(name, func(t *testing.T) {

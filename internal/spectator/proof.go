@@ -89,6 +89,7 @@ func VerifyForgery(h *gamestate.Header, proof []byte) (seat int, reason string, 
 	if err != nil {
 		return seat, fmt.Sprintf("served an undecodable log: %v", err), nil
 	}
+	certs := gamestate.NewCertChecker(h)
 	next := after + 1
 	if st.Snapshot != nil {
 		rec, err := gamestate.CheckpointRecord(st.Checkpoint, st.CheckpointCert, st.Snapshot)
@@ -98,7 +99,7 @@ func VerifyForgery(h *gamestate.Header, proof []byte) (seat int, reason string, 
 		if rec.Slot <= after {
 			return seat, fmt.Sprintf("served the snapshot of slot %d to a spectator at slot %d", rec.Slot, after), nil
 		}
-		if err := gamestate.CheckCheckpointCertificate(h, &rec); err != nil {
+		if err := certs.Checkpoint(&rec); err != nil {
 			return seat, fmt.Sprintf("served a forged checkpoint: %v", err), nil
 		}
 		next = rec.Slot + 1
@@ -115,7 +116,7 @@ func VerifyForgery(h *gamestate.Header, proof []byte) (seat int, reason string, 
 			cert = append(cert, st.Confirms[i])
 		}
 		rec := gamestate.EntryRecord(e.Slot, e.View, e.Value, cert)
-		if err := gamestate.CheckEntryCertificate(h, &rec); err != nil {
+		if err := certs.Entry(&rec); err != nil {
 			return seat, fmt.Sprintf("served a forged entry: %v", err), nil
 		}
 		next++
