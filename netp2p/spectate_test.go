@@ -88,3 +88,54 @@ func TestSpectatorServicePace(t *testing.T) {
 		prev = w
 	}
 }
+
+// TestSpectatorServiceConnections: one address holds at most two
+// connections (a third spectator from it is refused), and a connection
+// that asks nothing is closed by the reaper, freeing its place.
+func TestSpectatorServiceConnections(t *testing.T) {
+	var roster []crypto.PublicKey
+	for i := range 4 {
+		roster = append(roster, testKey(t, i).Public())
+	}
+	svc, err := ServeSpectators(SpectatorConfig{Key: testKey(t, 1), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Serve: func(_ context.Context, req []byte) ([]byte, error) { return req, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ask := func() (*SpectatorClient, error) {
+		k, _ := crypto.GenerateKey(nil)
+		c, err := DialSpectator(k, roster, svc.Addrs())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.RequestSync(context.Background(), 1, []byte("x"))
+		return c, err
+	}
+	var clients []*SpectatorClient
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	for i := range 2 {
+		c, err := ask()
+		clients = append(clients, c)
+		if err != nil {
+			t.Fatalf("spectator %d from 127.0.0.1: %v", i, err)
+		}
+	}
+	c, err := ask()
+	clients = append(clients, c)
+	if err == nil {
+		t.Fatal("a third connection from one address was admitted")
+	}
+	// The first two ask nothing more: the reaper closes them (5 s idle),
+	// and a new spectator gets in.
+	waitFor(t, time.Minute, "idle spectator connections closed", func() bool { return len(svc.h.Network().Conns()) == 0 })
+	c, err = ask()
+	clients = append(clients, c)
+	if err != nil {
+		t.Fatalf("after the reaper: %v", err)
+	}
+}
