@@ -99,16 +99,29 @@ func playLongMatch(t *testing.T, n int) ([]*Session, []*countingWriter, time.Tim
 	t.Helper()
 	keys, roster := testRoster(t, n)
 	params := arena.Params(n, 7)
-	sess := make([]*Session, n)
 	recs := make([]*countingWriter, n)
+	sess := joinLoopback(t, n, func(i int) Config {
+		recs[i] = &countingWriter{}
+		return Config{Key: keys[i], MatchName: "long-match", Roster: roster, GameParams: params, TickRate: 60,
+			NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) },
+			WALDir:  MemoryWAL, Record: recs[i]}
+	})
+	start := time.Now()
+	playBots(t, sess, 7, nil)
+	return sess, recs, start
+}
+
+// joinLoopback joins n sessions over loopback libp2p, seat i with
+// cfg(i) (its ListenAddrs and Peers set here: each later seat dials the
+// earlier ones). Cleanup closes them.
+func joinLoopback(t *testing.T, n int, cfg func(i int) Config) []*Session {
+	t.Helper()
+	sess := make([]*Session, n)
 	var addrs []string
 	for i := range sess {
-		recs[i] = &countingWriter{}
-		cfg := Config{Key: keys[i], MatchName: "long-match", Roster: roster, GameParams: params, TickRate: 60,
-			NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) },
-			Network: NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs},
-			WALDir:  MemoryWAL, Record: recs[i]}
-		s, err := Join(context.Background(), cfg)
+		c := cfg(i)
+		c.Network.ListenAddrs, c.Network.Peers = []string{"/ip4/127.0.0.1/tcp/0"}, addrs
+		s, err := Join(context.Background(), c)
 		if err != nil {
 			t.Fatalf("join %d: %v", i, err)
 		}
@@ -116,22 +129,31 @@ func playLongMatch(t *testing.T, n int) ([]*Session, []*countingWriter, time.Tim
 		sess[i] = s
 		addrs = append(addrs, s.Addrs()...)
 	}
-	start := time.Now()
+	return sess
+}
+
+// playBots plays every session with an arena bot of seed until cleanup;
+// onTick, if set, sees each seat's TickEvents.
+func playBots(t *testing.T, sess []*Session, seed uint64, onTick func(seat int, te TickEvent)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for i, s := range sess {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			playBot(ctx, s, arena.NewBot(i, 7))
+			playBot(ctx, s, arena.NewBot(i, seed), func(te TickEvent) {
+				if onTick != nil {
+					onTick(i, te)
+				}
+			})
 		}()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return sess, recs, start
 }
 
-// playBot submits a bot's input every applied tick until ctx ends.
-func playBot(ctx context.Context, s *Session, bot *arena.Bot) {
+// playBot submits a bot's input every applied tick until ctx ends,
+// passing each TickEvent to onTick first.
+func playBot(ctx context.Context, s *Session, bot *arena.Bot, onTick func(TickEvent)) {
 	events := s.Events()
 	for {
 		select {
@@ -141,9 +163,11 @@ func playBot(ctx context.Context, s *Session, bot *arena.Bot) {
 			if !ok {
 				return
 			}
-			if _, tick := ev.(TickEvent); !tick {
+			te, tick := ev.(TickEvent)
+			if !tick {
 				continue
 			}
+			onTick(te)
 			at := s.InputTick()
 			var in []byte
 			s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })

@@ -46,58 +46,24 @@ func playWatched(t *testing.T, n int) (Config, []*Session, *hashBook) {
 	params := arena.Params(n, 5)
 	base := Config{MatchName: "watched", Roster: roster, GameParams: params, TickRate: 30, Epoch: time.Now(),
 		NewGame: func() (gamestate.Game, error) { return arena.FromParams(params) }}
-	sess := make([]*Session, n)
-	var addrs []string
-	for i := range sess {
+	sess := joinLoopback(t, n, func(i int) Config {
 		cfg := base
 		cfg.Key, cfg.WALDir = keys[i], MemoryWAL
-		cfg.Network = NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: addrs,
-			SpectatorAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
-		s, err := Join(context.Background(), cfg)
-		if err != nil {
-			t.Fatalf("join %d: %v", i, err)
-		}
-		t.Cleanup(func() { s.Close() })
-		sess[i] = s
-		addrs = append(addrs, s.Addrs()...)
-	}
+		cfg.Network.SpectatorAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		return cfg
+	})
 	book := &hashBook{hashes: map[uint64]crypto.Digest{}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for i, s := range sess {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bot := arena.NewBot(i, 5)
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case ev, ok := <-s.Events():
-					if !ok {
-						return
-					}
-					te, tick := ev.(TickEvent)
-					if !tick {
-						continue
-					}
-					if i == 0 {
-						book.mu.Lock()
-						if te.Checkpoint {
-							book.hashes[te.Tick] = te.Hash
-						}
-						book.last = te.Tick
-						book.mu.Unlock()
-					}
-					at := s.InputTick()
-					var in []byte
-					s.View(func(g gamestate.Game, _ uint64) { in = bot.Input(g.(*arena.Arena), at) })
-					_ = s.SubmitInputAt(at, in)
-				}
-			}
-		}()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	playBots(t, sess, 5, func(seat int, te TickEvent) {
+		if seat != 0 {
+			return
+		}
+		book.mu.Lock()
+		if te.Checkpoint {
+			book.hashes[te.Tick] = te.Hash
+		}
+		book.last = te.Tick
+		book.mu.Unlock()
+	})
 	return base, sess, book
 }
 

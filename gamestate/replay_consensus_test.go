@@ -22,6 +22,23 @@ func confirmBy(m *match, seat int, view, slot uint64, d crypto.Digest) crypto.En
 	return m.signers[seat].Sign(wire.TypeConfirm, v.Bytes())
 }
 
+// decided is what bft decides at slot for batch b with evidence evs: the
+// value (payload and evidence) and seats 0, 1 and 3's Confirms of it.
+func decided(m *match, slot uint64, b *gamestate.Batch, evs []bft.Evidence) ([]byte, []crypto.Envelope) {
+	w := wire.NewWriter(nil)
+	w.Blob(b.Encode())
+	w.Uvarint(uint64(len(evs)))
+	for i := range evs {
+		w.Blob(bft.EncodeEvidence(&evs[i]))
+	}
+	value := w.Bytes()
+	var cert []crypto.Envelope
+	for _, seat := range []int{0, 1, 3} {
+		cert = append(cert, confirmBy(m, seat, 0, slot, crypto.Sum(value)))
+	}
+	return value, cert
+}
+
 // TestCertifiedReplayDerivesConsensusVerdicts: a consensus verdict (seat
 // 2 signed two Confirms for one slot) is ordered with the value of slot 10.
 // The replay holds it three ways: as recorded (a consensus record before
@@ -62,17 +79,7 @@ func TestCertifiedReplayDerivesConsensusVerdicts(t *testing.T) {
 		m.verdicts = append(m.verdicts, derived...)
 		b := m.step()
 		signed += len(b.Hashes)
-		w := wire.NewWriter(nil)
-		w.Blob(b.Encode())
-		w.Uvarint(uint64(len(evs)))
-		for i := range evs {
-			w.Blob(bft.EncodeEvidence(&evs[i]))
-		}
-		value := w.Bytes()
-		var cert []crypto.Envelope
-		for _, seat := range []int{0, 1, 3} {
-			cert = append(cert, confirmBy(m, seat, 0, s, crypto.Sum(value)))
-		}
+		value, cert := decided(m, s, b, evs)
 		for i, rw := range rws {
 			claims := derived
 			switch {
@@ -134,14 +141,7 @@ func honestCertified(t *testing.T, slots int) (*match, [][]byte, [][]crypto.Enve
 	var batches []*gamestate.Batch
 	for s := uint64(1); s <= uint64(slots); s++ {
 		b := m.step()
-		w := wire.NewWriter(nil)
-		w.Blob(b.Encode())
-		w.Uvarint(0)
-		value := w.Bytes()
-		var cert []crypto.Envelope
-		for _, seat := range []int{0, 1, 3} {
-			cert = append(cert, confirmBy(m, seat, 0, s, crypto.Sum(value)))
-		}
+		value, cert := decided(m, s, b, nil)
 		values, certs, batches = append(values, value), append(certs, cert), append(batches, b)
 	}
 	return m, values, certs, batches
@@ -228,14 +228,7 @@ func TestCheckpointReportsTheVerdictsItSkips(t *testing.T) {
 		if s <= 30 {
 			continue
 		}
-		w := wire.NewWriter(nil)
-		w.Blob(b.Encode())
-		w.Uvarint(0)
-		value := w.Bytes()
-		var cert []crypto.Envelope
-		for _, seat := range []int{0, 1, 3} {
-			cert = append(cert, confirmBy(m, seat, 0, s, crypto.Sum(value)))
-		}
+		value, cert := decided(m, s, b, nil)
 		if err := rw.WriteEntry(s, 0, value, cert); err != nil {
 			t.Fatal(err)
 		}

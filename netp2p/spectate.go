@@ -374,38 +374,7 @@ func (c *SpectatorClient) RequestSync(ctx context.Context, seat int, req []byte)
 	if seat < 0 || seat >= len(c.seats) {
 		return nil, ErrBadSeat
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, syncWriteTimeout)
-		defer cancel()
-	}
-	deadline, _ := ctx.Deadline()
-	s, err := c.h.NewStream(ctx, c.seats[seat], spectateProto)
-	if err != nil {
-		return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
-	}
-	defer s.Close()
-	_ = s.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
-	defer stop()
-	if err := writeFrame(s, req); err != nil {
-		_ = s.Reset()
-		return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
-	}
-	_ = s.CloseWrite()
-	r := bufio.NewReader(s)
-	status, err := r.ReadByte()
-	if err == nil {
-		var body []byte
-		if body, err = readFrame(r, maxSpectatorAnswer); err == nil {
-			if status != 0 {
-				return nil, fmt.Errorf("netp2p: watch seat %d: remote error: %s", seat, body)
-			}
-			return body, nil
-		}
-	}
-	_ = s.Reset()
-	return nil, fmt.Errorf("netp2p: watch seat %d: %w", seat, err)
+	return exchange(ctx, c.h, c.seats[seat], spectateProto, req, maxSpectatorAnswer, fmt.Sprintf("watch seat %d", seat))
 }
 
 // Close stops the endpoint.

@@ -11,7 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/paxsync/paxsync/crypto"
@@ -363,15 +365,23 @@ func (h *Host) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, e
 	if len(req) > MaxSyncRequest {
 		return nil, fmt.Errorf("netp2p: sync request of %d bytes: %w", len(req), errOversize)
 	}
+	return exchange(ctx, h.h, h.ids[seat], syncProto, req, h.cfg.MaxSyncResponse, fmt.Sprintf("sync with seat %d", seat))
+}
+
+// exchange sends req on a new proto stream to id and reads the status and
+// the answer (at most max bytes): the request/answer of /paxsync/sync/1
+// and /paxsync/spectate/1. Without a deadline on ctx it is bounded by
+// 30 s. what names the exchange in errors.
+func exchange(ctx context.Context, h host.Host, id peer.ID, proto protocol.ID, req []byte, max int, what string) ([]byte, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, syncWriteTimeout)
 		defer cancel()
 	}
 	deadline, _ := ctx.Deadline()
-	s, err := h.h.NewStream(ctx, h.ids[seat], syncProto)
+	s, err := h.NewStream(ctx, id, proto)
 	if err != nil {
-		return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+		return nil, fmt.Errorf("netp2p: %s: %w", what, err)
 	}
 	defer s.Close()
 	_ = s.SetDeadline(deadline)
@@ -380,22 +390,22 @@ func (h *Host) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, e
 	defer stop()
 	if err := writeFrame(s, req); err != nil {
 		_ = s.Reset()
-		return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+		return nil, fmt.Errorf("netp2p: %s: %w", what, err)
 	}
 	_ = s.CloseWrite()
 	r := bufio.NewReader(s)
 	status, err := r.ReadByte()
 	if err == nil {
 		var body []byte
-		if body, err = readFrame(r, h.cfg.MaxSyncResponse); err == nil {
+		if body, err = readFrame(r, max); err == nil {
 			if status != 0 {
-				return nil, fmt.Errorf("netp2p: sync with seat %d: remote error: %s", seat, body)
+				return nil, fmt.Errorf("netp2p: %s: remote error: %s", what, body)
 			}
 			return body, nil
 		}
 	}
 	_ = s.Reset()
-	return nil, fmt.Errorf("netp2p: sync with seat %d: %w", seat, err)
+	return nil, fmt.Errorf("netp2p: %s: %w", what, err)
 }
 
 func (h *Host) handleSyncStream(s network.Stream, seat int) {
