@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/paxsync/paxsync/crypto"
@@ -110,6 +111,37 @@ func TestEntriesCarryTransferableCertificates(t *testing.T) {
 	}
 	for i := range got[3] {
 		checkEntryCert(t, late, &got[3][i])
+	}
+}
+
+// TestSyncRefusesPaddedCertificates: an answer whose entry names more
+// Confirms than there are acceptors (a Byzantine sync peer padding every
+// entry with references to one fat Confirm, to make the asker scan its
+// pairs once per reference on its runtime goroutine) is refused as a bad
+// sync before any of it is read; the same answer unpadded applies.
+func TestSyncRefusesPaddedCertificates(t *testing.T) {
+	c := newCPCluster(t, 4)
+	c.link = func(from, to int, env crypto.Envelope) bool { return to != 3 }
+	got, snaps := make([][]Entry, 4), make([]*Snapshot, 4)
+	for i := 0; i < 4; i++ {
+		if err := c.nodes[0].Propose([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.pumpCollect(got, snaps)
+	st, ok := c.nodes[1].SyncResponse(0)
+	if !ok || len(st.Entries) == 0 {
+		t.Fatal("no sync response")
+	}
+	padded := *st
+	padded.Entries = append([]SyncEntry(nil), st.Entries...)
+	e := &padded.Entries[0]
+	e.Cert = append(append([]uint32(nil), e.Cert...), make([]uint32, 1024)...)
+	if err := c.nodes[3].ApplySync(&padded); !errors.Is(err, ErrBadSync) {
+		t.Fatalf("padded certificate: %v", err)
+	}
+	if err := c.nodes[3].ApplySync(st); err != nil {
+		t.Fatalf("the honest answer: %v", err)
 	}
 }
 

@@ -123,6 +123,12 @@ func (nd *Node) ApplySync(s *SyncState) error {
 		if e.Slot != next {
 			break
 		}
+		if len(e.Cert) > nd.acc {
+			// A quorum certificate names one Confirm per acceptor at
+			// most; more indexes only make every one of them cost a scan
+			// of its Confirm's pairs here, on the runtime goroutine.
+			return fmt.Errorf("%w: slot %d: certificate of %d Confirms, more than the %d acceptors", ErrBadSync, e.Slot, len(e.Cert), nd.acc)
+		}
 		d := crypto.Sum(e.Value)
 		var cert []*envRef
 		seen := map[uint16]bool{}

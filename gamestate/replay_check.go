@@ -59,6 +59,10 @@ func (c *ReplayChecker) Report() *Report {
 	return c.rep
 }
 
+// LastSlot is the last decided slot checked (Report().LastSlot without
+// the game hash Report computes).
+func (c *ReplayChecker) LastSlot() uint64 { return c.rep.LastSlot }
+
 // Engine is the re-simulated engine after the records checked so far.
 // Read it only; a record checked later changes it.
 func (c *ReplayChecker) Engine() *Engine { return c.eng }

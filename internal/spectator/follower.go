@@ -65,7 +65,7 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 func (f *Follower) Request() []byte { return binary.AppendUvarint(nil, f.Slot()) }
 
 // Slot is the last decided slot checked and applied.
-func (f *Follower) Slot() uint64 { return f.chk.Report().LastSlot }
+func (f *Follower) Slot() uint64 { return f.chk.LastSlot() }
 
 // Source is the player to ask next: the players take turns, so one that
 // withholds the log only slows the spectator, and one caught forging is
