@@ -84,12 +84,20 @@ func (s *Session) SpectatorAddrs() []string {
 // re-derived): it trusts no player. A player whose answer does not verify
 // is dropped for good (Forgeries says who and why) and the others serve
 // on; with f or fewer Byzantine players and one honest service reachable,
-// the spectator sees exactly the match the honest players see. Methods are
-// safe for concurrent use.
+// the spectator sees exactly the match the honest players see.
+//
+// Spectators relay to each other, so the players serve a bounded number
+// however many watch: a spectator given Network.SpectatorAddrs serves the
+// players' signed answers it has checked, unchanged, to other spectators
+// (RelayAddrs), which check them as they would the players' own. A relay
+// can only slow those it serves; anything it serves that no player signed
+// drops it (RelayFaults), and a player's forgery it forwards still
+// convicts that player. Methods are safe for concurrent use.
 type Spectator struct {
 	cfg    Config
 	f      *spectator.Follower
 	client *netp2p.SpectatorClient
+	relay  *netp2p.SpectatorService // nil unless relaying
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -97,17 +105,21 @@ type Spectator struct {
 	err error
 }
 
-// ErrNoSource means every player the spectator could ask was caught
-// serving a forged log.
-var ErrNoSource = errors.New("paxsync: spectator: no player left to watch from")
+// ErrNoSource means every player and relay the spectator could ask was
+// caught serving a forged log (or, for a relay, what no player signed).
+var ErrNoSource = errors.New("paxsync: spectator: no player or relay left to watch from")
 
 // Spectate starts watching the match cfg describes: cfg is the match's
 // own configuration (MatchName, Roster, Epoch, TickRate, GameParams,
 // NewGame and the other game settings, exactly as the players have them,
 // or the certificates do not verify), with Key the spectator's own key,
-// which must not be in the Roster. players are spectator service addresses
-// (Session.SpectatorAddrs), at least one. Close it when done.
-func Spectate(ctx context.Context, cfg Config, players []string) (*Spectator, error) {
+// which must not be in the Roster. sources are spectator service
+// addresses, at least one: the players' (Session.SpectatorAddrs) and other
+// spectators' relays (Spectator.RelayAddrs), told apart by their keys.
+// With cfg.Network.SpectatorAddrs set, the spectator relays on those
+// addresses (at most Network.MaxSpectators answers at once, paced as a
+// player's service is). Close it when done.
+func Spectate(ctx context.Context, cfg Config, sources []string) (*Spectator, error) {
 	cfg, _, err := cfg.defaults(true)
 	if err != nil {
 		return nil, err
@@ -117,22 +129,54 @@ func Spectate(ctx context.Context, cfg Config, players []string) (*Spectator, er
 		// trusts no player may go by; broadcast mode decides nothing.
 		return nil, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
 	}
-	if len(players) == 0 {
-		return nil, badConfig("players", "no spectator service address")
+	if len(sources) == 0 {
+		return nil, badConfig("sources", "no spectator service address")
+	}
+	if cfg.Network.MaxSpectators < 0 {
+		return nil, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
 	}
 	newGame := func(*gamestate.Header) (gamestate.Game, error) { return cfg.NewGame() }
 	f, err := spectator.New(replayHeader(&cfg), newGame)
 	if err != nil {
 		return nil, badConfig("NewGame", "%v", err)
 	}
-	client, err := netp2p.DialSpectator(cfg.Key, cfg.Roster, players)
+	client, err := netp2p.DialSpectator(cfg.Key, cfg.Roster, sources)
 	if err != nil {
 		return nil, fmt.Errorf("paxsync: spectator: %w", err)
 	}
+	f.UseRelays(client.Relays())
+	sp := &Spectator{cfg: cfg, f: f, client: client, done: make(chan struct{})}
+	if net := cfg.Network; len(net.SpectatorAddrs) > 0 {
+		f.EnableRelay()
+		sp.relay, err = netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: cfg.Key, ListenAddrs: net.SpectatorAddrs,
+			Max: net.MaxSpectators, MinInterval: cfg.interval() / 2, Serve: sp.serveRelay})
+		if err != nil {
+			client.Close()
+			return nil, fmt.Errorf("paxsync: spectator relay: %w", err)
+		}
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	sp := &Spectator{cfg: cfg, f: f, client: client, cancel: cancel, done: make(chan struct{})}
+	sp.cancel = cancel
 	go sp.run(runCtx)
 	return sp, nil
+}
+
+// serveRelay answers another spectator with a player's signed answer this
+// one checked and kept.
+func (sp *Spectator) serveRelay(_ context.Context, req []byte) ([]byte, error) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	return sp.f.Relay(req), nil
+}
+
+// RelayAddrs are the addresses this spectator relays on
+// (Network.SpectatorAddrs), each ending in /p2p/<peer ID>: what another
+// spectator passes to Spectate. Nil when it does not relay.
+func (sp *Spectator) RelayAddrs() []string {
+	if sp.relay == nil {
+		return nil
+	}
+	return sp.relay.Addrs()
 }
 
 // requestTimeout bounds one answer: a LAN player answers in
@@ -148,26 +192,26 @@ func (sp *Spectator) run(ctx context.Context) {
 	idle := 0 // answers in a row that brought nothing
 	for ctx.Err() == nil {
 		sp.mu.Lock()
-		seat, ok := sp.f.Source()
-		for tries := 0; ok && !sp.client.Known(seat) && tries < len(sp.cfg.Roster); tries++ {
-			seat, ok = sp.f.Source()
+		src, ok := sp.f.Source()
+		for tries := 0; ok && !sp.client.Known(src) && tries < sp.f.Sources(); tries++ {
+			src, ok = sp.f.Source()
 		}
-		if !ok || !sp.client.Known(seat) {
+		if !ok || !sp.client.Known(src) {
 			sp.err = ErrNoSource
 			sp.mu.Unlock()
 			return
 		}
 		req := sp.f.Request()
 		sp.mu.Unlock()
-		// A player that holds a request open only delays this one: the
-		// next goes to the next player.
+		// A source that holds a request open only delays this one: the
+		// next goes to the next source.
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		resp, err := sp.client.RequestSync(rctx, seat, req)
+		resp, err := sp.client.RequestSync(rctx, src, req)
 		cancel()
 		applied := 0
 		if err == nil {
 			sp.mu.Lock()
-			applied, _ = sp.f.Deliver(seat, resp) // a forgery drops seat: Forgeries
+			applied, _ = sp.f.Deliver(src, resp) // a forgery drops src: Forgeries, RelayFaults
 			sp.mu.Unlock()
 		}
 		if applied > 0 {
@@ -176,7 +220,7 @@ func (sp *Spectator) run(ctx context.Context) {
 		}
 		idle++
 		wait := iv
-		if idle >= 4*len(sp.cfg.Roster) {
+		if idle >= 4*sp.f.Sources() {
 			wait = min(8*iv, time.Second) // no one has anything: the match is over or paused
 		}
 		select {
@@ -201,8 +245,12 @@ type SpectatorStats struct {
 	Verdicts []gamestate.Verdict
 	// Forgeries are the answers that did not verify, each naming the
 	// player; a Forgery's Proof (its signed answer) convinces anyone with
-	// the roster (VerifyForgedLog).
+	// the roster (VerifyForgedLog). One a relay forwarded names it (Via).
 	Forgeries []spectator.Forgery
+	// RelayFaults are the relays dropped for serving what no player
+	// signed for the request (no proof against anyone: relays are not in
+	// the roster).
+	RelayFaults []spectator.RelayFault
 }
 
 // Stats reports what the spectator has checked so far.
@@ -211,7 +259,7 @@ func (sp *Spectator) Stats() SpectatorStats {
 	defer sp.mu.Unlock()
 	rep := sp.f.Report()
 	return SpectatorStats{Slot: rep.LastSlot, Checkpoints: rep.Checkpoints, Ticks: rep.Ticks, Hash: rep.FinalHash,
-		Verdicts: append([]gamestate.Verdict(nil), rep.Verdicts...), Forgeries: sp.f.Forgeries()}
+		Verdicts: append([]gamestate.Verdict(nil), rep.Verdicts...), Forgeries: sp.f.Forgeries(), RelayFaults: sp.f.RelayFaults()}
 }
 
 // View calls fn with the game as the checked log left it and the next
@@ -239,11 +287,15 @@ func (sp *Spectator) Err() error {
 	return sp.err
 }
 
-// Close stops watching.
+// Close stops watching (and relaying).
 func (sp *Spectator) Close() error {
 	sp.cancel()
 	<-sp.done
-	return sp.client.Close()
+	var err error
+	if sp.relay != nil {
+		err = sp.relay.Close()
+	}
+	return errors.Join(sp.client.Close(), err)
 }
 
 // VerifyForgedLog checks a spectator's proof that a player served a forged

@@ -84,7 +84,9 @@ func waitFor(limit time.Duration, cond func() bool) bool {
 // seat 0's, run by a forger holding seat 0's key — alters the first entry
 // of every answer. The spectator drops seat 0 on its first answer, names
 // it, follows the match from the honest services, and holds exactly the
-// honest players' state at every checkpoint tick it reaches.
+// honest players' state at every checkpoint tick it reaches. It relays:
+// a second spectator, given only its relay's address, follows the match
+// too, to the same state, and never sees the forger's answers.
 func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays a match over loopback libp2p")
@@ -103,7 +105,7 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 	if !waitFor(3*time.Minute, stable) {
 		t.Fatalf("no stable checkpoint by tick %d", book.lastTick())
 	}
-	keys, _ := testRoster(t, 1)
+	keys, _ := testRoster(t, 2)
 	var signMu sync.Mutex
 	signer := crypto.NewSigner(sess[0].cfg.Key, sess[0].match, 0)
 	forger, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: sess[0].cfg.Key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
@@ -138,6 +140,7 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 	defer forger.Close()
 	cfg := base
 	cfg.Key = keys[0]
+	cfg.Network.SpectatorAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	from := append(append(forger.Addrs(), sess[1].SpectatorAddrs()...), sess[2].SpectatorAddrs()...)
 	sp, err := Spectate(context.Background(), cfg, from)
 	if err != nil {
@@ -145,8 +148,25 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 	}
 	defer sp.Close()
 	joinedAt := book.lastTick()
-	if !waitFor(2*time.Minute, func() bool { return sp.Stats().Ticks > joinedAt+150 }) {
-		t.Fatalf("the spectator reached tick %d (err %v); players at %d", sp.Stats().Ticks, sp.Err(), book.lastTick())
+	if len(sp.RelayAddrs()) == 0 {
+		t.Fatal("a spectator given Network.SpectatorAddrs does not relay")
+	}
+	cfg2 := base
+	cfg2.Key = keys[1]
+	sp2, err := Spectate(context.Background(), cfg2, sp.RelayAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp2.Close()
+	if sp2.RelayAddrs() != nil {
+		t.Fatal("a spectator relays without Network.SpectatorAddrs")
+	}
+	if !waitFor(2*time.Minute, func() bool { return sp.Stats().Ticks > joinedAt+150 && sp2.Stats().Ticks > joinedAt+150 }) {
+		t.Fatalf("the spectators reached ticks %d and %d (err %v, %v); players at %d",
+			sp.Stats().Ticks, sp2.Stats().Ticks, sp.Err(), sp2.Err(), book.lastTick())
+	}
+	if st2 := sp2.Stats(); len(st2.Forgeries)+len(st2.RelayFaults) != 0 || st2.Checkpoints == 0 {
+		t.Fatalf("through the relay: forgeries %+v, relay faults %+v, %d checkpoints", st2.Forgeries, st2.RelayFaults, st2.Checkpoints)
 	}
 	st := sp.Stats()
 	if len(st.Forgeries) != 1 || st.Forgeries[0].Seat != 0 {
@@ -162,20 +182,23 @@ func TestSpectatorJoinsMidMatchAndDropsAForger(t *testing.T) {
 	if len(st.Verdicts) != 0 {
 		t.Fatalf("a clean match gave the spectator verdicts: %v", st.Verdicts)
 	}
-	compared := 0
-	for tick := (st.Ticks - 1) / base.withHash() * base.withHash(); tick > joinedAt && compared < 3; tick -= base.withHash() {
-		mine, ok := sp.CheckpointHash(tick)
-		theirs, ok2 := book.get(tick)
-		if !ok || !ok2 {
-			continue
+	for i, s := range []*Spectator{sp, sp2} {
+		st := s.Stats()
+		compared := 0
+		for tick := (st.Ticks - 1) / base.withHash() * base.withHash(); tick > joinedAt && compared < 3; tick -= base.withHash() {
+			mine, ok := s.CheckpointHash(tick)
+			theirs, ok2 := book.get(tick)
+			if !ok || !ok2 {
+				continue
+			}
+			if mine != theirs {
+				t.Fatalf("spectator %d, tick %d: spectator %s, player %s", i, tick, mine, theirs)
+			}
+			compared++
 		}
-		if mine != theirs {
-			t.Fatalf("tick %d: spectator %s, player %s", tick, mine, theirs)
+		if compared == 0 {
+			t.Fatalf("spectator %d: no checkpoint tick to compare below %d", i, st.Ticks)
 		}
-		compared++
-	}
-	if compared == 0 {
-		t.Fatalf("no checkpoint tick to compare below %d", st.Ticks)
 	}
 }
 

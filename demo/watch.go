@@ -24,7 +24,8 @@ type Watch struct {
 
 // WatchLAN starts watching the match of lc.RosterFile (the same settings
 // the players pass: roster, --start-at, --tick-hz, --input-delay, --seed)
-// through the spectator services at from.
+// through the spectator services at from (the players', or other
+// spectators' relays); with lc.SpectatorListen it relays there itself.
 func WatchLAN(ctx context.Context, lc LiveConfig, from []string) (*Watch, error) {
 	if lc.RosterFile == "" {
 		return nil, errors.New("--spectate needs the match's --roster FILE")
@@ -40,6 +41,9 @@ func WatchLAN(ctx context.Context, lc LiveConfig, from []string) (*Watch, error)
 	if cfg.Key, err = crypto.GenerateKey(nil); err != nil {
 		return nil, err
 	}
+	if lc.SpectatorListen != "" {
+		cfg.Network.SpectatorAddrs = []string{lc.SpectatorListen} // relay to other spectators
+	}
 	sp, err := paxsync.Spectate(ctx, cfg, from)
 	if err != nil {
 		return nil, err
@@ -53,6 +57,10 @@ func WatchLAN(ctx context.Context, lc LiveConfig, from []string) (*Watch, error)
 	w.SetWatching("watched: its log checked here")
 	return &Watch{World: w, sp: sp}, nil
 }
+
+// RelayAddrs are where this spectator relays to others (nil unless
+// LiveConfig.SpectatorListen was set).
+func (w *Watch) RelayAddrs() []string { return w.sp.RelayAddrs() }
 
 // Play draws every tick the spectator has checked, at most one frame per
 // tick period, and the verdicts as they come, until ctx ends or the

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -308,17 +309,23 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // SpectatorClient is a spectator's endpoint: it dials players' spectator
-// services and asks them for the decided log. The Noise handshake proves
-// which roster key answered, so an answer that does not verify is known
-// to come from that seat.
+// services, and other spectators' relays, and asks them for the decided
+// log. The Noise handshake proves which key answered, so an answer that
+// does not verify is known to come from that seat (or that relay).
+//
+// Its sources are numbered as internal/spectator's Follower numbers them:
+// the roster's seats first, then the relays in the order given.
 type SpectatorClient struct {
-	h     host.Host
-	seats []peer.ID
+	h      host.Host
+	seats  []peer.ID
+	relays []peer.ID
 }
 
 // DialSpectator starts a spectator endpoint with its own key (outside the
-// roster) that knows the services at addrs (multiaddrs ending in
-// /p2p/<peer ID> of a roster key; others are refused).
+// roster) that knows the services at addrs: multiaddrs ending in
+// /p2p/<peer ID>, a roster key's (a player's spectator service) or any
+// other (a spectator relaying, whose own ServeSpectators service answers
+// with the players' answers it keeps).
 func DialSpectator(key *crypto.PrivateKey, roster []crypto.PublicKey, addrs []string) (*SpectatorClient, error) {
 	c := &SpectatorClient{}
 	for _, k := range roster {
@@ -328,28 +335,33 @@ func DialSpectator(key *crypto.PrivateKey, roster []crypto.PublicKey, addrs []st
 		}
 		c.seats = append(c.seats, id)
 	}
+	self, err := peerIDOf(key.Public())
+	if err != nil {
+		return nil, err
+	}
 	h, err := newPlainHost(key, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("netp2p: spectator: %w", err)
 	}
 	c.h = h
-	known := 0
 	for _, a := range addrs {
 		info, err := peer.AddrInfoFromString(a)
 		if err != nil {
 			h.Close()
 			return nil, fmt.Errorf("netp2p: spectator: address %q: %w", a, err)
 		}
-		if c.seatOf(info.ID) < 0 {
+		if info.ID == self {
 			h.Close()
-			return nil, fmt.Errorf("netp2p: spectator: address %q is not a roster player's", a)
+			return nil, fmt.Errorf("netp2p: spectator: address %q is this spectator's own", a)
+		}
+		if c.seatOf(info.ID) < 0 && !slices.Contains(c.relays, info.ID) {
+			c.relays = append(c.relays, info.ID)
 		}
 		h.Peerstore().AddAddrs(info.ID, info.Addrs, peerstore.PermanentAddrTTL)
-		known++
 	}
-	if known == 0 {
+	if len(addrs) == 0 {
 		h.Close()
-		return nil, errors.New("netp2p: spectator: no player address to watch from")
+		return nil, errors.New("netp2p: spectator: no address to watch from")
 	}
 	return c, nil
 }
@@ -363,18 +375,39 @@ func (c *SpectatorClient) seatOf(id peer.ID) int {
 	return -1
 }
 
-// Known reports whether an address of seat's spectator service is known.
-func (c *SpectatorClient) Known(seat int) bool {
-	return seat >= 0 && seat < len(c.seats) && len(c.h.Peerstore().Addrs(c.seats[seat])) > 0
+// Relays is the number of relays known: sources len(roster) and on.
+func (c *SpectatorClient) Relays() int { return len(c.relays) }
+
+func (c *SpectatorClient) source(src int) (peer.ID, bool) {
+	switch {
+	case src >= 0 && src < len(c.seats):
+		return c.seats[src], true
+	case src >= len(c.seats) && src < len(c.seats)+len(c.relays):
+		return c.relays[src-len(c.seats)], true
+	}
+	return "", false
 }
 
-// RequestSync asks seat's spectator service for the decided log after the
-// slot req names (the same exchange as Host.RequestSync).
-func (c *SpectatorClient) RequestSync(ctx context.Context, seat int, req []byte) ([]byte, error) {
-	if seat < 0 || seat >= len(c.seats) {
+// Known reports whether an address of source src (a seat's spectator
+// service, or a relay) is known.
+func (c *SpectatorClient) Known(src int) bool {
+	id, ok := c.source(src)
+	return ok && len(c.h.Peerstore().Addrs(id)) > 0
+}
+
+// RequestSync asks source src (a seat's spectator service, or a relay)
+// for the decided log after the slot req names (the same exchange as
+// Host.RequestSync).
+func (c *SpectatorClient) RequestSync(ctx context.Context, src int, req []byte) ([]byte, error) {
+	id, ok := c.source(src)
+	if !ok {
 		return nil, ErrBadSeat
 	}
-	return exchange(ctx, c.h, c.seats[seat], spectateProto, req, maxSpectatorAnswer, fmt.Sprintf("watch seat %d", seat))
+	what := fmt.Sprintf("watch seat %d", src)
+	if src >= len(c.seats) {
+		what = fmt.Sprintf("watch relay %d", src-len(c.seats))
+	}
+	return exchange(ctx, c.h, id, spectateProto, req, maxSpectatorAnswer, what)
 }
 
 // Close stops the endpoint.

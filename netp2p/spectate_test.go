@@ -57,10 +57,32 @@ func TestSpectatorServiceAnswers(t *testing.T) {
 	if _, err := c.RequestSync(context.Background(), 9, nil); !errors.Is(err, ErrBadSeat) {
 		t.Fatalf("seat 9: %v", err)
 	}
-	stranger, _ := crypto.GenerateKey(nil)
-	id, _ := peerIDOf(stranger.Public())
-	if _, err := DialSpectator(me, roster, []string{"/ip4/127.0.0.1/tcp/1/p2p/" + id.String()}); err == nil {
-		t.Fatal("an address of a key outside the roster was accepted")
+	// A key outside the roster is a relay, numbered after the seats.
+	relay, err := ServeSpectators(SpectatorConfig{Key: me, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Serve: func(_ context.Context, req []byte) ([]byte, error) {
+			return append([]byte("relayed after "), req...), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	viewer, _ := crypto.GenerateKey(nil)
+	c2, err := DialSpectator(viewer, roster, append(relay.Addrs(), svc.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if c2.Relays() != 1 || !c2.Known(4) || !c2.Known(2) || c2.Known(5) {
+		t.Fatalf("%d relays; known: relay 0 %v, seat 2 %v", c2.Relays(), c2.Known(4), c2.Known(2))
+	}
+	if got, err := c2.RequestSync(context.Background(), 4, []byte("9")); err != nil || string(got) != "relayed after 9" {
+		t.Fatalf("relay's answer %q, %v", got, err)
+	}
+	if _, err := c2.RequestSync(context.Background(), 5, nil); !errors.Is(err, ErrBadSeat) {
+		t.Fatalf("source 5: %v", err)
+	}
+	if _, err := DialSpectator(me, roster, relay.Addrs()); err == nil {
+		t.Fatal("a spectator was given its own address to watch from")
 	}
 	if _, err := DialSpectator(me, roster, nil); err == nil {
 		t.Fatal("no address was accepted")

@@ -173,10 +173,15 @@ func (d *demoRun) play(ctx context.Context) error {
 		}()
 		closeFn = func() error { stop(); <-played; return nil }
 	case len(o.Spectate) > 0:
-		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Seed: o.Seed, RosterFile: o.Roster, StartAt: o.StartAt}
+		lc := demo.LiveConfig{TickRate: o.TickHz, InputDelay: o.InputDelay, Seed: o.Seed, RosterFile: o.Roster, StartAt: o.StartAt,
+			SpectatorListen: o.Spectators}
 		wt, err := demo.WatchLAN(ctx, lc, o.Spectate)
 		if err != nil {
 			return err
+		}
+		if a := lobby.JoinAddr(wt.RelayAddrs()); a != "" {
+			fmt.Fprintln(d.stdout, "paxsync-demo: other spectators can watch through this one with:")
+			fmt.Fprintf(d.stdout, "  paxsync-demo --spectate %s --roster %s\n", a, o.Roster)
 		}
 		gopt.World = wt.World
 		title = "paxsync spectator"

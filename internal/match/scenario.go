@@ -41,11 +41,14 @@ type Scenario struct {
 	// (paxsync.Spectate, in the runner's process), from tick
 	// SpectatorsJoinTick on (0: from the start), until every one reached
 	// Ticks or a minute after the players finished.
-	Spectators         int         `json:"spectators,omitempty"`
-	SpectatorsJoinTick uint64      `json:"spectators_join_tick,omitempty"`
-	Cheats             []CheatSpec `json:"cheats"`
-	Faults             []FaultSpec `json:"faults"`
-	Expect             Expect      `json:"expect"`
+	Spectators         int    `json:"spectators,omitempty"`
+	SpectatorsJoinTick uint64 `json:"spectators_join_tick,omitempty"`
+	// RelaySpectators watch through the Spectators' relays only (every
+	// one relays when there are any): none of them asks a player.
+	RelaySpectators int         `json:"relay_spectators,omitempty"`
+	Cheats          []CheatSpec `json:"cheats"`
+	Faults          []FaultSpec `json:"faults"`
+	Expect          Expect      `json:"expect"`
 }
 
 // CheatSpec makes one peer misbehave from FromTick on.
@@ -210,6 +213,9 @@ func (sc *Scenario) Validate() error {
 	}
 	if sc.Spectators < 0 || sc.Spectators > 8 {
 		return bad("spectators", "%d, want 0..8", sc.Spectators)
+	}
+	if sc.RelaySpectators < 0 || sc.RelaySpectators > 8 || (sc.RelaySpectators > 0 && sc.Spectators == 0) {
+		return bad("relay_spectators", "%d, want 0..8, and \"spectators\" to relay through", sc.RelaySpectators)
 	}
 	if sc.SpectatorsJoinTick != 0 && (sc.Spectators == 0 || sc.SpectatorsJoinTick >= sc.Ticks) {
 		return bad("spectators_join_tick", "%d needs spectators and must be before ticks (%d)", sc.SpectatorsJoinTick, sc.Ticks)

@@ -24,6 +24,8 @@ func TestParseRefusesWhatCannotRun(t *testing.T) {
 		{strings.Replace(ok, `"expect"`, `"spectators_join_tick":60,"expect"`, 1), "spectators_join_tick"},
 		{strings.Replace(ok, `"expect"`, `"spectators":2,"spectators_join_tick":600,"expect"`, 1), "spectators_join_tick"},
 		{strings.Replace(ok, `"expect"`, `"spectators":9,"expect"`, 1), "spectators"},
+		{strings.Replace(ok, `"expect"`, `"relay_spectators":1,"expect"`, 1), "relay_spectators"},
+		{strings.Replace(ok, `"expect"`, `"spectators":1,"relay_spectators":9,"expect"`, 1), "relay_spectators"},
 		{strings.Replace(ok, `"honest_agree":true`, `"spectators_agree":true`, 1), "spectators_agree"},
 	} {
 		_, err := Parse([]byte(c.json))

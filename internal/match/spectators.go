@@ -18,6 +18,9 @@ import (
 // SpectatorResult is one spectator's row of the report.
 type SpectatorResult struct {
 	Index int `json:"index"`
+	// ViaRelays: it watched through the other spectators' relays only
+	// (relay_spectators), asking no player.
+	ViaRelays bool `json:"via_relays,omitempty"`
 	// JoinedAtTick is the furthest tick a player had reported when the
 	// spectator started.
 	JoinedAtTick uint64 `json:"joined_at_tick"`
@@ -31,7 +34,10 @@ type SpectatorResult struct {
 	Verdicts    []VerdictInfo `json:"verdicts,omitempty"`
 	// Dropped are the players it caught serving a forged log.
 	Dropped []SpectatorDrop `json:"dropped,omitempty"`
-	Error   string          `json:"error,omitempty"`
+	// RelayFaults are relays it dropped for serving what no player
+	// signed (none, with the runner's honest relays).
+	RelayFaults []string `json:"relay_faults,omitempty"`
+	Error       string   `json:"error,omitempty"`
 
 	hashes map[uint64]string
 }
@@ -48,10 +54,11 @@ type SpectatorDrop struct {
 
 // spectatorRun is one spectator the runner runs in its own process.
 type spectatorRun struct {
-	sp       *paxsync.Spectator
-	joinedAt uint64
-	stop     chan struct{}
-	done     chan struct{}
+	sp        *paxsync.Spectator
+	viaRelays bool
+	joinedAt  uint64
+	stop      chan struct{}
+	done      chan struct{}
 
 	mu     sync.Mutex
 	hashes map[uint64]string // checkpoint tick → hash, sampled as it follows
@@ -109,7 +116,8 @@ func (s *spectators) maybeStart(maxTick uint64, note func(string, ...any)) {
 		}
 	}
 	s.started = true
-	for i := range s.sc.Spectators {
+	var relays []string
+	for i := range s.sc.Spectators + s.sc.RelaySpectators {
 		key, err := crypto.GenerateKey(rand.Reader)
 		if err != nil {
 			s.errs = append(s.errs, fmt.Sprintf("spectator %d: key: %v", i, err))
@@ -117,16 +125,27 @@ func (s *spectators) maybeStart(maxTick uint64, note func(string, ...any)) {
 		}
 		cfg := s.cfg
 		cfg.Key = key
-		sp, err := paxsync.Spectate(context.Background(), cfg, addrs)
+		from, viaRelays := addrs, i >= s.sc.Spectators
+		if viaRelays {
+			from = relays
+		} else if s.sc.RelaySpectators > 0 {
+			cfg.Network.SpectatorAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		}
+		if len(from) == 0 {
+			s.errs = append(s.errs, fmt.Sprintf("spectator %d: no relay to watch through", i))
+			continue
+		}
+		sp, err := paxsync.Spectate(context.Background(), cfg, from)
 		if err != nil {
 			s.errs = append(s.errs, fmt.Sprintf("spectator %d: %v", i, err))
 			continue
 		}
-		run := &spectatorRun{sp: sp, joinedAt: maxTick, stop: make(chan struct{}), done: make(chan struct{}), hashes: map[uint64]string{}}
+		relays = append(relays, sp.RelayAddrs()...)
+		run := &spectatorRun{sp: sp, viaRelays: viaRelays, joinedAt: maxTick, stop: make(chan struct{}), done: make(chan struct{}), hashes: map[uint64]string{}}
 		go run.sample(gamestate.DefaultHashInterval)
 		s.runs = append(s.runs, run)
 	}
-	note("%d spectators joined at tick %d", len(s.runs), maxTick)
+	note("%d spectators joined at tick %d (%d through the others' relays)", len(s.runs), maxTick, s.sc.RelaySpectators)
 }
 
 // sample keeps the spectator's checkpoint hashes (its engine holds only
@@ -214,7 +233,11 @@ func (s *spectators) report(r *runState, rep *Report) {
 	}
 	for i, run := range s.runs {
 		st := run.sp.Stats()
-		res := SpectatorResult{Index: i, JoinedAtTick: run.joinedAt, DecidedTicks: st.Ticks, FinalHash: st.Hash.Hex(), Checkpoints: st.Checkpoints}
+		res := SpectatorResult{Index: i, ViaRelays: run.viaRelays, JoinedAtTick: run.joinedAt, DecidedTicks: st.Ticks, FinalHash: st.Hash.Hex(), Checkpoints: st.Checkpoints}
+		for _, f := range st.RelayFaults {
+			res.RelayFaults = append(res.RelayFaults, fmt.Sprintf("relay %d: %s", f.Relay, f.Reason))
+			fail("spectator %d dropped relay %d, an honest spectator: %s", i, f.Relay, f.Reason)
+		}
 		if err := run.sp.Err(); err != nil {
 			res.Error = err.Error()
 		}
@@ -255,6 +278,14 @@ func (s *spectators) report(r *runState, rep *Report) {
 			}
 		}
 		for p := range forgers {
+			// The relays keep only what they checked: a spectator
+			// watching through them never meets a forgery.
+			if run.viaRelays {
+				if len(res.Dropped) > 0 {
+					fail("spectator %d, through honest relays, was served a forgery", i)
+				}
+				continue
+			}
 			if !slices.ContainsFunc(res.Dropped, func(d SpectatorDrop) bool { return d.Peer == p && d.Proven }) {
 				fail("forge-log: spectator %d did not catch peer %d with a proof (paxsync.VerifyForgedLog)", i, p)
 			}
@@ -311,8 +342,12 @@ func sameKeys(a, b map[string]bool) bool {
 // printSpectators writes the spectators' rows of the text report.
 func (rep *Report) printSpectators(w io.Writer) {
 	for _, s := range rep.Spectators {
-		fmt.Fprintf(w, "spectator %d: joined at tick %d, %d ticks applied, final hash %.16s, %d checkpoints installed, %d checkpoint hashes shared with the players",
-			s.Index, s.JoinedAtTick, s.DecidedTicks, s.FinalHash, s.Checkpoints, s.Compared)
+		via := ""
+		if s.ViaRelays {
+			via = " through the other spectators' relays"
+		}
+		fmt.Fprintf(w, "spectator %d: joined at tick %d%s, %d ticks applied, final hash %.16s, %d checkpoints installed, %d checkpoint hashes shared with the players",
+			s.Index, s.JoinedAtTick, via, s.DecidedTicks, s.FinalHash, s.Checkpoints, s.Compared)
 		if len(s.Verdicts) > 0 {
 			fmt.Fprintf(w, ", verdicts %s", summarizeVerdicts(s.Verdicts))
 		}
@@ -323,6 +358,9 @@ func (rep *Report) printSpectators(w io.Writer) {
 				proof = "signed answer kept: a proof"
 			}
 			fmt.Fprintf(w, "  dropped peer %d (forged-log, %s): %s\n", d.Peer, proof, d.Reason)
+		}
+		for _, f := range s.RelayFaults {
+			fmt.Fprintf(w, "  dropped %s\n", f)
 		}
 		if s.Error != "" {
 			fmt.Fprintf(w, "  stopped: %s\n", s.Error)

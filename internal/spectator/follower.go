@@ -6,8 +6,11 @@
 // a replay verifier checks a file: every commit certificate, every
 // checkpoint certificate against its snapshot, every batch and verdict
 // re-derived. A player whose answer does not verify is dropped as a
-// source for good; the spectator goes on with the next. No goroutines,
-// sockets or clocks: the root package's Spectator drives it.
+// source for good; the spectator goes on with the next. A spectator may
+// also relay (relay.go): it keeps the players' signed answers it checked
+// and serves them to other spectators, who check them exactly as they
+// would a player's. No goroutines, sockets or clocks: the root package's
+// Spectator drives it.
 package spectator
 
 import (
@@ -18,6 +21,7 @@ import (
 	"github.com/paxsync/paxsync/bft"
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/gamestate"
+	"github.com/paxsync/paxsync/wire"
 )
 
 // Forgery is an answer from a player that does not verify: an entry or a
@@ -25,7 +29,11 @@ import (
 // The player signed the answer, so its Proof convinces anyone holding the
 // roster (VerifyForgery), not only this spectator.
 type Forgery struct {
-	Seat   int    // the player that served it
+	Seat int // the player that signed it
+	// Via is the relay (counted from 0, in the order of the sources
+	// after the players) that forwarded the answer, or -1 when the
+	// player served it itself.
+	Via    int
 	After  uint64 // the slot the spectator asked after
 	Reason string // what failed, as the checker says it
 	// Proof is the player's signed answer when the failure is one that
@@ -39,15 +47,36 @@ type Forgery struct {
 // verify.
 var ErrForged = errors.New("spectator: a player served a log that does not verify")
 
+// ErrBadRelay wraps the error Deliver returns for a relay's answer that
+// is not a player's signed answer fitting the request: the relay is
+// dropped, and no player is blamed (nothing shows one signed it).
+var ErrBadRelay = errors.New("spectator: a relay served what no player signed for this request")
+
+// RelayFault is a relay dropped for serving what no player signed for the
+// request it answered: garbage, an altered answer, or a player's answer
+// from further on than the spectator asked (which would leave a gap).
+// Relays are not in the roster: this is no proof against anyone.
+type RelayFault struct {
+	Relay  int    // counted from 0, in the order of the sources after the players
+	After  uint64 // the slot the spectator asked after
+	Reason string
+}
+
 // Follower is one spectator's view of a match. Not safe for concurrent use.
+//
+// Its sources are the players (0..n-1, the roster's seats) and then the
+// relays (n.., other spectators relaying: UseRelays).
 type Follower struct {
 	chk       *gamestate.ReplayChecker
 	h         *gamestate.Header
 	ver       *crypto.Verifier
 	n         int
-	dropped   []bool
+	dropped   []bool // by source
 	next      int
 	forgeries []Forgery
+	faults    []RelayFault
+	refresh   bool        // the last Request asked after slot 0 (relay.go), not after Slot
+	cache     *relayCache // the answers kept to relay; nil when not relaying
 }
 
 // New follows the match h describes (the players' own header: name,
@@ -61,19 +90,41 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 	return &Follower{chk: chk, h: h, ver: h.Config().Verifier, n: len(h.Roster), dropped: make([]bool, len(h.Roster))}, nil
 }
 
-// Request is what to ask a player: the log after Slot.
-func (f *Follower) Request() []byte { return binary.AppendUvarint(nil, f.Slot()) }
+// UseRelays adds k relays as sources, after the players: source n+i is
+// relay i.
+func (f *Follower) UseRelays(k int) {
+	f.dropped = append(f.dropped, make([]bool, k)...)
+}
+
+// Sources is the number of sources: the players, then the relays.
+func (f *Follower) Sources() int { return len(f.dropped) }
+
+// IsRelay reports whether source src is a relay rather than a player.
+func (f *Follower) IsRelay(src int) bool { return src >= f.n }
+
+// Request is what to ask the next source: the log after Slot. A relaying
+// follower now and then asks after slot 0 instead, to get a player's
+// latest certified checkpoint with its snapshot (relay.go): what it serves
+// spectators that join later.
+func (f *Follower) Request() []byte {
+	f.refresh = f.cache != nil && f.cache.refreshDue() && f.Slot() > 0
+	if f.refresh {
+		f.cache.sinceSnap = 0 // once per relayRefresh answers, whatever comes
+		return binary.AppendUvarint(nil, 0)
+	}
+	return binary.AppendUvarint(nil, f.Slot())
+}
 
 // Slot is the last decided slot checked and applied.
 func (f *Follower) Slot() uint64 { return f.chk.LastSlot() }
 
-// Source is the player to ask next: the players take turns, so one that
+// Source is the source to ask next: the sources take turns, so one that
 // withholds the log only slows the spectator, and one caught forging is
-// never asked again. ok is false when every player has been dropped.
-func (f *Follower) Source() (seat int, ok bool) {
-	for range f.n {
+// never asked again. ok is false when every source has been dropped.
+func (f *Follower) Source() (src int, ok bool) {
+	for range len(f.dropped) {
 		s := f.next
-		f.next = (f.next + 1) % f.n
+		f.next = (f.next + 1) % len(f.dropped)
 		if !f.dropped[s] {
 			return s, true
 		}
@@ -81,10 +132,12 @@ func (f *Follower) Source() (seat int, ok bool) {
 	return -1, false
 }
 
-// Deliver checks and applies seat's answer to Request (a frame of
-// EncodeAnswer: the answer and seat's signature of it). An empty answer
-// (nothing new there) gives 0, nil. An answer that is not seat's signed
-// answer to this request, or does not verify, drops seat, is kept as a
+// Deliver checks and applies src's answer to Request (a frame of
+// EncodeAnswer: the answer and a player's signature of it). An empty
+// answer (nothing new there) gives 0, nil.
+//
+// A player's answer must be its own signed answer to this request. An
+// answer that is not, or does not verify, drops the player, is kept as a
 // Forgery (with the signed answer as its Proof when VerifyForgery shows
 // it to others), and gives an error wrapping ErrForged; the records
 // before the one that failed were checked and stay applied. A forged
@@ -92,44 +145,83 @@ func (f *Follower) Source() (seat int, ok bool) {
 // anything; what is checked after that (the batch of a certified entry)
 // fails only if a quorum certified an invalid batch, which f Byzantine
 // seats cannot make happen.
-func (f *Follower) Deliver(seat int, frame []byte) (applied int, err error) {
+//
+// A relay's answer is some player's signed answer, to a request after a
+// slot up to the one asked (or one carrying a checkpoint past it). One
+// that is not drops the relay (a RelayFault, an error wrapping
+// ErrBadRelay) and blames no player; one that the player signed and that
+// does not verify convicts that player as above, and drops the relay too
+// (an honest relay checks what it keeps).
+func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
+	slot := f.Slot()
+	asked := slot
+	if f.refresh {
+		asked = 0
+	}
+	f.refresh = false
 	if len(frame) == 0 {
 		return 0, nil
 	}
-	after := f.Slot()
+	if src < 0 || src >= len(f.dropped) {
+		return 0, fmt.Errorf("spectator: no source %d", src)
+	}
+	relay := f.IsRelay(src)
+	signer := src
 	var proof []byte
 	forged := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
-		fg := Forgery{Seat: seat, After: after, Reason: reason}
+		fg := Forgery{Seat: signer, Via: -1, After: asked, Reason: reason}
+		if relay {
+			fg.Via = src - f.n
+			f.dropped[src] = true
+		}
 		if proof != nil {
-			if s, _, err := VerifyForgery(f.h, proof); err == nil && s == seat {
+			if s, _, err := VerifyForgery(f.h, proof); err == nil && s == signer {
 				fg.Proof = proof
 			}
 		}
-		f.dropped[seat] = true
+		f.dropped[signer] = true
 		f.forgeries = append(f.forgeries, fg)
-		return applied, fmt.Errorf("%w: seat %d: %s", ErrForged, seat, reason)
+		return applied, fmt.Errorf("%w: seat %d: %s", ErrForged, signer, reason)
 	}
-	_, resp, err := signedBy(f.ver, frame, seat, &after)
-	if err != nil {
+	badRelay := func(format string, a ...any) (int, error) {
+		reason := fmt.Sprintf(format, a...)
+		f.dropped[src] = true
+		f.faults = append(f.faults, RelayFault{Relay: src - f.n, After: asked, Reason: reason})
+		return 0, fmt.Errorf("%w: relay %d: %s", ErrBadRelay, src-f.n, reason)
+	}
+	var env crypto.Envelope
+	var resp []byte
+	if relay {
+		if env, resp, err = signedBy(f.ver, frame, -1, nil); err != nil {
+			return badRelay("%v", err)
+		}
+		signer = int(env.Sender)
+	} else if env, resp, err = signedBy(f.ver, frame, src, &asked); err != nil {
 		return forged("%v", err)
 	}
+	signedAfter := wire.NewReader(env.Body).Uvarint("answer.after") // signedBy parsed it
 	proof = frame
 	st, err := bft.DecodeSyncState(resp)
 	if err != nil {
 		return forged("malformed answer: %v", err)
 	}
+	var snap *gamestate.ReplayRecord
 	if st.Snapshot != nil {
 		rec, err := gamestate.CheckpointRecord(st.Checkpoint, st.CheckpointCert, st.Snapshot)
 		if err != nil {
 			return forged("%v", err)
 		}
-		if rec.Slot > after {
-			if err := f.chk.Check(&rec); err != nil {
-				return forged("%v", err)
-			}
-			applied++
+		snap = &rec
+	}
+	if relay && signedAfter > asked && (snap == nil || snap.Slot < asked) {
+		return badRelay("served seat %d's answer after slot %d to a spectator at slot %d", signer, signedAfter, asked)
+	}
+	if snap != nil && snap.Slot > slot {
+		if err := f.chk.Check(snap); err != nil {
+			return forged("%v", err)
 		}
+		applied++
 	}
 	for _, e := range st.Entries {
 		if e.Slot <= f.Slot() {
@@ -148,7 +240,30 @@ func (f *Follower) Deliver(seat int, frame []byte) (applied int, err error) {
 		}
 		applied++
 	}
+	if f.cache != nil && f.Slot() > slot {
+		// Checked through: every record past the slot the player
+		// signed for was checked above, unless the answer started
+		// below where this follower stood. Then its certificates are
+		// checked now, so no downstream spectator is ever handed a
+		// forgery by this one.
+		checked := signedAfter == slot && (snap == nil || snap.Slot > slot)
+		if !checked {
+			if s, why, err := VerifyForgery(f.h, frame); err == nil {
+				return forged("%s", why)
+			} else if !errors.Is(err, ErrNotForged) || s != signer {
+				return applied, nil // not the player's signed answer after all: do not relay it
+			}
+		}
+		f.cache.add(relayFrame{after: signedAfter, end: f.Slot(), snap: snap != nil, snapSlot: snapSlot(snap), frame: frame})
+	}
 	return applied, nil
+}
+
+func snapSlot(r *gamestate.ReplayRecord) uint64 {
+	if r == nil {
+		return 0
+	}
+	return r.Slot
 }
 
 // Engine is the spectator's game engine: the match as the log decided it.
@@ -161,5 +276,10 @@ func (f *Follower) Report() *gamestate.Report { return f.chk.Report() }
 // Forgeries are the answers that did not verify, in order.
 func (f *Follower) Forgeries() []Forgery { return append([]Forgery(nil), f.forgeries...) }
 
-// Dropped reports whether seat was caught serving a forged log.
-func (f *Follower) Dropped(seat int) bool { return seat >= 0 && seat < f.n && f.dropped[seat] }
+// RelayFaults are the relays dropped for serving what no player signed.
+func (f *Follower) RelayFaults() []RelayFault { return append([]RelayFault(nil), f.faults...) }
+
+// Dropped reports whether source src (a seat, or n+i for relay i) was
+// dropped: a player caught serving a forged log, or a relay that served
+// what no player signed or forwarded a forgery.
+func (f *Follower) Dropped(src int) bool { return src >= 0 && src < len(f.dropped) && f.dropped[src] }

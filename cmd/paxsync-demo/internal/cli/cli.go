@@ -72,7 +72,7 @@ type Options struct {
 	StartAt     time.Time
 	// Spectate are spectator service addresses to watch a LAN match from
 	// (with --roster, no seat); Spectators is where this LAN player
-	// serves spectators.
+	// serves spectators, or where this spectator relays to others.
 	Spectate   []string
 	Spectators string
 
@@ -111,10 +111,10 @@ func newFlagSet(o *Options, peers, spectate *stringList, cheatAfter, startAt *st
 		"the first player needs none: it prints the --peer line for the others")
 	fs.StringVar(&o.Listen, "listen", "", "LAN: listen multiaddr (default /ip4/0.0.0.0/tcp/0)")
 	fs.StringVar(&o.Spectators, "spectators", "", "LAN: serve spectators on this multiaddr (e.g. /ip4/0.0.0.0/tcp/4101); the\n"+
-		"demo prints the --spectate line for them")
+		"demo prints the --spectate line for them. With --spectate: relay to other spectators there")
 	fs.Var(spectate, "spectate", "watch a LAN match as a spectator from this player's spectator service\n"+
-		"(repeatable; with the players' --roster, --start-at, --tick-hz, --input-delay):\n"+
-		"every answer is checked, a player serving a forged log is dropped")
+		"or another spectator's relay (repeatable; with the players' --roster, --start-at,\n"+
+		"--tick-hz, --input-delay): every answer is checked, a player serving a forged log is dropped")
 	fs.StringVar(startAt, "start-at", "", "LAN: the match's tick grid, the same for every player (RFC 3339, e.g.\n"+
 		"2026-11-23T20:00:00Z); with NTP-synced clocks each tick is agreed one consensus\nround after its inputs")
 	fs.StringVar(&o.Record, "record", "", "record the match to this replay file")
@@ -190,7 +190,7 @@ func Parse(args []string) (*Options, error) {
 		if o.Roster == "" {
 			return nil, errors.New("--spectate needs the match's --roster FILE (and the players' --start-at, --tick-hz, --input-delay)")
 		}
-		for _, name := range []string{"key", "record", "replay", "spectators", "bots", "cheater", "cheat", "cheat-after", "peer", "mdns", "listen"} {
+		for _, name := range []string{"key", "record", "replay", "bots", "cheater", "cheat", "cheat-after", "peer", "mdns", "listen"} {
 			if set[name] {
 				return nil, fmt.Errorf("--%s cannot be combined with --spectate: a spectator has no seat and plays nothing", name)
 			}

@@ -86,6 +86,10 @@ func TestParseGood(t *testing.T) {
 			func(o *Options) bool {
 				return len(o.Spectate) == 2 && o.Roster == "r" && !o.LAN && o.StartAt.Year() == 2026
 			}},
+		{[]string{"--spectate", "/ip4/1.2.3.4/tcp/1/p2p/X", "--roster", "r", "--spectators", "/ip4/0.0.0.0/tcp/4102"},
+			func(o *Options) bool {
+				return len(o.Spectate) == 1 && !o.LAN && o.Spectators == "/ip4/0.0.0.0/tcp/4102"
+			}},
 		{[]string{"--key", "k", "--roster", "r", "--spectators", "/ip4/0.0.0.0/tcp/4101"},
 			func(o *Options) bool { return o.LAN && o.Spectators == "/ip4/0.0.0.0/tcp/4101" }},
 	} {
