@@ -201,7 +201,7 @@ func (sp *Spectator) run(ctx context.Context) {
 			sp.mu.Unlock()
 			return
 		}
-		req := sp.f.Request()
+		req := sp.f.Request(src)
 		sp.mu.Unlock()
 		// A source that holds a request open only delays this one: the
 		// next goes to the next source.

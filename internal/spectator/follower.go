@@ -14,6 +14,7 @@
 package spectator
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -102,14 +103,14 @@ func (f *Follower) Sources() int { return len(f.dropped) }
 // IsRelay reports whether source src is a relay rather than a player.
 func (f *Follower) IsRelay(src int) bool { return src >= f.n }
 
-// Request is what to ask the next source: the log after Slot. A relaying
-// follower now and then asks after slot 0 instead, to get a player's
-// latest certified checkpoint with its snapshot (relay.go): what it serves
-// spectators that join later.
-func (f *Follower) Request() []byte {
-	f.refresh = f.cache != nil && f.cache.refreshDue() && f.Slot() > 0
+// Request is what to ask source src (Source's answer): the log after
+// Slot. A relaying follower now and then asks a player after slot 0
+// instead, to get its latest certified checkpoint with its snapshot
+// (relay.go): what it serves spectators that join later.
+func (f *Follower) Request(src int) []byte {
+	f.refresh = f.cache != nil && !f.IsRelay(src) && f.cache.refreshDue() && f.Slot() > 0
 	if f.refresh {
-		f.cache.sinceSnap = 0 // once per relayRefresh answers, whatever comes
+		f.cache.refreshAsked()
 		return binary.AppendUvarint(nil, 0)
 	}
 	return binary.AppendUvarint(nil, f.Slot())
@@ -154,8 +155,8 @@ func (f *Follower) Source() (src int, ok bool) {
 // (an honest relay checks what it keeps).
 func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	slot := f.Slot()
-	asked := slot
-	if f.refresh {
+	asked, refreshing := slot, f.refresh
+	if refreshing {
 		asked = 0
 	}
 	f.refresh = false
@@ -217,6 +218,19 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	if relay && signedAfter > asked && (snap == nil || snap.Slot < asked) {
 		return badRelay("served seat %d's answer after slot %d to a spectator at slot %d", signer, signedAfter, asked)
 	}
+	// The entries run on from the slot signed for, or from the
+	// checkpoint: checked for every entry, held ones too, so that what is
+	// kept to relay is what VerifyForgery finds whole.
+	due := signedAfter + 1
+	if snap != nil {
+		due = snap.Slot + 1
+	}
+	for _, e := range st.Entries {
+		if e.Slot != due {
+			return forged("served slot %d where slot %d was due", e.Slot, due)
+		}
+		due++
+	}
 	if snap != nil && snap.Slot > slot {
 		if err := f.chk.Check(snap); err != nil {
 			return forged("%v", err)
@@ -241,20 +255,26 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		applied++
 	}
 	if f.cache != nil && f.Slot() > slot {
-		// Checked through: every record past the slot the player
-		// signed for was checked above, unless the answer started
-		// below where this follower stood. Then its certificates are
-		// checked now, so no downstream spectator is ever handed a
-		// forgery by this one.
-		checked := signedAfter == slot && (snap == nil || snap.Slot > slot)
-		if !checked {
+		// Kept to relay only when every record in it was checked, so no
+		// downstream spectator is ever handed a forgery by this one: an
+		// answer signed for this very slot was checked whole above; the
+		// answer to a refresh (after slot 0, at most once per
+		// relayRefresh answers) is checked whole now. Others (a relay's
+		// answer from below this slot) are applied, not kept: checking
+		// what they repeat would let a relay make each slot cost a whole
+		// answer's certificates.
+		switch {
+		case signedAfter == slot && (snap == nil || snap.Slot > slot):
+		case refreshing:
 			if s, why, err := VerifyForgery(f.h, frame); err == nil {
 				return forged("%s", why)
 			} else if !errors.Is(err, ErrNotForged) || s != signer {
 				return applied, nil // not the player's signed answer after all: do not relay it
 			}
+		default:
+			return applied, nil
 		}
-		f.cache.add(relayFrame{after: signedAfter, end: f.Slot(), snap: snap != nil, snapSlot: snapSlot(snap), frame: frame})
+		f.cache.add(relayFrame{after: signedAfter, end: f.Slot(), snap: snap != nil, snapSlot: snapSlot(snap), frame: bytes.Clone(frame)})
 	}
 	return applied, nil
 }

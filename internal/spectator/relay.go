@@ -1,6 +1,9 @@
 package spectator
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // Spectators relay to each other, so that a match's players serve a
 // bounded number of spectators however many watch. A relaying spectator
@@ -14,13 +17,17 @@ import "encoding/binary"
 //
 // What a relay keeps is bounded: the answers since the newest one that
 // carries a certified checkpoint with its snapshot (what a spectator
-// joining later starts from), at most relayMaxBytes in all. Every
-// relayRefresh answers it asks a player after slot 0 instead of after its
-// own slot, which brings the player's latest stable checkpoint: a fresh
-// start for newcomers, at one snapshot's cost to the player now and then.
+// joining later starts from), at most relayMaxBytes in all, the snapshot
+// answer evicted last. Every relayRefresh answers it asks a player after
+// slot 0 instead of after its own slot, which brings the player's latest
+// stable checkpoint: a fresh start for newcomers, at one snapshot's cost
+// to the player now and then. A refresh that brings no checkpoint (the
+// player has none yet, or withholds it) is asked again relayRetry
+// answers later.
 
 const (
 	relayRefresh  = 256     // answers kept between two checkpoint refreshes
+	relayRetry    = 32      // answers before a refresh that brought none is asked again
 	relayMaxBytes = 8 << 20 // all the answers kept
 )
 
@@ -41,10 +48,20 @@ func (r *relayFrame) serves(x uint64) bool {
 type relayCache struct {
 	frames    []relayFrame
 	bytes     int
-	sinceSnap int // answers kept since the last refresh
+	sinceSnap int // answers kept since the last one with a checkpoint
+	due       int // sinceSnap at which to ask for a checkpoint (0: relayRefresh)
 }
 
-func (c *relayCache) refreshDue() bool { return c.sinceSnap >= relayRefresh }
+func (c *relayCache) refreshDue() bool {
+	if c.due == 0 {
+		c.due = relayRefresh
+	}
+	return c.sinceSnap >= c.due
+}
+
+// refreshAsked notes a refresh asked for: the next is due relayRetry
+// answers on, unless a checkpoint comes first.
+func (c *relayCache) refreshAsked() { c.due = c.sinceSnap + relayRetry }
 
 // add keeps r. One carrying a checkpoint makes every kept answer that
 // ends at or below it useless: a spectator that far behind jumps by r.
@@ -60,15 +77,20 @@ func (c *relayCache) add(r relayFrame) {
 		}
 		clear(c.frames[len(kept):])
 		c.frames = kept
+		c.sinceSnap, c.due = 0, relayRefresh
 	} else {
 		c.sinceSnap++
 	}
 	c.frames = append(c.frames, r)
 	c.bytes += len(r.frame)
 	for c.bytes > relayMaxBytes && len(c.frames) > 1 {
-		c.bytes -= len(c.frames[0].frame)
-		c.frames[0] = relayFrame{}
-		c.frames = c.frames[1:]
+		// The oldest answer goes; those with a checkpoint go last.
+		i := slices.IndexFunc(c.frames, func(o relayFrame) bool { return !o.snap })
+		if i < 0 {
+			i = 0
+		}
+		c.bytes -= len(c.frames[i].frame)
+		c.frames = slices.Delete(c.frames, i, i+1)
 	}
 }
 

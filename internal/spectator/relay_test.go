@@ -18,7 +18,7 @@ func (l *log) follow(t *testing.T, f *Follower, cp, to, step uint64) {
 		if f.IsRelay(seat) {
 			continue
 		}
-		req := f.Request()
+		req := f.Request(seat)
 		after, _ := binary.Uvarint(req)
 		end := min(max(f.Slot(), after)+step, to)
 		if _, err := f.Deliver(seat, l.signed(seat, after, l.answer(after, cp, end))); err != nil {
@@ -43,7 +43,7 @@ func TestRelayServesWhatItChecked(t *testing.T) {
 		if i > 50 {
 			t.Fatalf("stuck at slot %d of %d", down.Slot(), up.Slot())
 		}
-		if _, err := down.Deliver(4, up.Relay(down.Request())); err != nil {
+		if _, err := down.Deliver(4, up.Relay(down.Request(4))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -51,7 +51,7 @@ func TestRelayServesWhatItChecked(t *testing.T) {
 	// its snapshot; a newcomer then starts there.
 	l.follow(t, up, 40, 60, 7)
 	late := relayOnly(t, l)
-	if _, err := late.Deliver(4, up.Relay(late.Request())); err != nil {
+	if _, err := late.Deliver(4, up.Relay(late.Request(4))); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []*Follower{down, late} {
@@ -59,7 +59,7 @@ func TestRelayServesWhatItChecked(t *testing.T) {
 			if i > 50 {
 				t.Fatalf("stuck at slot %d", f.Slot())
 			}
-			if _, err := f.Deliver(4, up.Relay(f.Request())); err != nil {
+			if _, err := f.Deliver(4, up.Relay(f.Request(4))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -71,7 +71,7 @@ func TestRelayServesWhatItChecked(t *testing.T) {
 		t.Fatal("the newcomer did not start from the checkpoint")
 	}
 	// Nothing further to give a spectator as far as the relay.
-	if fr := up.Relay(late.Request()); fr != nil {
+	if fr := up.Relay(late.Request(4)); fr != nil {
 		t.Fatalf("a %d-byte answer to a spectator at the relay's own slot", len(fr))
 	}
 }
@@ -157,7 +157,7 @@ func TestRelayKeepsBoundedAnswers(t *testing.T) {
 	for up.Slot() < slots {
 		cp := up.Slot() / 20 * 20 // the players' stable checkpoint
 		seat, _ := up.Source()
-		after, _ := binary.Uvarint(up.Request())
+		after, _ := binary.Uvarint(up.Request(seat))
 		if after == 0 && up.Slot() > 0 {
 			refreshes++
 		}
@@ -178,11 +178,83 @@ func TestRelayKeepsBoundedAnswers(t *testing.T) {
 		if i > relayRefresh+10 {
 			t.Fatalf("stuck at slot %d", late.Slot())
 		}
-		if _, err := late.Deliver(4, up.Relay(late.Request())); err != nil {
+		if _, err := late.Deliver(4, up.Relay(late.Request(4))); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if late.Engine().Hash() != l.ref.Hash() || late.Report().Checkpoints != 1 {
 		t.Fatalf("hash %s (want %s), %d checkpoints", late.Engine().Hash(), l.ref.Hash(), late.Report().Checkpoints)
+	}
+}
+
+// TestRelayForwardsOnlyWhatItChecked: a player signs a right answer with
+// one more entry past its end, a repeat under a junk certificate (which
+// the follower would skip as held). The relay convicts the player with a
+// proof and keeps nothing of the answer, so a spectator it serves, at a
+// slot of its own, never meets the answer, and never drops the relay.
+func TestRelayForwardsOnlyWhatItChecked(t *testing.T) {
+	l := buildLog(t, 60)
+	up, _ := New(l.h, newGame)
+	up.EnableRelay()
+	if _, err := up.Deliver(0, l.signed(0, 0, l.answer(0, 0, 10))); err != nil {
+		t.Fatal(err)
+	}
+	st := l.answer(10, 0, 30)
+	dup := st.Entries[0]
+	dup.Cert = []uint32{9999}
+	st.Entries = append(st.Entries, dup)
+	up.Request(1)
+	if _, err := up.Deliver(1, l.signed(1, 10, st)); !errors.Is(err, ErrForged) || !up.Dropped(1) {
+		t.Fatalf("the relay took the answer: %v", err)
+	}
+	if fg := up.Forgeries(); len(fg) != 1 || fg[0].Proof == nil {
+		t.Fatalf("forgeries %+v, want seat 1's with a proof", fg)
+	}
+	down, _ := New(l.h, newGame)
+	down.EnableRelay()
+	down.UseRelays(1)
+	if _, err := down.Deliver(0, l.signed(0, 0, l.answer(0, 0, 5))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := down.Deliver(4, up.Relay(down.Request(4))); err != nil || down.Dropped(4) {
+		t.Fatalf("the honest relay was dropped: %v", err)
+	}
+	if down.Slot() != 10 {
+		t.Fatalf("slot %d, want the relay's checked 10", down.Slot())
+	}
+	// An answer from a relay that starts below the follower's slot is
+	// applied but not kept: checking what it repeats would let a relay
+	// make every slot cost a whole answer's certificates.
+	if _, err := down.Deliver(4, l.signed(2, 0, l.answer(0, 0, 12))); err != nil || down.Slot() != 12 {
+		t.Fatalf("slot %d: %v", down.Slot(), err)
+	}
+	if fr := down.Relay(binary.AppendUvarint(nil, 10)); fr != nil {
+		t.Fatal("a relayed answer from below the slot was kept")
+	}
+}
+
+// TestRelayRefreshIsRetried: a refresh (asked of players only) that
+// brings no checkpoint is asked again relayRetry answers later, not
+// relayRefresh.
+func TestRelayRefreshIsRetried(t *testing.T) {
+	l := buildLog(t, 60)
+	f, _ := New(l.h, newGame)
+	f.EnableRelay()
+	f.UseRelays(1)
+	l.follow(t, f, 0, 1, 1)
+	f.cache.sinceSnap = relayRefresh
+	after := func(src int) uint64 { a, _ := binary.Uvarint(f.Request(src)); return a }
+	if after(4) != 1 {
+		t.Fatal("a refresh asked of a relay")
+	}
+	if after(0) != 0 {
+		t.Fatal("no refresh due after relayRefresh answers")
+	}
+	if _, err := f.Deliver(0, nil); err != nil || after(0) != 1 {
+		t.Fatalf("a refresh again at once after an empty answer: %v", err)
+	}
+	f.cache.sinceSnap += relayRetry
+	if after(0) != 0 {
+		t.Fatal("a refresh that brought nothing is not asked again")
 	}
 }
