@@ -50,6 +50,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	prediction := fs.Bool("prediction", false, "run bft and crash with Config.Prediction: report speculative apply time and rollbacks beside commit latency")
 	sealed := fs.Bool("sealed", false, "commit-reveal inputs (Config.Sealed) in every mode; default modes become bft,crash")
 	walSync := fs.String("wal-sync", "power", "peers' WAL durability: power (fsync every vote group, the default) or process (no fsync)")
+	transport := fs.String("transport", "tcp", "what the peers connect over: tcp (TCP, Noise, yamux) or quic (QUIC v1)")
 	out := fs.String("out", "", "keep every run's keys, WALs, logs and reports under this directory")
 	seed := fs.Uint64("seed", 1, "game seed (bot inputs are reproducible per seed)")
 	fs.Usage = func() {
@@ -77,7 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opt := bench.Options{Peers: *peers, TickHz: *hz, Duration: *dur, Warmup: *warm, Modes: ms, InputDelay: *delay, Sealed: *sealed, Prediction: *prediction,
-		WALSync: paxsync.WALSync(*walSync), Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
+		WALSync: paxsync.WALSync(*walSync), Transport: *transport, Seed: *seed, Exe: exe, Args: []string{"match", "play"}, OutDir: *out, Progress: stderr,
 		Command: "paxsync bench " + strings.Join(args, " ")}
 	if *sweep {
 		for _, f := range []string{"peers", "tick-hz"} {

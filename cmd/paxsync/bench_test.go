@@ -29,6 +29,7 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--mode", "paxos"}, "--mode"},
 		{[]string{"--mode", "bft,"}, "--mode"},
 		{[]string{"--input-delay", "40"}, "--input-delay 40"},
+		{[]string{"--transport", "ws"}, "--transport \"ws\""},
 		{[]string{"--sweep", "--peers", "4"}, "--peers cannot be combined with --sweep"},
 		{[]string{"--sweep", "--tick-hz", "30"}, "--tick-hz cannot be combined with --sweep"},
 		{[]string{"--sweep", "--duration", "0s"}, "--duration"},

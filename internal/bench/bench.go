@@ -101,7 +101,10 @@ type Options struct {
 	// WALSync is every peer's Config.WALSync ("": the session's default,
 	// power), so the cost of durable votes can be measured.
 	WALSync paxsync.WALSync
-	Seed    uint64
+	// Transport is what the peers connect over: "tcp" (the default: TCP,
+	// Noise, yamux) or "quic" (QUIC v1), to measure what each costs.
+	Transport string
+	Seed      uint64
 	// Exe and Args start one peer process (cmd/paxsync: os.Executable()
 	// and ["match", "play"]), as for match.Run.
 	Exe  string
@@ -128,6 +131,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("%w: --duration %v, want at least %v", ErrConfig, o.Duration, MinDuration)
 	case o.WALSync != "" && o.WALSync != paxsync.WALSyncPower && o.WALSync != paxsync.WALSyncProcess:
 		return fmt.Errorf("%w: --wal-sync %q, want power or process", ErrConfig, o.WALSync)
+	case o.Transport != "" && o.Transport != "tcp" && o.Transport != "quic":
+		return fmt.Errorf("%w: --transport %q, want tcp or quic", ErrConfig, o.Transport)
 	case o.Warmup < 0:
 		return fmt.Errorf("%w: --warmup %v, want 0 or more", ErrConfig, o.Warmup)
 	case o.InputDelay < 0 || o.InputDelay > 30:
@@ -224,6 +229,7 @@ func runMode(opt Options, mode Mode, idx int, sign, verify time.Duration) (*Mode
 			cfg.Sealed = opt.Sealed
 			cfg.Prediction = opt.Prediction && mode != paxsync.ConsensusBroadcast
 			cfg.WALSync = string(opt.WALSync)
+			cfg.Transport = opt.Transport
 			cfg.Game = game
 			cfg.Bench = &match.BenchSpec{Warmup: opt.Warmup, Duration: opt.Duration}
 		},

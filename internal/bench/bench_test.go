@@ -327,6 +327,7 @@ func TestOptions(t *testing.T) {
 		"--duration":    {Peers: 4, TickHz: 60, Duration: 999 * time.Millisecond, Modes: AllModes, Exe: "x"},
 		"--input-delay": {Peers: 4, TickHz: 60, Duration: time.Second, Modes: AllModes, Exe: "x", InputDelay: 31},
 		"--sealed":      {Peers: 4, TickHz: 60, Duration: time.Second, Modes: AllModes, Exe: "x", Sealed: true},
+		"--transport":   {Peers: 4, TickHz: 60, Duration: time.Second, Modes: AllModes, Exe: "x", Transport: "udp"},
 	} {
 		err := o.Validate()
 		name := strings.Fields(flag)[0]

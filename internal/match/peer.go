@@ -50,6 +50,10 @@ type PeerConfig struct {
 
 	// Consensus is the session's ConsensusMode ("" = bft).
 	Consensus string `json:"consensus,omitempty"`
+	// Transport is what the match's libp2p host listens on: "" or "tcp"
+	// (TCP with Noise and yamux), or "quic" (QUIC v1), so a bench can
+	// compare them.
+	Transport string `json:"transport,omitempty"`
 	// WALSync is the session's Config.WALSync ("" = power: fsync before
 	// sending), so a bench can measure what durability costs.
 	WALSync string `json:"wal_sync,omitempty"`
@@ -219,7 +223,7 @@ func RunPeer(cfg PeerConfig, progress io.Writer, stop <-chan struct{}) error {
 		Key: key, MatchName: cfg.MatchName, Roster: roster,
 		NewGame:    newGame,
 		GameParams: params, TickRate: cfg.TickHz, WALDir: cfg.WALDir,
-		Network:   paxsync.NetworkConfig{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Peers: cfg.Peers, SpectatorAddrs: spectateAddrs(cfg)},
+		Network:   paxsync.NetworkConfig{ListenAddrs: listenAddrs(cfg), Peers: cfg.Peers, SpectatorAddrs: spectateAddrs(cfg)},
 		Logger:    logger,
 		Consensus: paxsync.ConsensusMode(cfg.Consensus), Unpaced: cfg.Unpaced, InputDelay: cfg.InputDelay, Sealed: cfg.Sealed,
 		WALSync: paxsync.WALSync(cfg.WALSync), Prediction: paxsync.Prediction{Enabled: cfg.Prediction},
@@ -351,6 +355,14 @@ loop:
 		return err
 	}
 	return cerr
+}
+
+// listenAddrs is where the peer's match host listens (PeerConfig.Transport).
+func listenAddrs(cfg PeerConfig) []string {
+	if cfg.Transport == "quic" {
+		return []string{"/ip4/127.0.0.1/udp/0/quic-v1"}
+	}
+	return []string{"/ip4/127.0.0.1/tcp/0"}
 }
 
 // spectateAddrs is where the peer's spectator service listens (none
