@@ -18,6 +18,7 @@ import (
 	noise "github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/wire"
@@ -26,6 +27,38 @@ import (
 // maxPubsubMessage leaves room for pubsub's own framing around the largest
 // envelope.
 const maxPubsubMessage = wire.MaxMessageSize + 4096
+
+// quicFallback is how long a dial waits for TCP before it tries QUIC.
+const quicFallback = 250 * time.Millisecond
+
+// tcpFirst ranks a peer's addresses TCP first, QUIC quicFallback later
+// (at once when the peer has no TCP address). libp2p's default ranker
+// prefers QUIC, which costs bft 9-13% more CPU per tick and 10% more
+// latency on the same machine (docs/BENCHMARKS.md, "TCP (Noise, yamux)
+// against QUIC"); a network that blocks TCP still gets its QUIC dial.
+func tcpFirst(addrs []ma.Multiaddr) []network.AddrDelay {
+	hasTCP := false
+	for _, a := range addrs {
+		if isTCP(a) {
+			hasTCP = true
+			break
+		}
+	}
+	out := make([]network.AddrDelay, 0, len(addrs))
+	for _, a := range addrs {
+		d := time.Duration(0)
+		if hasTCP && !isTCP(a) {
+			d = quicFallback
+		}
+		out = append(out, network.AddrDelay{Addr: a, Delay: d})
+	}
+	return out
+}
+
+func isTCP(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_TCP)
+	return err == nil
+}
 
 func unmarshalEd25519Public(k ed25519.PublicKey) (ic.PubKey, error) {
 	return ic.UnmarshalEd25519PublicKey(k)
@@ -56,6 +89,7 @@ func (h *Host) start() error {
 		libp2p.BandwidthReporter(h.bw),
 		libp2p.Ping(false), // answered by handlePingStream, for roster peers only (rtt.go)
 		libp2p.WithDialTimeout(5*time.Second),
+		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirst)),
 	)
 	if err != nil {
 		return fmt.Errorf("netp2p: libp2p: %w", err)
