@@ -45,16 +45,20 @@ type Session struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	closeWAL  func() error
-	spect     *netp2p.SpectatorService // Network.SpectatorAddrs; nil: none
-	closeOnce sync.Once
-	closeErr  error
-	closed    chan struct{}
-	finished  chan struct{}         // closed by finish once Events is closed
-	fatal     atomic.Pointer[error] // the error that ended the session (fail)
-	dropped   atomic.Uint64
-	published uint64 // the decided tick of the last view (driver goroutine)
-	predGen   uint64 // the speculative copy's generation in the last predicted view
+	closeWAL func() error
+	spect    *netp2p.SpectatorService // Network.SpectatorAddrs; nil: none
+	// answerSigner signs spectator answers (signAnswer), under answerMu:
+	// the service and AnswerSpectator answer on many goroutines.
+	answerMu     sync.Mutex
+	answerSigner *crypto.Signer
+	closeOnce    sync.Once
+	closeErr     error
+	closed       chan struct{}
+	finished     chan struct{}         // closed by finish once Events is closed
+	fatal        atomic.Pointer[error] // the error that ended the session (fail)
+	dropped      atomic.Uint64
+	published    uint64 // the decided tick of the last view (driver goroutine)
+	predGen      uint64 // the speculative copy's generation in the last predicted view
 }
 
 func init() {

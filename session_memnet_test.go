@@ -3,6 +3,7 @@ package paxsync_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -207,6 +208,117 @@ func TestViewAfterTickEventShowsThatTick(t *testing.T) {
 			})
 		case <-timeout:
 			t.Fatalf("only %d ticks", seen)
+		}
+	}
+}
+
+// askFunc is a SpectatorSource over a function: the game's own transport.
+type askFunc struct {
+	seat int
+	ask  func(ctx context.Context, req []byte) ([]byte, error)
+}
+
+func (a askFunc) Seat() int { return a.seat }
+func (a askFunc) Ask(ctx context.Context, req []byte) ([]byte, error) {
+	return a.ask(ctx, req)
+}
+
+// TestSpectatorOverMemnet: a match on an injected transport has no
+// spectator service, and a spectator follows it all the same, over the
+// game's own transport (here, function calls): Session.AnswerSpectator on
+// the players' side, SpectateFrom on the spectator's. Seat 1's source
+// alters every answer after the player signed it (the spectator drops it:
+// the signature no longer covers the answer), seat 2's always fails (the
+// spectator asks the next); it follows from seats 0 and 3 to the players'
+// state at every checkpoint it shares with them.
+func TestSpectatorOverMemnet(t *testing.T) {
+	const seats, ticks = 4, 200
+	var base paxsync.Config // the match's settings, as the seats have them
+	sessions := memMatch(t, seats, "memnet-watched", func(c *paxsync.Config) { base = *c })
+	var mu sync.Mutex
+	hashes := map[uint64]crypto.Digest{} // seat 0's checkpoint hashes
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for i, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := arena.EncodeInput(arena.Controls{Thrust: uint8(1 + i)})
+			const ahead = 60
+			for at := uint64(0); at < ahead; at++ {
+				_ = s.SubmitInputAt(at, in)
+			}
+			for {
+				select {
+				case ev := <-s.Events():
+					if te, ok := ev.(paxsync.TickEvent); ok {
+						if i == 0 && te.Checkpoint {
+							mu.Lock()
+							hashes[te.Tick] = te.Hash
+							mu.Unlock()
+						}
+						_ = s.SubmitInputAt(te.Tick+ahead, in)
+					}
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	from := []paxsync.SpectatorSource{
+		askFunc{0, sessions[0].AnswerSpectator},
+		askFunc{1, func(ctx context.Context, req []byte) ([]byte, error) {
+			resp, err := sessions[1].AnswerSpectator(ctx, req)
+			if len(resp) > 0 {
+				resp = append([]byte(nil), resp...)
+				resp[len(resp)-1] ^= 1
+			}
+			return resp, err
+		}},
+		askFunc{2, func(context.Context, []byte) ([]byte, error) { return nil, fmt.Errorf("link down") }},
+		askFunc{3, sessions[3].AnswerSpectator},
+	}
+	key, err := crypto.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := base
+	cfg.Key, cfg.Transport, cfg.WALDir = key, nil, ""
+	sp, err := paxsync.SpectateFrom(context.Background(), cfg, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	deadline := time.Now().Add(3 * time.Minute)
+	for sp.Stats().Ticks < ticks && sp.Err() == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	st := sp.Stats()
+	if st.Ticks < ticks {
+		t.Fatalf("the spectator applied %d ticks (err %v)", st.Ticks, sp.Err())
+	}
+	if len(st.Forgeries) == 0 || st.Forgeries[0].Seat != 1 {
+		t.Fatalf("forgeries %+v, want seat 1's altered answer", st.Forgeries)
+	}
+	compared := 0
+	mu.Lock()
+	defer mu.Unlock()
+	for tick, h := range hashes {
+		if mine, ok := sp.CheckpointHash(tick); ok {
+			if mine != h {
+				t.Fatalf("tick %d: spectator %s, players %s", tick, mine, h)
+			}
+			compared++
+		}
+	}
+	if compared == 0 {
+		t.Fatal("no checkpoint hash to compare")
+	}
+	// Bad sources are refused before anything starts.
+	for _, bad := range [][]paxsync.SpectatorSource{nil, {askFunc{7, nil}}, {askFunc{0, nil}, askFunc{0, nil}}} {
+		if _, err := paxsync.SpectateFrom(context.Background(), cfg, bad); !errors.Is(err, paxsync.ErrBadConfig) {
+			t.Fatalf("sources %v: %v", bad, err)
 		}
 	}
 }

@@ -36,34 +36,51 @@ func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req 
 	if wrap != nil {
 		serve = wrap(serve) // an adversary's (forge-log): never on an honest peer
 	}
-	// Every answer goes out signed (internal/spectator: one signature of
-	// its digest), so an answer that does not verify proves its signer
-	// forged it. The service answers on many goroutines; one Signer is
-	// not safe for concurrent use.
-	var signMu sync.Mutex
-	signer := crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat))
-	inner := serve
-	serve = func(ctx context.Context, req []byte) ([]byte, error) {
-		resp, err := inner(ctx, req)
-		if err != nil || len(resp) == 0 {
-			return resp, err
-		}
-		after, n := binary.Uvarint(req)
-		if n <= 0 {
-			return nil, errors.New("malformed request")
-		}
-		signMu.Lock()
-		env := signer.Sign(wire.TypeSyncResponse, spectator.AnswerBody(after, resp))
-		signMu.Unlock()
-		return spectator.EncodeAnswer(env, resp), nil
-	}
 	svc, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: s.cfg.Key, ListenAddrs: net.SpectatorAddrs,
-		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2, Serve: serve})
+		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2,
+		Serve: func(ctx context.Context, req []byte) ([]byte, error) { return s.signAnswer(ctx, serve, req) }})
 	if err != nil {
 		return fmt.Errorf("paxsync: spectator service: %w", err)
 	}
 	s.spect = svc
 	return nil
+}
+
+// signAnswer is serve's answer to a spectator's request, signed: one
+// signature of its digest (internal/spectator), so an answer that does not
+// verify proves its signer forged it. Answers are built on many
+// goroutines; one Signer is not safe for concurrent use.
+func (s *Session) signAnswer(ctx context.Context, serve func(context.Context, []byte) ([]byte, error), req []byte) ([]byte, error) {
+	after, n := binary.Uvarint(req)
+	if n <= 0 || n != len(req) {
+		return nil, errors.New("paxsync: malformed spectator request")
+	}
+	resp, err := serve(ctx, req)
+	if err != nil || len(resp) == 0 {
+		return resp, err
+	}
+	s.answerMu.Lock()
+	if s.answerSigner == nil {
+		s.answerSigner = crypto.NewSigner(s.cfg.Key, s.match, uint16(s.seat))
+	}
+	env := s.answerSigner.Sign(wire.TypeSyncResponse, spectator.AnswerBody(after, resp))
+	s.answerMu.Unlock()
+	return spectator.EncodeAnswer(env, resp), nil
+}
+
+// AnswerSpectator answers a spectator's request (what a SpectatorSource
+// carries) with this player's signed answer: the decided log after the
+// slot asked, with its certificates. It is the answer the spectator
+// service sends, for games that carry spectators over a transport of
+// their own (an injected Transport has no spectator service). Empty when
+// there is nothing new; an error in broadcast or crash consensus, which
+// certify nothing a spectator may go by. Bound what you serve as the
+// service does (docs/EMBEDDING.md, "Spectators").
+func (s *Session) AnswerSpectator(ctx context.Context, req []byte) ([]byte, error) {
+	if s.cfg.Consensus != ConsensusBFT {
+		return nil, fmt.Errorf("%w: a spectator checks Byzantine-quorum certificates: %q consensus has none", ErrBadConfig, s.cfg.Consensus)
+	}
+	return s.signAnswer(ctx, s.drv.ServeSync, req)
 }
 
 // SpectatorAddrs are the addresses of this player's spectator service
@@ -94,12 +111,12 @@ func (s *Session) SpectatorAddrs() []string {
 // drops it (RelayFaults), and a player's forgery it forwards still
 // convicts that player. Methods are safe for concurrent use.
 type Spectator struct {
-	cfg    Config
-	f      *spectator.Follower
-	client *netp2p.SpectatorClient
-	relay  *netp2p.SpectatorService // nil unless relaying
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg     Config
+	f       *spectator.Follower
+	sources sourceSet
+	relay   *netp2p.SpectatorService // nil unless relaying
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	mu  sync.Mutex // guards f's state for readers, and err
 	err error
@@ -135,23 +152,37 @@ func Spectate(ctx context.Context, cfg Config, sources []string) (*Spectator, er
 	if cfg.Network.MaxSpectators < 0 {
 		return nil, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
 	}
-	newGame := func(*gamestate.Header) (gamestate.Game, error) { return cfg.NewGame() }
-	f, err := spectator.New(replayHeader(&cfg), newGame)
+	f, err := newFollower(&cfg)
 	if err != nil {
-		return nil, badConfig("NewGame", "%v", err)
+		return nil, err
 	}
 	client, err := netp2p.DialSpectator(cfg.Key, cfg.Roster, sources)
 	if err != nil {
 		return nil, fmt.Errorf("paxsync: spectator: %w", err)
 	}
 	f.UseRelays(client.Relays())
-	sp := &Spectator{cfg: cfg, f: f, client: client, done: make(chan struct{})}
+	return startSpectator(ctx, cfg, f, client)
+}
+
+func newFollower(cfg *Config) (*spectator.Follower, error) {
+	newGame := func(*gamestate.Header) (gamestate.Game, error) { return cfg.NewGame() }
+	f, err := spectator.New(replayHeader(cfg), newGame)
+	if err != nil {
+		return nil, badConfig("NewGame", "%v", err)
+	}
+	return f, nil
+}
+
+// startSpectator starts the relay service when asked for and the loop.
+func startSpectator(ctx context.Context, cfg Config, f *spectator.Follower, src sourceSet) (*Spectator, error) {
+	sp := &Spectator{cfg: cfg, f: f, sources: src, done: make(chan struct{})}
 	if net := cfg.Network; len(net.SpectatorAddrs) > 0 {
 		f.EnableRelay()
+		var err error
 		sp.relay, err = netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: cfg.Key, ListenAddrs: net.SpectatorAddrs,
 			Max: net.MaxSpectators, MinInterval: cfg.interval() / 2, Serve: sp.serveRelay})
 		if err != nil {
-			client.Close()
+			src.Close()
 			return nil, fmt.Errorf("paxsync: spectator relay: %w", err)
 		}
 	}
@@ -161,12 +192,106 @@ func Spectate(ctx context.Context, cfg Config, sources []string) (*Spectator, er
 	return sp, nil
 }
 
+// sourceSet is where a spectator asks: the libp2p endpoint
+// (netp2p.SpectatorClient) or the game's own (SpectatorSource), numbered
+// as the Follower numbers them, seats first, then relays.
+type sourceSet interface {
+	Known(src int) bool
+	RequestSync(ctx context.Context, src int, req []byte) ([]byte, error)
+	Close() error
+}
+
+// SpectatorSource is one place a spectator may ask for the decided log
+// over a transport of the game's own: a player (Seat, its seat) whose
+// side calls Session.AnswerSpectator, or another spectator relaying (Seat
+// -1) whose side calls Spectator.AnswerSpectator. Ask carries the request
+// there and the answer back; an error or a timeout only makes the
+// spectator ask the next source. Nothing a source says is trusted: every
+// answer is checked, and one that does not verify drops the source.
+type SpectatorSource interface {
+	Seat() int
+	Ask(ctx context.Context, req []byte) ([]byte, error)
+}
+
+// SpectateFrom is Spectate over the game's own transport: the spectator
+// asks the given sources (at most one per seat, and any number of relays)
+// instead of dialling spectator services. cfg.Network.SpectatorAddrs,
+// if set, still relays over libp2p.
+func SpectateFrom(ctx context.Context, cfg Config, from []SpectatorSource) (*Spectator, error) {
+	cfg, _, err := cfg.defaults(true)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Consensus != ConsensusBFT {
+		return nil, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
+	}
+	if len(from) == 0 {
+		return nil, badConfig("sources", "no spectator source")
+	}
+	ss := &sourceList{seats: make([]SpectatorSource, len(cfg.Roster))}
+	for i, src := range from {
+		switch seat := src.Seat(); {
+		case seat == -1:
+			ss.relays = append(ss.relays, src)
+		case seat < 0 || seat >= len(cfg.Roster):
+			return nil, badConfig("sources", "source %d names seat %d of %d", i, seat, len(cfg.Roster))
+		case ss.seats[seat] != nil:
+			return nil, badConfig("sources", "two sources for seat %d", seat)
+		default:
+			ss.seats[seat] = src
+		}
+	}
+	f, err := newFollower(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	f.UseRelays(len(ss.relays))
+	return startSpectator(ctx, cfg, f, ss)
+}
+
+// sourceList is SpectateFrom's sources.
+type sourceList struct {
+	seats, relays []SpectatorSource
+}
+
+func (l *sourceList) get(src int) SpectatorSource {
+	switch {
+	case src >= 0 && src < len(l.seats):
+		return l.seats[src]
+	case src >= len(l.seats) && src < len(l.seats)+len(l.relays):
+		return l.relays[src-len(l.seats)]
+	}
+	return nil
+}
+
+func (l *sourceList) Known(src int) bool { return l.get(src) != nil }
+
+func (l *sourceList) RequestSync(ctx context.Context, src int, req []byte) ([]byte, error) {
+	s := l.get(src)
+	if s == nil {
+		return nil, fmt.Errorf("paxsync: spectator: no source %d", src)
+	}
+	return s.Ask(ctx, req)
+}
+
+func (l *sourceList) Close() error { return nil }
+
 // serveRelay answers another spectator with a player's signed answer this
 // one checked and kept.
 func (sp *Spectator) serveRelay(_ context.Context, req []byte) ([]byte, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	return sp.f.Relay(req), nil
+}
+
+// AnswerSpectator answers another spectator's request (what a
+// SpectatorSource of Seat -1 carries) with a player's signed answer this
+// one checked and kept, unchanged: what its relay service sends, for
+// games that carry spectators over a transport of their own. Empty when
+// it holds nothing further, and always unless it relays
+// (Network.SpectatorAddrs).
+func (sp *Spectator) AnswerSpectator(ctx context.Context, req []byte) ([]byte, error) {
+	return sp.serveRelay(ctx, req)
 }
 
 // RelayAddrs are the addresses this spectator relays on
@@ -193,10 +318,10 @@ func (sp *Spectator) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		sp.mu.Lock()
 		src, ok := sp.f.Source()
-		for tries := 0; ok && !sp.client.Known(src) && tries < sp.f.Sources(); tries++ {
+		for tries := 0; ok && !sp.sources.Known(src) && tries < sp.f.Sources(); tries++ {
 			src, ok = sp.f.Source()
 		}
-		if !ok || !sp.client.Known(src) {
+		if !ok || !sp.sources.Known(src) {
 			sp.err = ErrNoSource
 			sp.mu.Unlock()
 			return
@@ -206,7 +331,7 @@ func (sp *Spectator) run(ctx context.Context) {
 		// A source that holds a request open only delays this one: the
 		// next goes to the next source.
 		rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-		resp, err := sp.client.RequestSync(rctx, src, req)
+		resp, err := sp.sources.RequestSync(rctx, src, req)
 		cancel()
 		applied := 0
 		if err == nil {
@@ -295,7 +420,7 @@ func (sp *Spectator) Close() error {
 	if sp.relay != nil {
 		err = sp.relay.Close()
 	}
-	return errors.Join(sp.client.Close(), err)
+	return errors.Join(sp.sources.Close(), err)
 }
 
 // VerifyForgedLog checks a spectator's proof that a player served a forged
