@@ -241,9 +241,9 @@ const (
 // NetworkConfig is the libp2p part of Config.
 type NetworkConfig struct {
 	// ListenAddrs default to all interfaces, OS-chosen TCP and QUIC ports.
-	// Peers connect over TCP first (it costs less CPU per tick than
-	// QUIC, docs/BENCHMARKS.md) and over QUIC when TCP has not connected
-	// within 250 ms. Tests use "/ip4/127.0.0.1/tcp/0".
+	// Peers dial TCP first (it costs less CPU per tick than QUIC,
+	// docs/BENCHMARKS.md) and QUIC 250 ms later, or at once when every
+	// TCP dial failed. Tests use "/ip4/127.0.0.1/tcp/0".
 	ListenAddrs []string
 	// Peers are multiaddrs ending in /p2p/<peer ID> (another session's
 	// Addrs()). One reachable peer is enough: the others are found through

@@ -51,14 +51,18 @@ type Session struct {
 	// the service and AnswerSpectator answer on many goroutines.
 	answerMu     sync.Mutex
 	answerSigner *crypto.Signer
-	closeOnce    sync.Once
-	closeErr     error
-	closed       chan struct{}
-	finished     chan struct{}         // closed by finish once Events is closed
-	fatal        atomic.Pointer[error] // the error that ended the session (fail)
-	dropped      atomic.Uint64
-	published    uint64 // the decided tick of the last view (driver goroutine)
-	predGen      uint64 // the speculative copy's generation in the last predicted view
+	// spectServe builds a spectator's answer (the driver's catch-up
+	// answer; a forge-log adversary's wrap of it): the service and
+	// AnswerSpectator both answer with it.
+	spectServe func(ctx context.Context, req []byte) ([]byte, error)
+	closeOnce  sync.Once
+	closeErr   error
+	closed     chan struct{}
+	finished   chan struct{}         // closed by finish once Events is closed
+	fatal      atomic.Pointer[error] // the error that ended the session (fail)
+	dropped    atomic.Uint64
+	published  uint64 // the decided tick of the last view (driver goroutine)
+	predGen    uint64 // the speculative copy's generation in the last predicted view
 }
 
 func init() {

@@ -19,6 +19,10 @@ import (
 // for. It answers with the driver's catch-up answer, the one a lagging
 // player gets: one code path, one cost.
 func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req []byte) ([]byte, error)) func(ctx context.Context, req []byte) ([]byte, error)) error {
+	s.spectServe = s.drv.ServeSync
+	if wrap != nil {
+		s.spectServe = wrap(s.spectServe) // an adversary's (forge-log): never on an honest peer
+	}
 	net := s.cfg.Network
 	if len(net.SpectatorAddrs) == 0 {
 		return nil
@@ -32,10 +36,7 @@ func (s *Session) serveSpectators(wrap func(serve func(ctx context.Context, req 
 	if net.MaxSpectators < 0 {
 		return badConfig("Network.MaxSpectators", "%d", net.MaxSpectators)
 	}
-	serve := s.drv.ServeSync
-	if wrap != nil {
-		serve = wrap(serve) // an adversary's (forge-log): never on an honest peer
-	}
+	serve := s.spectServe
 	svc, err := netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: s.cfg.Key, ListenAddrs: net.SpectatorAddrs,
 		Max: net.MaxSpectators, MinInterval: s.cfg.interval() / 2,
 		Serve: func(ctx context.Context, req []byte) ([]byte, error) { return s.signAnswer(ctx, serve, req) }})
@@ -80,7 +81,7 @@ func (s *Session) AnswerSpectator(ctx context.Context, req []byte) ([]byte, erro
 	if s.cfg.Consensus != ConsensusBFT {
 		return nil, fmt.Errorf("%w: a spectator checks Byzantine-quorum certificates: %q consensus has none", ErrBadConfig, s.cfg.Consensus)
 	}
-	return s.signAnswer(ctx, s.drv.ServeSync, req)
+	return s.signAnswer(ctx, s.spectServe, req)
 }
 
 // SpectatorAddrs are the addresses of this player's spectator service
@@ -207,7 +208,11 @@ type sourceSet interface {
 // -1) whose side calls Spectator.AnswerSpectator. Ask carries the request
 // there and the answer back; an error or a timeout only makes the
 // spectator ask the next source. Nothing a source says is trusted: every
-// answer is checked, and one that does not verify drops the source.
+// answer is checked, and one that does not verify drops the source. The
+// game's transport proves nothing of who answered, so an answer the
+// player did not sign drops its source as a RelayFault naming no one;
+// only an answer the player signed and that does not verify convicts the
+// player (a Forgery with its Proof).
 type SpectatorSource interface {
 	Seat() int
 	Ask(ctx context.Context, req []byte) ([]byte, error)
@@ -228,8 +233,14 @@ func SpectateFrom(ctx context.Context, cfg Config, from []SpectatorSource) (*Spe
 	if len(from) == 0 {
 		return nil, badConfig("sources", "no spectator source")
 	}
+	if cfg.Network.MaxSpectators < 0 {
+		return nil, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
+	}
 	ss := &sourceList{seats: make([]SpectatorSource, len(cfg.Roster))}
 	for i, src := range from {
+		if src == nil {
+			return nil, badConfig("sources", "source %d is nil", i)
+		}
 		switch seat := src.Seat(); {
 		case seat == -1:
 			ss.relays = append(ss.relays, src)
@@ -246,6 +257,7 @@ func SpectateFrom(ctx context.Context, cfg Config, from []SpectatorSource) (*Spe
 		return nil, err
 	}
 	f.UseRelays(len(ss.relays))
+	f.UntrustedLinks() // a source proves nothing of who answered: only signatures do
 	return startSpectator(ctx, cfg, f, ss)
 }
 
@@ -289,7 +301,8 @@ func (sp *Spectator) serveRelay(_ context.Context, req []byte) ([]byte, error) {
 // one checked and kept, unchanged: what its relay service sends, for
 // games that carry spectators over a transport of their own. Empty when
 // it holds nothing further, and always unless it relays
-// (Network.SpectatorAddrs).
+// (Network.SpectatorAddrs). Not from inside a View callback (it takes the
+// lock View holds).
 func (sp *Spectator) AnswerSpectator(ctx context.Context, req []byte) ([]byte, error) {
 	return sp.serveRelay(ctx, req)
 }
@@ -372,9 +385,9 @@ type SpectatorStats struct {
 	// player; a Forgery's Proof (its signed answer) convinces anyone with
 	// the roster (VerifyForgedLog). One a relay forwarded names it (Via).
 	Forgeries []spectator.Forgery
-	// RelayFaults are the relays dropped for serving what no player
-	// signed for the request (no proof against anyone: relays are not in
-	// the roster).
+	// RelayFaults are the relays (and, with SpectateFrom, the players'
+	// sources) dropped for serving what no player signed for the request
+	// (no proof against anyone).
 	RelayFaults []spectator.RelayFault
 }
 

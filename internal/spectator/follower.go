@@ -53,12 +53,15 @@ var ErrForged = errors.New("spectator: a player served a log that does not verif
 // dropped, and no player is blamed (nothing shows one signed it).
 var ErrBadRelay = errors.New("spectator: a relay served what no player signed for this request")
 
-// RelayFault is a relay dropped for serving what no player signed for the
-// request it answered: garbage, an altered answer, or a player's answer
-// from further on than the spectator asked (which would leave a gap).
-// Relays are not in the roster: this is no proof against anyone.
+// RelayFault is a source dropped for serving what no player signed for the
+// request it answered: a relay's garbage, altered answer, or player's
+// answer from further on than the spectator asked (which would leave a
+// gap); or, over links that do not prove who sent what (UntrustedLinks),
+// a player's source that served what that player did not sign. This is
+// no proof against anyone.
 type RelayFault struct {
-	Relay  int    // counted from 0, in the order of the sources after the players
+	Relay  int    // counted from 0, in the order of the sources after the players; -1 for a player's source
+	Seat   int    // the player whose source it was (UntrustedLinks), or -1 for a relay
 	After  uint64 // the slot the spectator asked after
 	Reason string
 }
@@ -77,6 +80,7 @@ type Follower struct {
 	forgeries []Forgery
 	faults    []RelayFault
 	refresh   bool        // the last Request asked after slot 0 (relay.go), not after Slot
+	untrusted bool        // UntrustedLinks
 	cache     *relayCache // the answers kept to relay; nil when not relaying
 }
 
@@ -90,6 +94,13 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 	}
 	return &Follower{chk: chk, h: h, ver: h.Config().Verifier, n: len(h.Roster), dropped: make([]bool, len(h.Roster))}, nil
 }
+
+// UntrustedLinks says the links to the players' sources do not prove
+// which player sent an answer (a game's own transport, where libp2p's
+// Noise handshake would): an answer a player did not sign then drops that
+// source as a RelayFault naming no one, instead of a Forgery naming the
+// seat, so a hostile path cannot get an honest player named.
+func (f *Follower) UntrustedLinks() { f.untrusted = true }
 
 // UseRelays adds k relays as sources, after the players: source n+i is
 // relay i.
@@ -188,7 +199,11 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	badRelay := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
 		f.dropped[src] = true
-		f.faults = append(f.faults, RelayFault{Relay: src - f.n, After: asked, Reason: reason})
+		if !relay {
+			f.faults = append(f.faults, RelayFault{Relay: -1, Seat: src, After: asked, Reason: reason})
+			return 0, fmt.Errorf("%w: seat %d's source: %s", ErrBadRelay, src, reason)
+		}
+		f.faults = append(f.faults, RelayFault{Relay: src - f.n, Seat: -1, After: asked, Reason: reason})
 		return 0, fmt.Errorf("%w: relay %d: %s", ErrBadRelay, src-f.n, reason)
 	}
 	var env crypto.Envelope
@@ -199,6 +214,9 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		}
 		signer = int(env.Sender)
 	} else if env, resp, err = signedBy(f.ver, frame, src, &asked); err != nil {
+		if f.untrusted {
+			return badRelay("%v", err)
+		}
 		return forged("%v", err)
 	}
 	signedAfter := wire.NewReader(env.Body).Uvarint("answer.after") // signedBy parsed it
@@ -296,7 +314,7 @@ func (f *Follower) Report() *gamestate.Report { return f.chk.Report() }
 // Forgeries are the answers that did not verify, in order.
 func (f *Follower) Forgeries() []Forgery { return append([]Forgery(nil), f.forgeries...) }
 
-// RelayFaults are the relays dropped for serving what no player signed.
+// RelayFaults are the sources dropped for serving what no player signed.
 func (f *Follower) RelayFaults() []RelayFault { return append([]RelayFault(nil), f.faults...) }
 
 // Dropped reports whether source src (a seat, or n+i for relay i) was
