@@ -238,35 +238,13 @@ func TestSpectatorOverMemnet(t *testing.T) {
 	sessions := memMatch(t, seats, "memnet-watched", func(c *paxsync.Config) { base = *c })
 	var mu sync.Mutex
 	hashes := map[uint64]crypto.Digest{} // seat 0's checkpoint hashes
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	for i, s := range sessions {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			in := arena.EncodeInput(arena.Controls{Thrust: uint8(1 + i)})
-			const ahead = 60
-			for at := uint64(0); at < ahead; at++ {
-				_ = s.SubmitInputAt(at, in)
-			}
-			for {
-				select {
-				case ev := <-s.Events():
-					if te, ok := ev.(paxsync.TickEvent); ok {
-						if i == 0 && te.Checkpoint {
-							mu.Lock()
-							hashes[te.Tick] = te.Hash
-							mu.Unlock()
-						}
-						_ = s.SubmitInputAt(te.Tick+ahead, in)
-					}
-				case <-stop:
-					return
-				}
-			}
-		}()
-	}
-	defer func() { close(stop); wg.Wait() }()
+	defer playMem(sessions, func(seat int, te paxsync.TickEvent) {
+		if seat == 0 && te.Checkpoint {
+			mu.Lock()
+			hashes[te.Tick] = te.Hash
+			mu.Unlock()
+		}
+	})()
 	from := []paxsync.SpectatorSource{
 		askFunc{0, sessions[0].AnswerSpectator},
 		askFunc{1, func(ctx context.Context, req []byte) ([]byte, error) {

@@ -12,13 +12,12 @@ import (
 	"github.com/paxsync/paxsync/gamestate/arena"
 )
 
-// playUntilSlots keeps every seat's inputs ahead of the clock until every
-// session has decided at least slots bft slots (by count, not time), then
-// closes them all.
-func playUntilSlots(t *testing.T, sessions []*paxsync.Session, slots uint64) {
-	t.Helper()
+// playMem keeps every seat's inputs ahead of the clock, calling onTick
+// (when set) with each seat's TickEvents, until the stop it returns is
+// called.
+func playMem(sessions []*paxsync.Session, onTick func(seat int, te paxsync.TickEvent)) (stop func()) {
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
+	done := make(chan struct{})
 	for i, s := range sessions {
 		wg.Add(1)
 		go func() {
@@ -35,14 +34,25 @@ func playUntilSlots(t *testing.T, sessions []*paxsync.Session, slots uint64) {
 						return
 					}
 					if te, ok := ev.(paxsync.TickEvent); ok {
+						if onTick != nil {
+							onTick(i, te)
+						}
 						_ = s.SubmitInputAt(te.Tick+ahead, in)
 					}
-				case <-stop:
+				case <-done:
 					return
 				}
 			}
 		}()
 	}
+	return func() { close(done); wg.Wait() }
+}
+
+// playUntilSlots plays (playMem) until every session has decided at least
+// slots bft slots (by count, not time), then closes them all.
+func playUntilSlots(t *testing.T, sessions []*paxsync.Session, slots uint64) {
+	t.Helper()
+	stop := playMem(sessions, nil)
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		done := true
@@ -59,8 +69,7 @@ func playUntilSlots(t *testing.T, sessions []*paxsync.Session, slots uint64) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	for _, s := range sessions {
 		s.Close()
 	}

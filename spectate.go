@@ -138,20 +138,9 @@ var ErrNoSource = errors.New("paxsync: spectator: no player or relay left to wat
 // addresses (at most Network.MaxSpectators answers at once, paced as a
 // player's service is). Close it when done.
 func Spectate(ctx context.Context, cfg Config, sources []string) (*Spectator, error) {
-	cfg, _, err := cfg.defaults(true)
+	cfg, err := spectatorConfig(cfg, len(sources))
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Consensus != ConsensusBFT {
-		// Crash mode certifies f+1 of 2f+1: nothing a spectator that
-		// trusts no player may go by; broadcast mode decides nothing.
-		return nil, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
-	}
-	if len(sources) == 0 {
-		return nil, badConfig("sources", "no spectator service address")
-	}
-	if cfg.Network.MaxSpectators < 0 {
-		return nil, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
 	}
 	f, err := newFollower(&cfg)
 	if err != nil {
@@ -163,6 +152,25 @@ func Spectate(ctx context.Context, cfg Config, sources []string) (*Spectator, er
 	}
 	f.UseRelays(client.Relays())
 	return startSpectator(ctx, cfg, f, client)
+}
+
+// spectatorConfig checks a spectator's Config (with sources places to
+// ask) and fills its defaults.
+func spectatorConfig(cfg Config, sources int) (Config, error) {
+	cfg, _, err := cfg.defaults(true)
+	switch {
+	case err != nil:
+		return cfg, err
+	case cfg.Consensus != ConsensusBFT:
+		// Crash mode certifies f+1 of 2f+1: nothing a spectator that
+		// trusts no player may go by; broadcast mode decides nothing.
+		return cfg, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
+	case sources == 0:
+		return cfg, badConfig("sources", "no spectator service address or source")
+	case cfg.Network.MaxSpectators < 0:
+		return cfg, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
+	}
+	return cfg, nil
 }
 
 func newFollower(cfg *Config) (*spectator.Follower, error) {
@@ -223,18 +231,9 @@ type SpectatorSource interface {
 // instead of dialling spectator services. cfg.Network.SpectatorAddrs,
 // if set, still relays over libp2p.
 func SpectateFrom(ctx context.Context, cfg Config, from []SpectatorSource) (*Spectator, error) {
-	cfg, _, err := cfg.defaults(true)
+	cfg, err := spectatorConfig(cfg, len(from))
 	if err != nil {
 		return nil, err
-	}
-	if cfg.Consensus != ConsensusBFT {
-		return nil, badConfig("Consensus", "a spectator checks Byzantine-quorum certificates: %q consensus has none", cfg.Consensus)
-	}
-	if len(from) == 0 {
-		return nil, badConfig("sources", "no spectator source")
-	}
-	if cfg.Network.MaxSpectators < 0 {
-		return nil, badConfig("Network.MaxSpectators", "%d", cfg.Network.MaxSpectators)
 	}
 	ss := &sourceList{seats: make([]SpectatorSource, len(cfg.Roster))}
 	for i, src := range from {
