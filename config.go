@@ -259,6 +259,13 @@ type NetworkConfig struct {
 	// streams. Session.SpectatorAddrs gives its addresses. Not in
 	// broadcast mode (nothing is decided) nor on an injected Transport.
 	SpectatorAddrs []string
+	// SpectatorRelay makes a spectator keep the players' answers it has
+	// checked so that Spectator.AnswerSpectator can relay them to other
+	// spectators over a transport of the game's own (SpectateFrom), with
+	// no libp2p listener. SpectatorAddrs implies it. What it keeps is
+	// bounded (the answers since the newest certified checkpoint, at most
+	// 8 MiB). Spectators only; a player ignores it.
+	SpectatorRelay bool
 	// MaxSpectators bounds the answers this player's spectator service
 	// builds at once (default 4) and so what spectators cost it: one
 	// spectator gets at most two answers per tick, all together Max per

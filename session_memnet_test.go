@@ -264,18 +264,34 @@ func TestSpectatorOverMemnet(t *testing.T) {
 	}
 	cfg := base
 	cfg.Key, cfg.Transport, cfg.WALDir = key, nil, ""
+	cfg.Network.SpectatorRelay = true // relays over the same function calls, no listener
 	sp, err := paxsync.SpectateFrom(context.Background(), cfg, from)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sp.Close()
+	// A second spectator asks only the first one, as a relay.
+	key2, err := crypto.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := base
+	cfg2.Key, cfg2.Transport, cfg2.WALDir = key2, nil, ""
+	relayed, err := paxsync.SpectateFrom(context.Background(), cfg2, []paxsync.SpectatorSource{askFunc{-1, sp.AnswerSpectator}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relayed.Close()
 	deadline := time.Now().Add(3 * time.Minute)
-	for sp.Stats().Ticks < ticks && sp.Err() == nil && time.Now().Before(deadline) {
+	for (sp.Stats().Ticks < ticks || relayed.Stats().Ticks < ticks) && sp.Err() == nil && relayed.Err() == nil && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	st := sp.Stats()
 	if st.Ticks < ticks {
 		t.Fatalf("the spectator applied %d ticks (err %v)", st.Ticks, sp.Err())
+	}
+	if rs := relayed.Stats(); rs.Ticks < ticks || len(rs.Forgeries) != 0 || len(rs.RelayFaults) != 0 {
+		t.Fatalf("the relayed spectator: %d ticks, forgeries %+v, relay faults %+v (err %v)", rs.Ticks, rs.Forgeries, rs.RelayFaults, relayed.Err())
 	}
 	// The transport altered seat 1's answer: its source is dropped, and
 	// no one is named (the game's transport proves nothing of who sent
@@ -283,19 +299,21 @@ func TestSpectatorOverMemnet(t *testing.T) {
 	if len(st.Forgeries) != 0 || len(st.RelayFaults) != 1 || st.RelayFaults[0].Seat != 1 || st.RelayFaults[0].Relay != -1 {
 		t.Fatalf("forgeries %+v, source faults %+v; want seat 1's source dropped, no one named", st.Forgeries, st.RelayFaults)
 	}
-	compared := 0
+	var compared [2]int
 	mu.Lock()
 	defer mu.Unlock()
 	for tick, h := range hashes {
-		if mine, ok := sp.CheckpointHash(tick); ok {
-			if mine != h {
-				t.Fatalf("tick %d: spectator %s, players %s", tick, mine, h)
+		for i, s := range []*paxsync.Spectator{sp, relayed} {
+			if mine, ok := s.CheckpointHash(tick); ok {
+				if mine != h {
+					t.Fatalf("tick %d: spectator %d %s, players %s", tick, i, mine, h)
+				}
+				compared[i]++
 			}
-			compared++
 		}
 	}
-	if compared == 0 {
-		t.Fatal("no checkpoint hash to compare")
+	if compared[0] == 0 || compared[1] == 0 {
+		t.Fatalf("checkpoint hashes compared: %v; want some for each spectator", compared)
 	}
 	// Bad sources are refused before anything starts.
 	for _, bad := range [][]paxsync.SpectatorSource{nil, {askFunc{7, nil}}, {askFunc{0, nil}, askFunc{0, nil}}, {nil}} {

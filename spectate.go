@@ -185,8 +185,11 @@ func newFollower(cfg *Config) (*spectator.Follower, error) {
 // startSpectator starts the relay service when asked for and the loop.
 func startSpectator(ctx context.Context, cfg Config, f *spectator.Follower, src sourceSet) (*Spectator, error) {
 	sp := &Spectator{cfg: cfg, f: f, sources: src, done: make(chan struct{})}
-	if net := cfg.Network; len(net.SpectatorAddrs) > 0 {
+	net := cfg.Network
+	if net.SpectatorRelay || len(net.SpectatorAddrs) > 0 {
 		f.EnableRelay()
+	}
+	if len(net.SpectatorAddrs) > 0 {
 		var err error
 		sp.relay, err = netp2p.ServeSpectators(netp2p.SpectatorConfig{Key: cfg.Key, ListenAddrs: net.SpectatorAddrs,
 			Max: net.MaxSpectators, MinInterval: cfg.interval() / 2, Serve: sp.serveRelay})
@@ -228,8 +231,9 @@ type SpectatorSource interface {
 
 // SpectateFrom is Spectate over the game's own transport: the spectator
 // asks the given sources (at most one per seat, and any number of relays)
-// instead of dialling spectator services. cfg.Network.SpectatorAddrs,
-// if set, still relays over libp2p.
+// instead of dialling spectator services. With cfg.Network.SpectatorRelay
+// it relays to others through AnswerSpectator over the same transport;
+// cfg.Network.SpectatorAddrs, if set, relays over libp2p as well.
 func SpectateFrom(ctx context.Context, cfg Config, from []SpectatorSource) (*Spectator, error) {
 	cfg, err := spectatorConfig(cfg, len(from))
 	if err != nil {
@@ -300,8 +304,8 @@ func (sp *Spectator) serveRelay(_ context.Context, req []byte) ([]byte, error) {
 // one checked and kept, unchanged: what its relay service sends, for
 // games that carry spectators over a transport of their own. Empty when
 // it holds nothing further, and always unless it relays
-// (Network.SpectatorAddrs). Not from inside a View callback (it takes the
-// lock View holds).
+// (Network.SpectatorRelay or Network.SpectatorAddrs). Not from inside a
+// View callback (it takes the lock View holds).
 func (sp *Spectator) AnswerSpectator(ctx context.Context, req []byte) ([]byte, error) {
 	return sp.serveRelay(ctx, req)
 }

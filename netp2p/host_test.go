@@ -557,3 +557,33 @@ func TestLearnPeersIgnoresStrangers(t *testing.T) {
 		t.Errorf("learned %d addresses for seat 1, want 1", n)
 	}
 }
+
+// TestTCPFirstStaggersManyAddresses: a peer advertising many TCP
+// addresses gets them dialled tcpBurst at a time, QUIC after the first
+// group, and one with only QUIC gets it at once.
+func TestTCPFirstStaggersManyAddresses(t *testing.T) {
+	var addrs []ma.Multiaddr
+	for i := range 10 {
+		addrs = append(addrs, ma.StringCast(fmt.Sprintf("/ip4/10.0.0.%d/tcp/4001", i+1)))
+	}
+	quic := ma.StringCast("/ip4/10.0.0.1/udp/4001/quic-v1")
+	ranked := tcpFirst(append(addrs, quic))
+	atOnce := 0
+	for i, r := range ranked[:10] {
+		if want := time.Duration(i/tcpBurst) * tcpStagger; r.Delay != want {
+			t.Errorf("TCP address %d: delay %v, want %v", i, r.Delay, want)
+		}
+		if r.Delay == 0 {
+			atOnce++
+		}
+	}
+	if atOnce != tcpBurst {
+		t.Errorf("%d TCP dials at once, want %d", atOnce, tcpBurst)
+	}
+	if d := ranked[10].Delay; d != quicFallback {
+		t.Errorf("QUIC delay %v, want %v", d, quicFallback)
+	}
+	if only := tcpFirst([]ma.Multiaddr{quic}); only[0].Delay != 0 {
+		t.Errorf("QUIC-only peer waits %v", only[0].Delay)
+	}
+}

@@ -145,7 +145,24 @@ func (s *spectators) maybeStart(maxTick uint64, note func(string, ...any)) {
 		go run.sample(gamestate.DefaultHashInterval)
 		s.runs = append(s.runs, run)
 	}
-	note("%d spectators joined at tick %d (%d through the others' relays)", len(s.runs), maxTick, s.sc.RelaySpectators)
+	note("%s", joinNote(s.runs, maxTick))
+}
+
+// joinNote says how many spectators joined and, when some watch only
+// through the others' relays, how many of those did (the ones that failed
+// to start are in the errors, not counted here).
+func joinNote(runs []*spectatorRun, tick uint64) string {
+	relayed := 0
+	for _, r := range runs {
+		if r.viaRelays {
+			relayed++
+		}
+	}
+	msg := fmt.Sprintf("%d spectators joined at tick %d", len(runs), tick)
+	if relayed > 0 {
+		msg += fmt.Sprintf(" (%d through the others' relays)", relayed)
+	}
+	return msg
 }
 
 // sample keeps the spectator's checkpoint hashes (its engine holds only
