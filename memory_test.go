@@ -41,6 +41,11 @@ func TestLongMatchMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays a 70 s match")
 	}
+	if raceEnabled {
+		// Four peers in one process under the race detector play too few
+		// ticks for the counts to warm up; make e2e runs it without -race.
+		t.Skip("plays a 70 s match in real time: run without -race (make e2e)")
+	}
 	const n = 4
 	sess, recs, start := playLongMatch(t, n)
 	sample := func(at time.Duration) ([]map[string]int, uint64) {

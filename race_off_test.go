@@ -1,0 +1,5 @@
+//go:build !race
+
+package paxsync
+
+const raceEnabled = false
