@@ -93,6 +93,9 @@ func checkpointSlot(body []byte) (uint64, crypto.Digest, error) {
 type confirmVote struct {
 	view  uint64
 	pairs map[slotDigest]bool
+	// sender and body are what was read: a cache hit must match both.
+	sender uint16
+	body   []byte
 }
 
 type slotDigest struct {
@@ -104,22 +107,38 @@ type slotDigest struct {
 // entries point to it: a certificate check then costs a lookup per
 // envelope, not a parse of its body, so an answer or a file that points
 // every entry at one Confirm naming thousands of pairs costs what its
-// bytes cost, not their product with its entries. Keyed by signature (a
-// different body under the same signature fails its verification). A
-// nil cache reads every time.
-type confirmCache struct{ m map[[64]byte]*confirmVote }
+// bytes cost, not their product with its entries. Only envelopes whose
+// signature verified are read into it (certSigners checks the signature
+// first), so what an answer holds that no acceptor signed costs a failed
+// verification and is never kept. Keyed by signature, and a hit counts
+// only when the body is the one read: the same signature beside another
+// body is read afresh, never taken for the cached one (a signature that
+// stood for a body it was not made over would let a Byzantine source
+// make every honest answer's genuine Confirm look like a vote for
+// something else). Bounded by the pairs it holds, since a Byzantine
+// acceptor can sign Confirms naming thousands of pairs each. A nil cache
+// reads every time.
+type confirmCache struct {
+	m     map[[64]byte]*confirmVote
+	pairs int // pairs held in m
+}
 
-// maxConfirmCache bounds the cache; it starts over when full.
-const maxConfirmCache = 1 << 14
+// maxConfirmCache bounds the cache's envelopes and maxCachedPairs the
+// pairs they name (about 100 bytes each); it starts over when either is
+// reached. An honest Confirm names the few slots of one batch.
+const (
+	maxConfirmCache = 1 << 14
+	maxCachedPairs  = 1 << 18
+)
 
 func (c *confirmCache) vote(e *crypto.Envelope) *confirmVote {
 	if c != nil {
-		if v, ok := c.m[e.Sig]; ok {
+		if v, ok := c.m[e.Sig]; ok && v.sender == e.Sender && bytes.Equal(v.body, e.Body) {
 			return v
 		}
 	}
 	r := wire.NewReader(e.Body)
-	v := &confirmVote{view: r.Uvarint("view"), pairs: map[slotDigest]bool{}}
+	v := &confirmVote{view: r.Uvarint("view"), pairs: map[slotDigest]bool{}, sender: e.Sender}
 	n := r.Len("pairs", maxVotePairs, 33)
 	for i := 0; i < n && r.Err() == nil; i++ {
 		s, pd := r.Uvarint("slot"), r.Bytes32("digest")
@@ -128,24 +147,31 @@ func (c *confirmCache) vote(e *crypto.Envelope) *confirmVote {
 		}
 	}
 	if c != nil {
-		if c.m == nil || len(c.m) >= maxConfirmCache {
-			c.m = map[[64]byte]*confirmVote{}
+		if c.m == nil || len(c.m) >= maxConfirmCache || c.pairs+len(v.pairs) > maxCachedPairs {
+			c.m, c.pairs = map[[64]byte]*confirmVote{}, 0
 		}
+		if old, ok := c.m[e.Sig]; ok {
+			c.pairs -= len(old.pairs)
+		}
+		v.body = bytes.Clone(e.Body) // not the answer's buffer: a cached vote must not pin a whole answer
 		c.m[e.Sig] = v
+		c.pairs += len(v.pairs)
 	}
 	return v
 }
 
 // certSigners counts the distinct acceptors among cert whose envelope is of
-// type t, passes ok, and is validly signed for the match.
+// type t, is validly signed for the match, and passes ok. The signature is
+// checked before ok reads the body, so that ok (the Confirm cache) only
+// ever sees what an acceptor signed.
 func certSigners(cert []crypto.Envelope, t wire.Type, acc int, ver *crypto.Verifier, ok func(e *crypto.Envelope) bool) int {
 	seen := map[uint16]bool{}
 	for i := range cert {
 		e := &cert[i]
-		if e.Type != t || int(e.Sender) >= acc || seen[e.Sender] || !ok(e) {
+		if e.Type != t || int(e.Sender) >= acc || seen[e.Sender] || ver.Verify(e) != nil {
 			continue
 		}
-		if ver.Verify(e) == nil {
+		if ok(e) {
 			seen[e.Sender] = true
 		}
 	}

@@ -180,6 +180,7 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	relay := f.IsRelay(src)
 	signer := src
 	var proof []byte
+	var signedAfter uint64
 	forged := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
 		fg := Forgery{Seat: signer, Via: -1, After: asked, Reason: reason}
@@ -195,6 +196,20 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		f.dropped[signer] = true
 		f.forgeries = append(f.forgeries, fg)
 		return applied, fmt.Errorf("%w: seat %d: %s", ErrForged, signer, reason)
+	}
+	// unproven is for a record that failed this spectator's own checks
+	// (its checker's state, the game's rules) after the answer was read
+	// whole: the serving seat is convicted only when VerifyForgery shows
+	// the answer false to anyone holding the roster. One that holds there
+	// proves no one lied: its records are certified by a quorum, so either
+	// more than f seats lied together or this spectator's own state is
+	// off, and naming the seat that served it could frame an honest one.
+	// It is refused without blame; the run loop tries the next source.
+	unproven := func(err error) (int, error) {
+		if s, _, verr := VerifyForgery(f.h, frame); verr == nil && s == signer {
+			return forged("%v", err)
+		}
+		return applied, fmt.Errorf("spectator: seat %d's answer after slot %d is certified but does not extend this spectator's log (no proof anyone lied): %v", signer, signedAfter, err)
 	}
 	badRelay := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
@@ -219,7 +234,7 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		}
 		return forged("%v", err)
 	}
-	signedAfter := wire.NewReader(env.Body).Uvarint("answer.after") // signedBy parsed it
+	signedAfter = wire.NewReader(env.Body).Uvarint("answer.after") // signedBy parsed it
 	proof = frame
 	st, err := bft.DecodeSyncState(resp)
 	if err != nil {
@@ -251,7 +266,7 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	}
 	if snap != nil && snap.Slot > slot {
 		if err := f.chk.Check(snap); err != nil {
-			return forged("%v", err)
+			return unproven(err)
 		}
 		applied++
 	}
@@ -268,7 +283,7 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		}
 		rec := gamestate.EntryRecord(e.Slot, e.View, e.Value, cert)
 		if err := f.chk.Check(&rec); err != nil {
-			return forged("%v", err)
+			return unproven(err)
 		}
 		applied++
 	}
