@@ -243,7 +243,12 @@ type NetworkConfig struct {
 	// ListenAddrs default to all interfaces, OS-chosen TCP and QUIC ports.
 	// Peers dial TCP first (it costs less CPU per tick than QUIC,
 	// docs/BENCHMARKS.md) and QUIC 250 ms later, or at once when every
-	// TCP dial failed. Tests use "/ip4/127.0.0.1/tcp/0".
+	// TCP dial failed. Tests use "/ip4/127.0.0.1/tcp/0". On a lossy
+	// network (Wi-Fi) listen on QUIC only, e.g.
+	// "/ip4/0.0.0.0/udp/4001/quic-v1": at 5 % packet loss TCP's one
+	// connection holds every stream behind a lost segment and the match
+	// orders under half its inputs, QUIC nine in ten (docs/BENCHMARKS.md,
+	// "Under packet loss").
 	ListenAddrs []string
 	// Peers are multiaddrs ending in /p2p/<peer ID> (another session's
 	// Addrs()). One reachable peer is enough: the others are found through
