@@ -219,11 +219,13 @@ type sourceSet interface {
 // -1) whose side calls Spectator.AnswerSpectator. Ask carries the request
 // there and the answer back; an error or a timeout only makes the
 // spectator ask the next source. Nothing a source says is trusted: every
-// answer is checked, and one that does not verify drops the source. The
-// game's transport proves nothing of who answered, so an answer the
-// player did not sign drops its source as a RelayFault naming no one;
-// only an answer the player signed and that does not verify convicts the
-// player (a Forgery with its Proof).
+// answer is checked. The game's transport proves nothing of who
+// answered, so an answer the player did not sign is a RelayFault naming
+// no one, and its source sits out turns (twice as many after each fault)
+// rather than being dropped, since the path may be what lied: a path
+// that garbles every player's answer once slows the spectator, it cannot
+// cut it off. Only an answer the player signed and that does not verify
+// convicts the player (a Forgery with its Proof) and drops it for good.
 type SpectatorSource interface {
 	Seat() int
 	Ask(ctx context.Context, req []byte) ([]byte, error)

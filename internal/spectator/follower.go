@@ -76,6 +76,8 @@ type Follower struct {
 	ver       *crypto.Verifier
 	n         int
 	dropped   []bool // by source
+	skip      []int  // by source: turns it sits out (UntrustedLinks faults)
+	backoff   []int  // by source: turns the next fault will cost
 	next      int
 	forgeries []Forgery
 	faults    []RelayFault
@@ -92,20 +94,30 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 	if err != nil {
 		return nil, err
 	}
-	return &Follower{chk: chk, h: h, ver: h.Config().Verifier, n: len(h.Roster), dropped: make([]bool, len(h.Roster))}, nil
+	n := len(h.Roster)
+	return &Follower{chk: chk, h: h, ver: h.Config().Verifier, n: n, dropped: make([]bool, n), skip: make([]int, n), backoff: make([]int, n)}, nil
 }
 
-// UntrustedLinks says the links to the players' sources do not prove
-// which player sent an answer (a game's own transport, where libp2p's
-// Noise handshake would): an answer a player did not sign then drops that
-// source as a RelayFault naming no one, instead of a Forgery naming the
-// seat, so a hostile path cannot get an honest player named.
+// UntrustedLinks says the links to the sources do not prove who sent an
+// answer (a game's own transport, where libp2p's Noise handshake would):
+// an answer its player did not sign is then a RelayFault naming no one,
+// instead of a Forgery naming the seat, so a hostile path cannot get an
+// honest player named. Nor can it cut the spectator off: the path, not
+// the source, may be what lied, so a source is not dropped for it but
+// sits out turns, twice as many after each fault (1, 2, 4, ...; the
+// faults a path that always lies causes grow with the log of the turns).
+// A signed forgery still drops its player for good.
 func (f *Follower) UntrustedLinks() { f.untrusted = true }
+
+// maxBackoff bounds the turns one fault costs a source (UntrustedLinks).
+const maxBackoff = 1 << 16
 
 // UseRelays adds k relays as sources, after the players: source n+i is
 // relay i.
 func (f *Follower) UseRelays(k int) {
 	f.dropped = append(f.dropped, make([]bool, k)...)
+	f.skip = append(f.skip, make([]int, k)...)
+	f.backoff = append(f.backoff, make([]int, k)...)
 }
 
 // Sources is the number of sources: the players, then the relays.
@@ -131,17 +143,37 @@ func (f *Follower) Request(src int) []byte {
 func (f *Follower) Slot() uint64 { return f.chk.LastSlot() }
 
 // Source is the source to ask next: the sources take turns, so one that
-// withholds the log only slows the spectator, and one caught forging is
-// never asked again. ok is false when every source has been dropped.
+// withholds the log only slows the spectator, one caught forging is never
+// asked again, and one that sits out turns (UntrustedLinks) is passed
+// over until they are spent (each pass spends one; when every source left
+// sits out, the passes go on until one is due). ok is false when every
+// source has been dropped.
 func (f *Follower) Source() (src int, ok bool) {
-	for range len(f.dropped) {
-		s := f.next
-		f.next = (f.next + 1) % len(f.dropped)
-		if !f.dropped[s] {
+	for {
+		live := false
+		for range len(f.dropped) {
+			s := f.next
+			f.next = (f.next + 1) % len(f.dropped)
+			if f.dropped[s] {
+				continue
+			}
+			live = true
+			if f.skip[s] > 0 {
+				f.skip[s]--
+				continue
+			}
 			return s, true
 		}
+		if !live {
+			return -1, false
+		}
 	}
-	return -1, false
+}
+
+// sitOut makes src sit out turns for a fault over an untrusted link.
+func (f *Follower) sitOut(src int) {
+	f.backoff[src] = min(max(1, 2*f.backoff[src]), maxBackoff)
+	f.skip[src] = f.backoff[src]
 }
 
 // Deliver checks and applies src's answer to Request (a frame of
@@ -186,7 +218,11 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 		fg := Forgery{Seat: signer, Via: -1, After: asked, Reason: reason}
 		if relay {
 			fg.Via = src - f.n
-			f.dropped[src] = true
+			if f.untrusted {
+				f.sitOut(src) // the path may have replayed another's forgery
+			} else {
+				f.dropped[src] = true
+			}
 		}
 		if proof != nil {
 			if s, _, err := VerifyForgery(f.h, proof); err == nil && s == signer {
@@ -213,7 +249,11 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	}
 	badRelay := func(format string, a ...any) (int, error) {
 		reason := fmt.Sprintf(format, a...)
-		f.dropped[src] = true
+		if f.untrusted {
+			f.sitOut(src)
+		} else {
+			f.dropped[src] = true
+		}
 		if !relay {
 			f.faults = append(f.faults, RelayFault{Relay: -1, Seat: src, After: asked, Reason: reason})
 			return 0, fmt.Errorf("%w: seat %d's source: %s", ErrBadRelay, src, reason)
@@ -329,7 +369,8 @@ func (f *Follower) Report() *gamestate.Report { return f.chk.Report() }
 // Forgeries are the answers that did not verify, in order.
 func (f *Follower) Forgeries() []Forgery { return append([]Forgery(nil), f.forgeries...) }
 
-// RelayFaults are the sources dropped for serving what no player signed.
+// RelayFaults are the sources dropped (or, over UntrustedLinks, sat out)
+// for serving what no player signed, one per time.
 func (f *Follower) RelayFaults() []RelayFault { return append([]RelayFault(nil), f.faults...) }
 
 // Dropped reports whether source src (a seat, or n+i for relay i) was

@@ -173,3 +173,55 @@ func TestCertifiedAnswerNamesNoForger(t *testing.T) {
 		t.Errorf("seat 0's answer: %v, at slot %d", err, f.Slot())
 	}
 }
+
+// TestUntrustedPathCannotCutSpectatorOff: over links that prove nothing
+// of who answered, a path that garbles one answer from every player must
+// not leave the spectator without sources (on the old code each such
+// answer dropped its source for good, and four of them ended the
+// spectator): a source sits out turns, twice as many after each fault, and
+// the honest answers it serves afterwards are taken.
+func TestUntrustedPathCannotCutSpectatorOff(t *testing.T) {
+	l := buildLog(t, 10)
+	f, err := New(l.h, newGame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.UntrustedLinks()
+	for seat := range 4 {
+		frame := l.signed(seat, 0, l.answer(0, 0, 10))
+		frame[len(frame)-1] ^= 1 // the path alters what the player signed
+		if _, err := f.Deliver(seat, frame); !errors.Is(err, ErrBadRelay) {
+			t.Fatalf("seat %d's altered answer: %v, want ErrBadRelay", seat, err)
+		}
+	}
+	if len(f.Forgeries()) != 0 || len(f.RelayFaults()) != 4 {
+		t.Fatalf("forgeries %+v, faults %+v: want 4 faults naming no one", f.Forgeries(), f.RelayFaults())
+	}
+	src, ok := f.Source()
+	if !ok {
+		t.Fatal("no source left after one garbled answer from each player")
+	}
+	if _, err := f.Deliver(src, l.signed(src, 0, l.answer(0, 0, 10))); err != nil || f.Slot() != 10 {
+		t.Fatalf("source %d's honest answer: %v, at slot %d", src, err, f.Slot())
+	}
+	// A path that always lies on one source costs turns, not the source:
+	// its faults grow with the log of the turns.
+	g, _ := New(l.h, newGame)
+	g.UntrustedLinks()
+	asked := map[int]int{}
+	for range 200 {
+		s, ok := g.Source()
+		if !ok {
+			t.Fatal("no source")
+		}
+		asked[s]++
+		if s == 1 {
+			bad := l.signed(1, 0, l.answer(0, 0, 1))
+			bad[len(bad)-1] ^= 1
+			g.Deliver(1, bad)
+		}
+	}
+	if n := len(g.RelayFaults()); n < 3 || n > 9 {
+		t.Errorf("%d faults from the lying path in 200 turns (asked %v), want a handful", n, asked)
+	}
+}
