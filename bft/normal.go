@@ -46,6 +46,13 @@ func (nd *Node) maxSlotAhead() uint64 { return nd.committed + uint64(2*nd.cfg.Wi
 
 // Propose orders payload in the next free slot. Only the active leader may
 // propose; pending evidence is attached to the value so it is ordered too.
+//
+// Never at or below the stable checkpoint, and not at all while the node
+// is behind it (ErrWindowFull until the sync brings it there): a leader
+// restarted from a compacted WAL keeps its own votes only above the
+// checkpoint, so a proposal for a slot below it would be a second Verify
+// for a (view, slot) it already signed, proof of an equivocation it never
+// meant (TestRestartedLeaderDoesNotReproposeCompactedSlots).
 func (nd *Node) Propose(payload []byte) error {
 	if !nd.isLeader() || !nd.active || nd.vcTarget != 0 {
 		return ErrNotLeader
@@ -53,10 +60,16 @@ func (nd *Node) Propose(payload []byte) error {
 	if len(payload) > nd.cfg.MaxValueSize {
 		return ErrTooLarge
 	}
-	if nd.nextSlot <= nd.committed {
-		nd.nextSlot = nd.committed + 1
+	if floor := max(nd.committed, nd.stable.Slot); nd.nextSlot <= floor {
+		nd.nextSlot = floor + 1
 	}
-	if nd.nextSlot > nd.committed+uint64(nd.cfg.Window) {
+	for {
+		if _, signed := nd.ownVotes[ownKey{wire.TypeVerify, nd.view, nd.nextSlot}]; !signed {
+			break
+		}
+		nd.nextSlot++ // already proposed in this view (kept across a restart)
+	}
+	if nd.committed < nd.stable.Slot || nd.nextSlot > nd.committed+uint64(nd.cfg.Window) {
 		return ErrWindowFull
 	}
 	s := nd.nextSlot
