@@ -311,6 +311,9 @@ func (c Config) defaults(spectator bool) (Config, int, error) {
 	if len(c.Roster) < 1 || len(c.Roster) > gamestate.MaxSeats {
 		return c, 0, badConfig("Roster", "%d players, want 1..%d", len(c.Roster), gamestate.MaxSeats)
 	}
+	if err := crypto.CheckRoster(c.Roster); err != nil {
+		return c, 0, badConfig("Roster", "%v", err)
+	}
 	seat := -1
 	for i, k := range c.Roster {
 		for j := 0; j < i; j++ {

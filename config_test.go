@@ -45,6 +45,8 @@ func TestConfigValidation(t *testing.T) {
 		{"MatchName", func(c *Config) { c.MatchName = "" }},
 		{"Roster", func(c *Config) { c.Roster = nil }},
 		{"Roster", func(c *Config) { c.Roster = append([]crypto.PublicKey{roster[0]}, roster...) }},
+		// The identity point: anyone can forge its signatures (ErrWeakKey).
+		{"Roster", func(c *Config) { c.Roster = append([]crypto.PublicKey{{1}}, roster...) }},
 		{"NewGame", func(c *Config) { c.NewGame = nil }},
 		{"TickRate", func(c *Config) { c.TickRate = 61 }},
 		{"TickRate", func(c *Config) { c.TickRate = -1 }},

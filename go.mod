@@ -3,6 +3,7 @@ module github.com/paxsync/paxsync
 go 1.26.0
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/hajimehoshi/ebiten/v2 v2.9.11
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/libp2p/go-libp2p-pubsub v0.18.0

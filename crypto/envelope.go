@@ -164,19 +164,34 @@ var (
 type Verifier struct {
 	match MatchID
 	keys  []PublicKey
+	weak  []bool // NewVerifier's: per seat, its key fails PublicKey.Check, so nothing it "signs" verifies
 	seen  *verifiedSet
 }
 
 // NewVerifier returns a Verifier for match whose seat i is played by
-// roster[i].
+// roster[i]. A seat whose key fails PublicKey.Check (a small-order or
+// non-canonical point, for which signatures can be forged) verifies
+// nothing: Verify refuses its envelopes with ErrWeakKey. Check the roster
+// with CheckRoster first to refuse such a match outright.
 func NewVerifier(match MatchID, roster []PublicKey) *Verifier {
-	return &Verifier{match: match, keys: append([]PublicKey(nil), roster...), seen: newVerifiedSet(verifiedSetSize)}
+	v := &Verifier{match: match, keys: append([]PublicKey(nil), roster...), seen: newVerifiedSet(verifiedSetSize)}
+	for i, k := range v.keys {
+		if k.check() != nil {
+			if v.weak == nil {
+				v.weak = make([]bool, len(v.keys))
+			}
+			v.weak[i] = true
+		}
+	}
+	return v
 }
 
 // NewOneShotVerifier is a Verifier without the cache of verified
 // envelopes: for checking a handful of signatures once (a result
 // certificate), where NewVerifier's cache would cost more to allocate
-// than the checks themselves.
+// than the checks themselves. Weak keys verify nothing, as in NewVerifier;
+// each Verify checks its sender's key (under a tenth of a signature
+// check), so seats that sign nothing cost nothing.
 func NewOneShotVerifier(match MatchID, roster []PublicKey) *Verifier {
 	return &Verifier{match: match, keys: append([]PublicKey(nil), roster...)}
 }
@@ -213,9 +228,15 @@ func (v *Verifier) Verify(e *Envelope) error {
 	if int(e.Sender) >= len(v.keys) {
 		return fmt.Errorf("crypto: seat %d: %w", e.Sender, ErrUnknownSender)
 	}
+	if v.weak != nil && v.weak[e.Sender] {
+		return fmt.Errorf("crypto: %s from seat %d: its key is %w", e.Type, e.Sender, ErrWeakKey)
+	}
 	var stack [256]byte
 	msg := appendSigningBytes(stack[:0], v.match, e.Type, e.Sender, e.Body)
 	if v.seen == nil {
+		if v.keys[e.Sender].check() != nil {
+			return fmt.Errorf("crypto: %s from seat %d: its key is %w", e.Type, e.Sender, ErrWeakKey)
+		}
 		verifies.Add(1)
 		if !ed25519.Verify(v.keys[e.Sender][:], msg, e.Sig[:]) {
 			return fmt.Errorf("crypto: %s from seat %d: %w", e.Type, e.Sender, ErrBadSignature)

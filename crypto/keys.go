@@ -16,6 +16,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"filippo.io/edwards25519"
 )
 
 // PublicKey is a player's Ed25519 public key: its identity in the game and,
@@ -28,7 +30,8 @@ func (k PublicKey) String() string { return hex.EncodeToString(k[:6]) }
 // Hex is the full key in hex, as written in match files.
 func (k PublicKey) Hex() string { return hex.EncodeToString(k[:]) }
 
-// ParsePublicKey reads a public key written by Hex.
+// ParsePublicKey reads a public key written by Hex. It refuses a key that
+// Check refuses, so no weak key enters a roster from a file.
 func ParsePublicKey(s string) (PublicKey, error) {
 	var k PublicKey
 	b, err := hex.DecodeString(s)
@@ -36,7 +39,94 @@ func ParsePublicKey(s string) (PublicKey, error) {
 		return k, fmt.Errorf("crypto: public key must be %d hex characters", 2*len(k))
 	}
 	copy(k[:], b)
+	if err := k.Check(); err != nil {
+		return PublicKey{}, err
+	}
 	return k, nil
+}
+
+// ErrWeakKey marks a public key that no one may play a seat with: not the
+// canonical encoding of a curve point, or a point of small order. For a
+// small-order key A (the identity has several encodings, and there are
+// seven more such points), Ed25519 verification accepts the signature
+// R = B (the base point), S = 1 on every message, so anyone could sign for
+// its seat without a private key; and one point under two encodings would
+// hold two seats.
+var ErrWeakKey = errors.New("not a valid Ed25519 public key")
+
+// Check refuses a key that is not a canonical encoding of a point on the
+// curve, or whose point is of small order ([8]A is the identity). Every key
+// made by GenerateKey or KeyFromSeed passes. Accepted keys encode distinct
+// points exactly when their bytes differ.
+func (k PublicKey) Check() error {
+	if err := k.check(); err != nil {
+		return fmt.Errorf("crypto: %w", err)
+	}
+	return nil
+}
+
+func (k PublicKey) check() error {
+	if !canonicalY(k) {
+		return fmt.Errorf("public key %s: %w: not the canonical encoding of its point (y >= 2^255-19)", k.Hex(), ErrWeakKey)
+	}
+	p, err := new(edwards25519.Point).SetBytes(k[:])
+	switch {
+	case err != nil:
+		return fmt.Errorf("public key %s: %w: not a point on the curve", k.Hex(), ErrWeakKey)
+	case new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1:
+		return fmt.Errorf("public key %s: %w: a point of small order, for which anyone can forge signatures", k.Hex(), ErrWeakKey)
+	}
+	// y < p, and x ≠ 0 (only y = ±1, both of small order, have x = 0), so
+	// the sign bit is meaningful too: k is the point's canonical encoding.
+	return nil
+}
+
+// canonicalY reports whether k's y coordinate (its low 255 bits, little
+// endian) is below p = 2^255-19. Cheaper than re-encoding the point, which
+// costs a field inversion.
+func canonicalY(k PublicKey) bool {
+	if k[31]&0x7f != 0x7f || k[0] < 0xed {
+		return true
+	}
+	for _, b := range k[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
+}
+
+// Canonical returns the canonical encoding of the point k encodes, and
+// false if k encodes no point: two keys encode the same point exactly when
+// their Canonical encodings are equal. For a key Check accepts it is k.
+func (k PublicKey) Canonical() (PublicKey, bool) {
+	p, err := new(edwards25519.Point).SetBytes(k[:])
+	if err != nil {
+		return k, false
+	}
+	var c PublicKey
+	copy(c[:], p.Bytes())
+	return c, true
+}
+
+// CheckRoster checks every key of a roster (seat i is played by roster[i])
+// with Check and that no point holds two seats (keys Check accepts are
+// canonical encodings, so comparing their bytes compares the points).
+// Errors name the seat.
+func CheckRoster(roster []PublicKey) error {
+	seen := make(map[PublicKey]int, len(roster))
+	for i, k := range roster {
+		if err := k.check(); err != nil {
+			return fmt.Errorf("crypto: seat %d: %w", i, err)
+		}
+		// k passed check, so it is its point's canonical encoding: equal
+		// points have equal bytes.
+		if j, dup := seen[k]; dup {
+			return fmt.Errorf("crypto: seats %d and %d have the same key %s", j, i, k)
+		}
+		seen[k] = i
+	}
+	return nil
 }
 
 // PrivateKey is a player's Ed25519 signing key. It never leaves this package

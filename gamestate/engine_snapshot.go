@@ -15,14 +15,28 @@ const snapshotVersion = 2 // 2: a commitment carries its opening (sealed shares)
 // count, other version) or does not decode.
 var ErrSnapshot = errors.New("gamestate: bad engine snapshot")
 
-// maxGameSnapshot bounds the game part of a snapshot.
-const maxGameSnapshot = wire.MaxMessageSize - 64*1024
+// MaxGameSnapshot bounds the game part of an engine snapshot (Game.Snapshot):
+// 1 MiB less 64 KiB for the engine's own fields, so that the whole
+// snapshot fits in one wire message. A checkpoint's snapshot travels to
+// lagging peers and into result certificates, and every reader refuses a
+// larger game part, so Engine.Snapshot refuses to make one.
+const MaxGameSnapshot = wire.MaxMessageSize - 64*1024
 
 // Snapshot returns the canonical encoding of the engine state (next tick,
 // cheater flags, recorded verdict keys, recent checkpoint hashes, pending
 // sealed inputs) and the game's snapshot. Two engines that applied the same
 // log produce identical snapshots, which is what a checkpoint digest signs.
+//
+// It panics, naming the limit, if the game's snapshot is larger than
+// MaxGameSnapshot: the game broke its contract (Game.Snapshot), and a
+// checkpoint signed over it could be verified by no one (no lagging peer
+// could catch up from it, no backend check its result certificate).
 func (e *Engine) Snapshot() []byte {
+	game := e.game.Snapshot()
+	if len(game) > MaxGameSnapshot {
+		panic(fmt.Sprintf("gamestate: the game's Snapshot is %d bytes, more than gamestate.MaxGameSnapshot (%d bytes): "+
+			"no peer could verify a checkpoint of it (see gamestate.Game.Snapshot)", len(game), MaxGameSnapshot))
+	}
 	w := wire.NewWriter(nil)
 	w.U8(snapshotVersion)
 	w.Uvarint(e.next)
@@ -49,7 +63,7 @@ func (e *Engine) Snapshot() []byte {
 		w.Bool(e.commits[i].opened)
 		w.Blob(e.commits[i].plain)
 	}
-	w.Blob(e.game.Snapshot())
+	w.Blob(game)
 	return w.Bytes()
 }
 
@@ -136,7 +150,7 @@ func decodeEngineSnapshot(snap []byte, n int) (*engineSnap, error) {
 		plain := r.Blob("snapshot.commit.plain", MaxInputSize)
 		commits = append(commits, commit{key: k, env: env, opened: opened, plain: plain})
 	}
-	game := r.Blob("snapshot.game", maxGameSnapshot)
+	game := r.Blob("snapshot.game", MaxGameSnapshot)
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSnapshot, err)
 	}

@@ -40,7 +40,11 @@ type Game interface {
 	Advance(tick uint64, inputs []SeatInput)
 	// Hash is SHA-256 over a canonical encoding of the whole state.
 	Hash() crypto.Digest
-	// Snapshot returns the canonical encoding of the state.
+	// Snapshot returns the canonical encoding of the state, at most
+	// MaxGameSnapshot bytes (1 MiB less 64 KiB): checkpoints carry it to
+	// lagging peers and into result certificates, which refuse a larger
+	// one, so Engine.Snapshot panics on a larger one rather than sign a
+	// checkpoint no one can verify.
 	Snapshot() []byte
 	// Restore replaces the state with a snapshot made by Snapshot.
 	Restore(snapshot []byte) error

@@ -26,6 +26,11 @@ import (
 // resultMagic starts an encoded result certificate (format version 1).
 const resultMagic = "paxsync-result\x00\x01"
 
+// MaxResultCertificateSize is the largest certificate file
+// DecodeResultCertificate accepts: the magic and one wire message
+// (wire.MaxMessageSize). A reader of certificate files need read no more.
+const MaxResultCertificateSize = len(resultMagic) + wire.MaxMessageSize
+
 // ErrResultInvalid wraps every reason a result certificate is refused.
 var ErrResultInvalid = errors.New("gamestate: result certificate does not verify")
 
@@ -142,9 +147,14 @@ func ResultQuorum(n int) int { return (n + (n-1)/3 + 2) / 2 }
 // MatchID) is for the caller to tell apart by MatchID or Epoch. It
 // refuses a certificate of another name or roster, one
 // whose signatures are not exactly ResultQuorum distinct seats' valid
-// Checkpoints of its body (a damaged or duplicate extra signature is
-// refused too, so that no byte of the file goes unchecked), and one whose
-// snapshot is not the one the body names or does not decode.
+// Checkpoints of its body, in strictly ascending seat order as honest
+// peers write them (a damaged or duplicate extra signature, or the same
+// signatures in another order, is refused too, so that no byte of the file
+// goes unchecked and one certificate has one encoding), and one whose
+// snapshot is not the one the body names or does not decode. A roster
+// with a key crypto.CheckRoster refuses (a small-order or non-canonical
+// point, for which anyone can forge signatures, or one point at two
+// seats) is refused whatever the certificate holds.
 func (c *ResultCertificate) Verify(name string, roster []crypto.PublicKey) (*MatchResult, error) {
 	if c.Name != name {
 		return nil, fmt.Errorf("%w: it is of match %q, not %q", ErrResultInvalid, c.Name, name)
@@ -162,9 +172,11 @@ func (c *ResultCertificate) Verify(name string, roster []crypto.PublicKey) (*Mat
 	if len(c.Cert) != q {
 		return nil, fmt.Errorf("%w: %d signatures, want exactly %d", ErrResultInvalid, len(c.Cert), q)
 	}
+	if err := crypto.CheckRoster(roster); err != nil {
+		return nil, fmt.Errorf("%w: the roster: %w", ErrResultInvalid, err)
+	}
 	ver := crypto.NewOneShotVerifier(c.MatchID(), c.Roster)
 	res := &MatchResult{}
-	seen := map[uint16]bool{}
 	for i := range c.Cert {
 		e := &c.Cert[i]
 		switch {
@@ -172,15 +184,19 @@ func (c *ResultCertificate) Verify(name string, roster []crypto.PublicKey) (*Mat
 			return nil, fmt.Errorf("%w: signature %d is a %v, not a Checkpoint", ErrResultInvalid, i, e.Type)
 		case int(e.Sender) >= n:
 			return nil, fmt.Errorf("%w: signature %d is by seat %d of %d", ErrResultInvalid, i, e.Sender, n)
-		case seen[e.Sender]:
+		case i > 0 && e.Sender == c.Cert[i-1].Sender:
 			return nil, fmt.Errorf("%w: seat %d signed twice", ErrResultInvalid, e.Sender)
+		case i > 0 && e.Sender < c.Cert[i-1].Sender:
+			// Honest peers write them by ascending seat (bft's exactCert):
+			// one certificate has one file encoding.
+			return nil, fmt.Errorf("%w: signature %d is by seat %d, after seat %d: signatures must be in ascending seat order",
+				ErrResultInvalid, i, e.Sender, c.Cert[i-1].Sender)
 		case !bytes.Equal(e.Body, c.Checkpoint):
 			return nil, fmt.Errorf("%w: seat %d signed another checkpoint", ErrResultInvalid, e.Sender)
 		}
 		if err := ver.Verify(e); err != nil {
 			return nil, fmt.Errorf("%w: seat %d's signature: %v", ErrResultInvalid, e.Sender, err)
 		}
-		seen[e.Sender] = true
 		res.Signers = append(res.Signers, int(e.Sender))
 	}
 	if err := decodeResultCheckpoint(c.Checkpoint, n, res); err != nil {

@@ -46,12 +46,26 @@ type Roster struct {
 	ID    crypto.MatchID     // crypto.NewMatchID(Match, Keys)
 }
 
+// MaxFileSize bounds a roster file. MaxSeats keys in hex and the longest
+// name take a few KiB; Load reads no more than this (a huge file, or
+// /dev/zero, must not exhaust memory) and refuses a larger file.
+const MaxFileSize = 1 << 20
+
 // Load reads and checks the roster file at path. Errors name the file and,
-// for a bad key, the player's index; all but I/O errors wrap ErrInvalid.
+// for a bad key, the player's index; all but I/O errors wrap ErrInvalid
+// (a file larger than MaxFileSize is invalid too).
 func Load(path string) (*Roster, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("roster: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%s: %w: the file is larger than %d bytes (MaxFileSize), too large for a roster", path, ErrInvalid, MaxFileSize)
 	}
 	r, err := Parse(data)
 	if err != nil {
@@ -62,8 +76,10 @@ func Load(path string) (*Roster, error) {
 
 // Parse checks a roster file's contents strictly: unknown fields and
 // trailing data are refused (a misspelt "player" must not silently give an
-// empty roster), every key must be valid hex of the right length, keys
-// must be distinct, and the player count must be MinPlayers..MaxSeats.
+// empty roster), every key must be valid hex of the right length and a
+// valid Ed25519 public key (crypto.PublicKey.Check: no small-order or
+// non-canonical point), keys must be distinct points, and the player count
+// must be MinPlayers..MaxSeats.
 func Parse(data []byte) (*Roster, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -87,8 +103,10 @@ func Parse(data []byte) (*Roster, error) {
 
 // New checks a roster given as keys. Its checks include every roster check
 // of paxsync.Join (a name, 1..MaxSeats players, no key twice), so a roster
-// that passes here is not refused later, plus MinPlayers and the longest
-// name a replay can record.
+// that passes here is not refused later, plus MinPlayers, the longest
+// name a replay can record, and crypto.PublicKey.Check on every key (no
+// small-order or non-canonical point, whose signatures anyone can forge;
+// "no key twice" compares the points' canonical encodings).
 func New(match string, keys []crypto.PublicKey) (*Roster, error) {
 	if match == "" {
 		return nil, fmt.Errorf("%w: \"match\": the match name is required", ErrInvalid)
@@ -106,10 +124,14 @@ func New(match string, keys []crypto.PublicKey) (*Roster, error) {
 	}
 	seen := make(map[crypto.PublicKey]int, n)
 	for i, k := range keys {
-		if j, dup := seen[k]; dup {
+		if err := k.Check(); err != nil {
+			return nil, fmt.Errorf("%w: players[%d]: %v", ErrInvalid, i, err)
+		}
+		c, _ := k.Canonical() // the point, whatever its encoding
+		if j, dup := seen[c]; dup {
 			return nil, fmt.Errorf("%w: players[%d] and players[%d] are the same key %s", ErrInvalid, j, i, k)
 		}
-		seen[k] = i
+		seen[c] = i
 	}
 	keys = append([]crypto.PublicKey(nil), keys...)
 	return &Roster{Match: match, Keys: keys, ID: crypto.NewMatchID(match, keys)}, nil

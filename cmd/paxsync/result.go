@@ -83,9 +83,9 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	data, err := os.ReadFile(files[0])
+	data, err := readCertFile(files[0])
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	c, err := gamestate.DecodeResultCertificate(data)
 	if err != nil {
@@ -100,6 +100,27 @@ func runResult(args []string, stdout, stderr io.Writer) error {
 	}
 	printResult(stdout, c, res, *verbose)
 	return nil
+}
+
+// readCertFile reads a certificate file, at most one byte more than the
+// largest certificate the decoder accepts: a huge file (or /dev/zero)
+// costs no more memory than a valid one, and is refused as too large (it
+// cannot be a certificate, so it does not verify).
+func readCertFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(gamestate.MaxResultCertificateSize)+1))
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(data) > gamestate.MaxResultCertificateSize {
+		return nil, fmt.Errorf("%s does not verify: %w: the file is larger than %d bytes, the largest certificate there is",
+			path, gamestate.ErrResultInvalid, gamestate.MaxResultCertificateSize)
+	}
+	return data, nil
 }
 
 // printResult says what a verified certificate proves.
