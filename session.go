@@ -129,6 +129,9 @@ func join(ctx context.Context, cfg Config, set *hooks.Set) (_ *Session, err erro
 			return nil, err
 		}
 		dc.SyncOnStart = len(restored) > 0
+		// Own inputs only up to a mark the WAL holds, and none again at
+		// or below the one it restored: a restart never re-signs a tick.
+		s.core.GuardInputs(dc.Node.Mark())
 	}
 	if s.tr, err = s.openTransport(runCtx, verifier); err != nil {
 		return nil, fmt.Errorf("paxsync: network: %w", err)

@@ -1,6 +1,7 @@
 package bft
 
 import (
+	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -31,6 +32,7 @@ const (
 	recStable   = 4 // stable checkpoint body | its certificate
 	recOwnVotes = 5 // (type, view, slot, digest)*
 	recMute     = 6 // this seat lost its WAL once in this match: it never votes again (Config.Recovering)
+	recMark     = 7 // the application's signing mark (Node.ReserveMark): uvarint
 )
 
 // compact builds the records that replace the whole WAL (Ready.Compact).
@@ -38,6 +40,9 @@ func (nd *Node) compact() []Record {
 	var recs []Record
 	if nd.mute {
 		recs = append(recs, Record{recMute})
+	}
+	if nd.mark > 0 {
+		recs = append(recs, markRecord(nd.mark))
 	}
 	if nd.stable.Slot > 0 {
 		w := wire.NewWriter([]byte{recStable})
@@ -174,4 +179,38 @@ func (nd *Node) restoreOwnVotes(b []byte, maxView *uint64) error {
 		nd.ownVotes[k] = d
 	}
 	return r.Done()
+}
+
+// ReserveMark persists mark, a number the application must never go back
+// below after a restart, in the next Ready's Persist (the same group write
+// as the votes, before any message of that Ready is sent): the lockstep
+// core reserves the highest tick it may sign an input for, so that a
+// player restarted from its WAL never signs a second, different input for
+// a tick it signed before the crash (input equivocation, proof against an
+// honest seat). Compaction keeps the highest mark; Mark reads it after a
+// restart. A mark at or below the current one is a no-op.
+func (nd *Node) ReserveMark(mark uint64) {
+	if mark <= nd.mark {
+		return
+	}
+	nd.mark = mark
+	nd.rd.Persist = append(nd.rd.Persist, markRecord(mark))
+}
+
+// Mark is the highest mark reserved (ReserveMark), restored from the WAL
+// after a restart; 0 when none was.
+func (nd *Node) Mark() uint64 { return nd.mark }
+
+func markRecord(mark uint64) Record {
+	return Record(binary.AppendUvarint([]byte{recMark}, mark))
+}
+
+func (nd *Node) restoreMark(b []byte) error {
+	r := wire.NewReader(b)
+	m := r.Uvarint("mark")
+	if err := r.Done(); err != nil {
+		return err
+	}
+	nd.mark = max(nd.mark, m)
+	return nil
 }

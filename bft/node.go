@@ -133,9 +133,10 @@ type Node struct {
 	hbSeq, hbSeen                      uint64 // leader: heartbeats signed; follower: highest heartbeat seen this view
 	peerMax                            []uint64
 
-	mute              bool // Config.Recovering: signs no vote, only learns
-	compactDue        bool // the stable checkpoint moved: the next Ready rewrites the WAL
-	retry             bool // the message being stepped may be usable later: do not mark it seen
+	mute              bool   // Config.Recovering: signs no vote, only learns
+	mark              uint64 // ReserveMark's highest, persisted with the votes
+	compactDue        bool   // the stable checkpoint moved: the next Ready rewrites the WAL
+	retry             bool   // the message being stepped may be usable later: do not mark it seen
 	verifyQ, confirmQ []pair
 	acceptQ           acceptBody
 	rd                Ready

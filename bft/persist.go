@@ -77,6 +77,8 @@ func (nd *Node) restore(recs []Record) error {
 			err = nd.restoreOwnVotes(rec[1:], &maxView)
 		case recMute:
 			nd.mute = true
+		case recMark:
+			err = nd.restoreMark(rec[1:])
 		default:
 			err = fmt.Errorf("kind %d", rec[0])
 		}

@@ -146,6 +146,8 @@ type Driver struct {
 	node *bft.Node
 	log  *slog.Logger
 
+	markAsked uint64 // the core's signing mark handed to the node (reserveMark)
+
 	proposals chan proposal
 	syncIn    chan syncReq
 	synced    chan syncOffer

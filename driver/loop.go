@@ -236,6 +236,7 @@ func (d *Driver) drainQueue() {
 // and a proposal makes the node send.
 func (d *Driver) settle(ctx context.Context) error {
 	for {
+		d.reserveMark()
 		if d.node != nil {
 			if err := d.process(ctx); err != nil {
 				return err
@@ -246,6 +247,26 @@ func (d *Driver) settle(ctx context.Context) error {
 		}
 		d.carryOut(d.cfg.Core.Ready())
 	}
+}
+
+// reserveMark hands the core's wanted signing mark to the node, which
+// persists it with its next Ready (process then tells the core it is
+// durable): the core signs no input past a mark the WAL does not hold
+// (lockstep/signmark.go).
+func (d *Driver) reserveMark() {
+	if d.node == nil || d.cfg.Core == nil {
+		return
+	}
+	m, ok := d.cfg.Core.WantMark()
+	if !ok || m <= d.markAsked {
+		return
+	}
+	d.markAsked = m
+	if m <= d.node.Mark() {
+		d.cfg.Core.MarkDurable(m) // the WAL already holds as much
+		return
+	}
+	d.node.ReserveMark(m)
 }
 
 // carryOut does what the core's Ready asks.
@@ -299,9 +320,13 @@ func (d *Driver) process(ctx context.Context) error {
 		if !d.node.HasReady() {
 			return nil
 		}
+		asked := d.markAsked // reserved before this Ready: in its Persist
 		rd := d.node.Ready()
 		if err := d.persist(&rd); err != nil {
 			return err
+		}
+		if d.cfg.Core != nil && asked > 0 {
+			d.cfg.Core.MarkDurable(asked)
 		}
 		for _, m := range rd.Messages {
 			if d.cfg.Outbound == nil {

@@ -131,6 +131,9 @@ type Core struct {
 	status       bft.Status
 	clock        uint64 // local clock tick
 	nextSample   uint64 // first tick whose own input is not yet signed
+	markGuard    bool   // GuardInputs: sign only up to a durable mark (signmark.go)
+	markDurable  uint64 // the highest mark the WAL holds
+	markWanted   uint64 // the highest mark asked for (WantMark)
 	leaving      bool   // the departure was signed: no own input after it
 	signedAt     map[uint64]time.Time
 	ownData      map[uint64][]byte // own sampled inputs of undecided ticks (prediction only)

@@ -218,7 +218,7 @@ func (c *Core) sampleInputs(now time.Time) {
 		return // Leave promised no input from nextSample on
 	}
 	next := c.engine.Next()
-	for ; c.nextSample <= c.clock+uint64(c.cfg.InputDelay); c.nextSample++ {
+	for ; c.nextSample <= c.clock+uint64(c.cfg.InputDelay) && c.maySign(c.nextSample); c.nextSample++ {
 		tick := c.nextSample
 		data, ok := c.cfg.Inputs.Take(tick)
 		if !ok && c.cfg.Mode != Broadcast {
