@@ -20,6 +20,9 @@ type walCluster struct {
 	peak  []int // largest WAL seen per node since the last resetPeak
 	watch int   // seat whose own envelopes are collected in sent2 (-1: none)
 	sent2 []crypto.Envelope
+	// watchAll collects every seat's envelopes in sentAll.
+	watchAll bool
+	sentAll  []crypto.Envelope
 }
 
 func newWALCluster(tb testing.TB, n int) *walCluster {
@@ -54,6 +57,9 @@ func (c *walCluster) pump() {
 			for _, m := range rd.Messages {
 				if i == c.watch {
 					c.sent2 = append(c.sent2, m.Env)
+				}
+				if c.watchAll {
+					c.sentAll = append(c.sentAll, m.Env)
 				}
 				for j := range c.nodes {
 					if j != i && (m.To == Broadcast || m.To == j) {

@@ -258,24 +258,41 @@ func (nd *Node) validPromise(pb *promiseBody) bool {
 	if !nd.validCP(&pb.CP, pb.CPCert) {
 		return false
 	}
-	votes := make([]*voteBody, len(pb.VerifyEnvs))
+	// Each envelope's pairs are indexed once, so an item costs the
+	// envelopes that name it, not a scan of all of them: a Byzantine
+	// Promise of thousands of items beside thousands of envelopes cost an
+	// honest node items × envelopes (74 ms per 1 MiB NewView, repeatable
+	// with every view it leads); it now costs what its bytes cost.
+	type named struct {
+		view, slot uint64
+		d          crypto.Digest
+	}
+	byPair := map[named][]int{}
 	okSig := make([]int8, len(pb.VerifyEnvs))
 	for i := range pb.VerifyEnvs {
 		if pb.VerifyEnvs[i].Type != wire.TypeVerify {
 			return false
 		}
-		if vb, err := decodeVote(pb.VerifyEnvs[i].Body); err == nil {
-			votes[i] = &vb
+		vb, err := decodeVote(pb.VerifyEnvs[i].Body)
+		if err != nil {
+			continue
+		}
+		for _, p := range vb.Pairs {
+			k := named{vb.View, p.Slot, p.Digest}
+			if l := byPair[k]; len(l) == 0 || l[len(l)-1] != i {
+				byPair[k] = append(l, i)
+			}
 		}
 	}
+	need := nd.certNeed()
 	for _, it := range pb.Prepared {
 		if it.View >= pb.View || it.Slot <= pb.CP.Slot {
 			return false
 		}
 		senders := map[uint16]bool{}
-		for i, vb := range votes {
+		for _, i := range byPair[named{it.View, it.Slot, it.Digest}] {
 			e := &pb.VerifyEnvs[i]
-			if vb == nil || vb.View != it.View || senders[e.Sender] || !nd.certSigner(e.Sender, it.View) || !hasPair(vb, it.Slot, it.Digest) {
+			if senders[e.Sender] || !nd.certSigner(e.Sender, it.View) {
 				continue
 			}
 			if okSig[i] == 0 {
@@ -287,9 +304,12 @@ func (nd *Node) validPromise(pb *promiseBody) bool {
 			}
 			if okSig[i] == 1 {
 				senders[e.Sender] = true
+				if len(senders) >= need {
+					break
+				}
 			}
 		}
-		if len(senders) < nd.certNeed() {
+		if len(senders) < need {
 			return false
 		}
 	}
