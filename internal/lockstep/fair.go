@@ -19,6 +19,10 @@ import (
 //     it since one tick before t's deadline (Epoch + (t+grace) ticks);
 //   - any unjustified "no input" (a nil entry, not the seat's own signed
 //     NoInput or Leave) before t's deadline, less one tick;
+//   - a seat's own NoInput or Leave used as its entry although the seat
+//     has spoken since (its input for t, or for a Leave any message for
+//     the Leave's tick or later), held here long enough before the
+//     earliest moment an honest leader could order t (absenceOverruled);
 //   - evidence, or a state hash for a checkpoint the batch covers, that
 //     the acceptor has held for itemMargin and that the batch had room for
 //     and no proposal it voted for in the last stall bound carried.
@@ -200,6 +204,9 @@ func (c *Core) omission(slot uint64, b *gamestate.Batch, now time.Time) (string,
 			cut := deadline.Add(-c.inputMargin())
 			for s, e := range b.Ticks[i].Seats {
 				if e != nil {
+					if why := c.absenceOverruled(e, s, t); why != "" {
+						return why, s
+					}
 					continue
 				}
 				if now.Before(deadline.Add(-iv)) { // a tick of slack for the clocks
@@ -257,6 +264,63 @@ func (c *Core) omission(slot uint64, b *gamestate.Batch, now time.Time) (string,
 	return "", -1
 }
 
+// absenceOverruled is omission's check of a seat's own signed absence
+// used as its entry of tick t (e: its NoInput for t, or its Leave from t
+// or an earlier tick; "" for anything else): the entry leaves the seat's
+// input out as surely as a nil one when the seat has spoken since. A Leave
+// no longer stands once the seat signed for its tick or a later one ("an
+// input the seat signs later ends the departure", and an honest leader's
+// pool then stops using it, pool.signedFor), and a NoInput does not once
+// the seat's input for t is held. Without this check a leader could give a
+// seat that left and came back its old Leave in every later tick, and
+// every acceptor would vote for it.
+//
+// It is counted as an omitted input is (the seat is struck, and loses the
+// protection as there), but the timing differs from a nil entry's: an
+// honest leader puts a nil entry only at the tick's deadline, while it may
+// order a tick holding a Leave or NoInput as soon as every other entry is
+// in (proposer.complete), which is when its own input for t is signed
+// (InputDelay ticks ahead). So the seat's contradicting message must have
+// been held here an input margin, and a tick for the clocks, before that
+// earliest moment: then an honest leader held it too when it built the
+// batch. A seat coming back while the leader orders its ticks with its
+// Leave, its first inputs still on the way, is not a refusal.
+func (c *Core) absenceOverruled(e *crypto.Envelope, s int, t uint64) string {
+	if c.unprotected[s] {
+		return ""
+	}
+	var at time.Time
+	var ok bool
+	var what string
+	switch e.Type {
+	case wire.TypeNoInput:
+		k := stKey{t, uint16(s)}
+		at, ok = c.pool.arrived[k]
+		if _, held := c.pool.commits[k]; held && c.cfg.Sealed {
+			if cm, seen := c.pool.itemSince[commitID(k)]; seen && (!ok || cm.Before(at)) {
+				at, ok = cm, true
+			}
+		}
+		what = "its NoInput although its input for the tick was"
+	case wire.TypeLeave:
+		m, err := gamestate.DecodeLeave(e.Body)
+		if err != nil {
+			return ""
+		}
+		at, ok = c.pool.spokeSince(s, m.Tick)
+		what = fmt.Sprintf("its Leave from tick %d although a message it signed for that tick or a later one was", m.Tick)
+	default:
+		return ""
+	}
+	iv := c.cfg.Interval
+	earliest := c.cfg.Epoch.Add(time.Duration(int64(t)-int64(c.cfg.InputDelay)-1) * iv) // less a tick for the clocks
+	if !ok || at.After(earliest.Add(-c.inputMargin())) {
+		return ""
+	}
+	return fmt.Sprintf("seat %d's input for tick %d left out for %s held here %v before an honest leader could order the tick",
+		s, t, what, earliest.Sub(at).Round(time.Millisecond))
+}
+
 // due reports whether an item left out of a batch counts against it: held
 // since before old, and not carried by a proposal this acceptor voted for
 // within the proposer's stall bound (that one may still be deciding).
@@ -297,7 +361,8 @@ func (c *Core) relayFound(now time.Time) {
 
 // relayOmitted passes on, once per view, the players' signed messages this
 // acceptor holds that b leaves out: inputs (or reveals) and signed absences
-// for its nil entries, and state hashes for the checkpoints it covers. An
+// for its nil entries, inputs (or another absence) for its NoInput and
+// Leave entries, and state hashes for the checkpoints it covers. An
 // honest leader lacks them only if the broadcast never reached it (a
 // partition that healed): without the relay every leader of one side would
 // be refused by the other side for ever.
@@ -317,13 +382,13 @@ func (c *Core) relayOmitted(b *gamestate.Batch) {
 	for i := range b.Ticks {
 		t := b.First + uint64(i)
 		for s, e := range b.Ticks[i].Seats {
-			if e != nil {
-				continue
+			if e != nil && e.Type != wire.TypeNoInput && e.Type != wire.TypeLeave {
+				continue // the seat's input
 			}
 			k := stKey{t, uint16(s)}
 			if env, ok := c.pool.inputs[k]; ok {
-				add(env)
-			} else if env, ok := c.pool.absence(s, t); ok {
+				add(env) // what overrules the absence, if e is one
+			} else if env, ok := c.pool.absence(s, t); ok && (e == nil || env.ID() != e.ID()) {
 				add(env)
 			} else if env, ok := c.pool.commits[k]; ok {
 				if _, done := c.pool.ordered[k]; !done {

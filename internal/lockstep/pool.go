@@ -79,6 +79,12 @@ type pool struct {
 	// has not); lastIn[s] is 1 + the highest tick it signed an input for,
 	// so a replayed old Leave cannot mark a seat that is still playing.
 	left, lastIn []uint64
+	// spoke[s] holds, in order, each rise of lastIn[s]: the tick the seat
+	// signed for and when the pool first held it. The first mark at or
+	// after a tick L is when this pool first knew that seat s signed for a
+	// tick at or after L (spokeSince): a Leave from L no longer stands.
+	// Bounded like the inputs, by the tick window (decided trims it).
+	spoke [][]spokeMark
 	// skips holds the (tick, seat) pairs whose seat signed that it has no
 	// input for the tick (wire.TypeNoInput): not waited for, and the signed
 	// NoInput is the seat's entry in the batch. Bounded like inputs, by the
@@ -103,6 +109,12 @@ type pool struct {
 	shares   *shareBook // sealed-shares: key shares of withheld reveals (shares.go)
 }
 
+// spokeMark is one rise of a seat's highest signed tick (pool.spoke).
+type spokeMark struct {
+	tick uint64
+	at   time.Time
+}
+
 // sentMark is when (and in which view) the leader last proposed a commit.
 type sentMark struct {
 	view uint64
@@ -122,7 +134,7 @@ func newPool(v *crypto.Verifier, hashInterval uint64) *pool {
 	return &pool{v: v, n: v.Size(), interval: hashInterval, inputs: map[stKey]crypto.Envelope{},
 		seen: map[crypto.Digest]uint64{}, hashes: map[stKey]crypto.Envelope{}, evKeys: map[evKey]bool{},
 		commits: map[stKey]crypto.Envelope{}, ordered: map[stKey]crypto.Envelope{}, sent: map[stKey]sentMark{},
-		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size()),
+		own: map[uint64][]ownSeal{}, left: make([]uint64, v.Size()), lastIn: make([]uint64, v.Size()), spoke: make([][]spokeMark, v.Size()),
 		skips: map[stKey]crypto.Envelope{}, leaves: make([]crypto.Envelope, v.Size()),
 		arrived: map[stKey]time.Time{}, itemSince: map[crypto.Digest]time.Time{}, carried: map[crypto.Digest]time.Time{},
 		relayedIn: map[crypto.Digest]uint64{}}
@@ -154,6 +166,10 @@ func (p *pool) addNoInput(env crypto.Envelope, next uint64) intake {
 	if m.Tick+poolReplayAge < next {
 		return intakeOld
 	}
+	// Even too late to be an entry, it says the seat speaks for the tick,
+	// as a late input does (addInput): whether a Leave still stands must
+	// not depend on how far the log is here (fair.go, absenceOverruled).
+	p.signedFor(m.Seat, m.Tick)
 	k := stKey{m.Tick, m.Seat}
 	if _, dup := p.skips[k]; m.Tick < next || dup {
 		// Too late to matter (the tick was ordered at its deadline before
@@ -162,7 +178,6 @@ func (p *pool) addNoInput(env crypto.Envelope, next uint64) intake {
 		return intakeOK
 	}
 	p.skips[k] = env
-	p.signedFor(m.Seat, m.Tick)
 	return intakeOK
 }
 
@@ -171,10 +186,25 @@ func (p *pool) addNoInput(env crypto.Envelope, next uint64) intake {
 func (p *pool) signedFor(seat uint16, tick uint64) {
 	if tick+1 > p.lastIn[seat] {
 		p.lastIn[seat] = tick + 1
+		p.spoke[seat] = append(p.spoke[seat], spokeMark{tick, p.now})
 		if p.left[seat] != 0 && tick+1 >= p.left[seat] {
 			p.left[seat] = 0 // it plays again
 		}
 	}
+}
+
+// spokeSince returns when the pool first held a message in which seat
+// signed for tick from or a later one (an input, sealed input, reveal or
+// NoInput), if it holds such a mark. Marks older than the tick window are
+// forgotten (decided), all but the last: for a from that old it answers
+// with a later time than the true one, never an earlier one.
+func (p *pool) spokeSince(seat int, from uint64) (time.Time, bool) {
+	marks := p.spoke[seat]
+	i := sort.Search(len(marks), func(i int) bool { return marks[i].tick >= from })
+	if i == len(marks) {
+		return time.Time{}, false
+	}
+	return marks[i].at, true
 }
 
 // gone reports whether the leader need not wait for seat's input for
@@ -234,7 +264,14 @@ func (p *pool) add(env crypto.Envelope, next uint64) intake {
 		return p.addKeyShare(env, next)
 	case wire.TypeStateHash:
 		m, err := gamestate.DecodeStateHash(env.Body)
-		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 || m.Tick+poolReplayAge < next {
+		// Bounded on both sides like an input: an honest peer signs a hash
+		// only for a tick it applied, so one further ahead of this pool's
+		// log than poolAhead comes from a peer that far ahead, or from a
+		// flood (a Byzantine seat signing hashes for far-future
+		// checkpoints, which would otherwise be held, and walked by every
+		// Judge, until the log got there).
+		if err != nil || m.Seat != env.Sender || int(m.Seat) >= p.n || m.Tick%p.interval != 0 ||
+			m.Tick+poolReplayAge < next || m.Tick > next+poolAhead {
 			return intakeDropped
 		}
 		k := stKey{m.Tick, m.Seat}
@@ -465,6 +502,15 @@ func (p *pool) decided(b *gamestate.Batch, next uint64) {
 	for k := range p.hashes {
 		if k.tick+poolReplayAge < next {
 			delete(p.hashes, k)
+		}
+	}
+	for s, marks := range p.spoke {
+		i := 0 // keep the last mark: it still says the seat spoke since
+		for i < len(marks)-1 && marks[i].tick+poolReplayAge < next {
+			i++
+		}
+		if i > 0 {
+			p.spoke[s] = append(marks[:0], marks[i:]...)
 		}
 	}
 	for id, t := range p.seen {
