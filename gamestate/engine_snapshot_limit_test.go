@@ -52,11 +52,7 @@ func blobEngine(t *testing.T, size int) (*gamestate.Engine, *gamestate.Header, [
 func TestEngineSnapshotAtGameLimitIsVerifiable(t *testing.T) {
 	eng, h, signers := blobEngine(t, gamestate.MaxGameSnapshot)
 	snap := eng.Snapshot()
-	w := wire.NewWriter(nil)
-	w.Uvarint(64)
-	w.Bytes32(crypto.Sum(snap))
-	w.Uvarint(0)
-	body := w.Bytes()
+	body := checkpointBody(64, snap)
 	c := &gamestate.ResultCertificate{Name: h.Name, Roster: h.Roster, Checkpoint: body, Snapshot: snap}
 	for s := 0; s < 3; s++ {
 		c.Cert = append(c.Cert, signers[s].Sign(wire.TypeCheckpoint, body))

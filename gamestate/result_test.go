@@ -31,17 +31,23 @@ func resultAt(t testing.TB, slot uint64, ticks int, seats ...int) (*match, *game
 		m.step()
 	}
 	snap := m.ref.Snapshot()
-	w := wire.NewWriter(nil)
-	w.Uvarint(slot)
-	w.Bytes32(crypto.Sum(snap))
-	w.Uvarint(0)
-	body := w.Bytes()
+	body := checkpointBody(slot, snap)
 	c := &gamestate.ResultCertificate{Name: m.header.Name, Roster: m.header.Roster, Epoch: m.header.Epoch,
 		Checkpoint: body, Snapshot: snap}
 	for _, s := range seats {
 		c.Cert = append(c.Cert, m.signers[s].Sign(wire.TypeCheckpoint, body))
 	}
 	return m, c
+}
+
+// checkpointBody is the checkpoint body bft signs at slot for snap:
+// slot | Sum(snapshot) | no consensus verdicts.
+func checkpointBody(slot uint64, snap []byte) []byte {
+	w := wire.NewWriter(nil)
+	w.Uvarint(slot)
+	w.Bytes32(crypto.Sum(snap))
+	w.Uvarint(0)
+	return w.Bytes()
 }
 
 // TestResultCertificateVerifies: a quorum's certificate proves the

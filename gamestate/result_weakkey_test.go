@@ -57,11 +57,7 @@ func forgedWeakKeyResult(t *testing.T) (players []string, c *gamestate.ResultCer
 	w.Uvarint(0) // commits
 	w.Blob([]byte("fake game"))
 	snap := w.Bytes()
-	b := wire.NewWriter(nil)
-	b.Uvarint(4096)
-	b.Bytes32(crypto.Sum(snap))
-	b.Uvarint(0)
-	body := b.Bytes()
+	body := checkpointBody(4096, snap)
 
 	c = &gamestate.ResultCertificate{Name: "ladder", Roster: keys, Checkpoint: body, Snapshot: snap}
 	var forged crypto.Signature
