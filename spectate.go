@@ -221,10 +221,10 @@ type sourceSet interface {
 // spectator ask the next source. Nothing a source says is trusted: every
 // answer is checked. The game's transport proves nothing of who
 // answered, so an answer the player did not sign is a RelayFault naming
-// no one, and its source sits out turns (twice as many after each fault)
-// rather than being dropped, since the path may be what lied: a path
-// that garbles every player's answer once slows the spectator, it cannot
-// cut it off. Only an answer the player signed and that does not verify
+// no one, and its source sits out turns (twice as many after each fault,
+// at most 8, forgiven by its next intact answer) rather than being
+// dropped, since the path may be what lied: a path that garbles players'
+// answers slows the spectator, it cannot cut it off. Only an answer the player signed and that does not verify
 // convicts the player (a Forgery with its Proof) and drops it for good.
 type SpectatorSource interface {
 	Seat() int

@@ -104,13 +104,21 @@ func New(h *gamestate.Header, newGame func(h *gamestate.Header) (gamestate.Game,
 // instead of a Forgery naming the seat, so a hostile path cannot get an
 // honest player named. Nor can it cut the spectator off: the path, not
 // the source, may be what lied, so a source is not dropped for it but
-// sits out turns, twice as many after each fault (1, 2, 4, ...; the
-// faults a path that always lies causes grow with the log of the turns).
-// A signed forgery still drops its player for good.
+// sits out turns, twice as many after each fault (1, 2, 4, up to
+// maxBackoff), and is forgiven by the first signed answer that arrives
+// intact: a path that garbles some answers of every honest source must not
+// hand their turns to a source that withholds. A signed forgery still
+// drops its player for good.
 func (f *Follower) UntrustedLinks() { f.untrusted = true }
 
-// maxBackoff bounds the turns one fault costs a source (UntrustedLinks).
-const maxBackoff = 1 << 16
+// maxBackoff bounds the turns one fault costs a source (UntrustedLinks):
+// with a withholding source taking its 3 s timeout every turn, an honest
+// source faulted by its path is still asked every half minute or so.
+const maxBackoff = 8
+
+// maxFaults bounds the RelayFaults kept (the first ones); a path that
+// always lies faults a source every few turns for the whole match.
+const maxFaults = 1024
 
 // UseRelays adds k relays as sources, after the players: source n+i is
 // relay i.
@@ -167,6 +175,12 @@ func (f *Follower) Source() (src int, ok bool) {
 		if !live {
 			return -1, false
 		}
+	}
+}
+
+func (f *Follower) addFault(rf RelayFault) {
+	if len(f.faults) < maxFaults {
+		f.faults = append(f.faults, rf)
 	}
 }
 
@@ -255,10 +269,10 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 			f.dropped[src] = true
 		}
 		if !relay {
-			f.faults = append(f.faults, RelayFault{Relay: -1, Seat: src, After: asked, Reason: reason})
+			f.addFault(RelayFault{Relay: -1, Seat: src, After: asked, Reason: reason})
 			return 0, fmt.Errorf("%w: seat %d's source: %s", ErrBadRelay, src, reason)
 		}
-		f.faults = append(f.faults, RelayFault{Relay: src - f.n, Seat: -1, After: asked, Reason: reason})
+		f.addFault(RelayFault{Relay: src - f.n, Seat: -1, After: asked, Reason: reason})
 		return 0, fmt.Errorf("%w: relay %d: %s", ErrBadRelay, src-f.n, reason)
 	}
 	var env crypto.Envelope
@@ -291,6 +305,7 @@ func (f *Follower) Deliver(src int, frame []byte) (applied int, err error) {
 	if relay && signedAfter > asked && (snap == nil || snap.Slot < asked) {
 		return badRelay("served seat %d's answer after slot %d to a spectator at slot %d", signer, signedAfter, asked)
 	}
+	f.backoff[src] = 0 // the path delivered a signed answer intact: what it cost before is forgiven
 	// The entries run on from the slot signed for, or from the
 	// checkpoint: checked for every entry, held ones too, so that what is
 	// kept to relay is what VerifyForgery finds whole.
