@@ -19,6 +19,7 @@ func (nd *Node) Checkpoint(slot uint64, snapshot []byte) {
 		// serve it to a restarted peer.
 		nd.stableSnap = append([]byte(nil), snapshot...)
 		nd.opened = nil
+		nd.compactDue = true // the WAL keeps it too (recSnap)
 		return
 	}
 	if slot <= nd.stable.Slot || slot > nd.committed || slot%nd.cfg.CheckpointInterval != 0 {

@@ -172,6 +172,7 @@ func NewNode(cfg Config, restored []Record) (*Node, error) {
 	if err := nd.restore(restored); err != nil {
 		return nil, err
 	}
+	nd.installOwnStable()
 	if c.Recovering && !restoredMute(restored) {
 		// The marker goes to the new WAL first, so a later restart without
 		// Config.Recovering still never votes in this match.

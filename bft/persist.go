@@ -79,6 +79,8 @@ func (nd *Node) restore(recs []Record) error {
 			nd.mute = true
 		case recMark:
 			err = nd.restoreMark(rec[1:])
+		case recSnap:
+			err = nd.restoreSnap(rec[1:])
 		default:
 			err = fmt.Errorf("kind %d", rec[0])
 		}
