@@ -190,6 +190,13 @@ func (h *Host) startPubsub() error {
 		// Defence in depth behind the gater: never exchange topic state
 		// with a non-member.
 		pubsub.WithPeerFilter(func(p peer.ID, _ string) bool { return h.seatOfPeer(p) >= 0 }),
+		// Only the match topic, and an RPC announcing more than a few
+		// subscriptions is ignored whole: pubsub keeps a map entry per
+		// topic a peer announces, for as long as its stream lives, and no
+		// byte budget counts announcements, so one roster peer announcing
+		// made-up topics grew an honest host by 46 MB in 0.14 s
+		// (TestSubscriptionFloodIsIgnored).
+		pubsub.WithSubscriptionFilter(pubsub.WrapLimitSubscriptionFilter(pubsub.NewAllowlistSubscriptionFilter(h.topicStr), 4)),
 		pubsub.WithRawTracer(dropTracer{c: &h.ctr, seatOf: h.seatOfPeer}),
 		// Per-peer rate limit on arrival, before pubsub hashes, de-duplicates
 		// or queues a message for validation (limit.go).

@@ -74,6 +74,7 @@ type SpectatorService struct {
 	cfg      SpectatorConfig
 	h        host.Host
 	sem      chan struct{}
+	waiting  chan struct{} // requests read and waiting for their turn (2×Max at most)
 	mu       sync.Mutex // guards h while it is set, and the maps and times below
 	last     map[peer.ID]time.Time
 	lastAny  time.Time
@@ -130,7 +131,7 @@ func ServeSpectators(cfg SpectatorConfig) (*SpectatorService, error) {
 	if cfg.BytesPerSecond <= 0 {
 		cfg.BytesPerSecond = DefaultSpectatorBytesPerSecond
 	}
-	svc := &SpectatorService{cfg: cfg, sem: make(chan struct{}, cfg.Max), last: map[peer.ID]time.Time{},
+	svc := &SpectatorService{cfg: cfg, sem: make(chan struct{}, cfg.Max), waiting: make(chan struct{}, 2*cfg.Max), last: map[peer.ID]time.Time{},
 		inflight: map[peer.ID]bool{}, asked: map[peer.ID]time.Time{}, done: make(chan struct{})}
 	h, err := newPlainHost(cfg.Key, cfg.ListenAddrs, spectatorGater{svc})
 	if err != nil {
@@ -173,14 +174,36 @@ func (s *SpectatorService) handle(st network.Stream) {
 		return
 	}
 	defer s.end(p)
-	if wait := s.pace(p); wait > 0 {
-		select {
-		case <-time.After(wait):
-		case <-s.done:
+	// The request is read before it waits for a turn, and a turn is taken
+	// only when it comes, by a spectator still connected: when a turn was
+	// booked on arrival, fresh identities that opened a stream and left
+	// each pushed every later answer back and left a goroutine asleep (150
+	// of them made an honest spectator wait 3 s,
+	// TestAbandonedSpectatorRequestsCostNothing).
+	_ = st.SetReadDeadline(time.Now().Add(syncReadTimeout))
+	req, err := readFrame(bufio.NewReader(st), MaxSyncRequest)
+	if err != nil {
+		_ = st.Reset()
+		return
+	}
+	select {
+	case s.waiting <- struct{}{}:
+	default:
+		_ = st.Reset() // 2×Max already waiting: come back later
+		return
+	}
+	for {
+		wait := s.pace(p)
+		if wait == 0 {
+			break
+		}
+		if !s.sleep(st, min(wait, spectatorPoll)) {
+			<-s.waiting
 			_ = st.Reset()
 			return
 		}
 	}
+	<-s.waiting
 	select {
 	case s.sem <- struct{}{}:
 	default:
@@ -189,12 +212,6 @@ func (s *SpectatorService) handle(st network.Stream) {
 	}
 	defer func() { <-s.sem }()
 	defer st.Close()
-	_ = st.SetReadDeadline(time.Now().Add(syncReadTimeout))
-	req, err := readFrame(bufio.NewReader(st), MaxSyncRequest)
-	if err != nil {
-		_ = st.Reset()
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), syncWriteTimeout)
 	defer cancel()
 	resp, err := s.cfg.Serve(ctx, req)
@@ -213,9 +230,10 @@ func (s *SpectatorService) handle(st network.Stream) {
 	}
 }
 
-// pace returns how long p must wait before its request is read: at most
-// one answer per MinInterval per spectator, and Max per MinInterval in
-// all, so spectators with fresh identities cost the player's runtime (which
+// pace takes p's turn to be answered now and returns 0, or returns how
+// long until its turn can come (taking nothing): at most one answer per
+// MinInterval per spectator, and Max per MinInterval in all, so
+// spectators with fresh identities cost the player's runtime (which
 // builds every answer) no more than Max honest ones do. The map is
 // cleared when it grows past a bound, so fresh identities cannot grow it.
 func (s *SpectatorService) pace(p peer.ID) time.Duration {
@@ -225,12 +243,37 @@ func (s *SpectatorService) pace(p peer.ID) time.Duration {
 	if len(s.last) > 4*cap(s.sem) {
 		clear(s.last)
 	}
-	at := s.last[p].Add(s.cfg.MinInterval)
-	at = maxTime(at, s.lastAny.Add(s.cfg.MinInterval/time.Duration(cap(s.sem))))
-	at = maxTime(at, now)
-	s.last[p], s.lastAny = at, at
-	return at.Sub(now)
+	at := maxTime(s.last[p].Add(s.cfg.MinInterval), s.lastAny.Add(s.cfg.MinInterval/time.Duration(cap(s.sem))))
+	if at.After(now) {
+		return at.Sub(now)
+	}
+	s.last[p], s.lastAny = now, now
+	return 0
 }
+
+// sleep waits d; false if the spectator hung up (its connection closed)
+// or the service closed meanwhile.
+func (s *SpectatorService) sleep(st network.Stream, d time.Duration) bool {
+	done := time.After(d)
+	poll := time.NewTicker(spectatorPoll)
+	defer poll.Stop()
+	for {
+		select {
+		case <-done:
+			return !st.Conn().IsClosed()
+		case <-poll.C:
+			if st.Conn().IsClosed() {
+				return false
+			}
+		case <-s.done:
+			return false
+		}
+	}
+}
+
+// spectatorPoll is how often a waiting request checks that its spectator
+// is still connected.
+const spectatorPoll = 20 * time.Millisecond
 
 // charge pushes the next answer back by what this one weighed at
 // BytesPerSecond, so the spectators together make the player upload (and

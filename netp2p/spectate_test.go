@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -94,20 +95,28 @@ func TestSpectatorServiceAnswers(t *testing.T) {
 // interval of an hour makes the arithmetic exact whatever the machine).
 func TestSpectatorServicePace(t *testing.T) {
 	svc := &SpectatorService{cfg: SpectatorConfig{Max: 4, MinInterval: time.Hour}, sem: make(chan struct{}, 4), last: map[peer.ID]time.Time{}}
-	if w := svc.pace("a"); w > time.Minute {
+	if w := svc.pace("a"); w != 0 {
 		t.Fatalf("the first answer waits %v", w)
 	}
 	if w := svc.pace("a"); w < 59*time.Minute {
 		t.Fatalf("the same spectator again waits %v, want an hour", w)
 	}
-	// Every further fresh identity queues a quarter hour behind the last.
-	prev := svc.pace("b")
+	// Any other identity waits a quarter hour (Max per MinInterval in
+	// all), however many ask: waiting takes no turn, so the ones that
+	// give up cost the others nothing.
 	for i := range 3 {
-		w := svc.pace(peer.ID(fmt.Sprint("c", i)))
-		if w-prev < 14*time.Minute {
-			t.Fatalf("fresh identity %d waits %v after %v: want a quarter hour more", i, w, prev)
+		if w := svc.pace(peer.ID(fmt.Sprint("c", i))); w < 14*time.Minute || w > 15*time.Minute {
+			t.Fatalf("fresh identity %d waits %v, want a quarter hour", i, w)
 		}
-		prev = w
+	}
+	// Once the quarter hour is past, one of them is answered and the
+	// next waits another quarter hour.
+	svc.lastAny = svc.lastAny.Add(-15 * time.Minute)
+	if w := svc.pace("c0"); w != 0 {
+		t.Fatalf("after a quarter hour c0 still waits %v", w)
+	}
+	if w := svc.pace("c1"); w < 14*time.Minute {
+		t.Fatalf("right after c0's turn c1 waits %v, want a quarter hour", w)
 	}
 }
 
@@ -159,5 +168,62 @@ func TestSpectatorServiceConnections(t *testing.T) {
 	clients = append(clients, c)
 	if err != nil {
 		t.Fatalf("after the reaper: %v", err)
+	}
+}
+
+// TestAbandonedSpectatorRequestsCostNothing: fresh identities, one after
+// another, open a spectate stream, send a request and hang up before
+// their turn. Their turns must be given back and their goroutines end:
+// on the old code 150 of them (within the two connections per address)
+// left 118 goroutines asleep and made an honest spectator's one request
+// wait 3 s. The bound asserted (a second, ten answers' worth of
+// MinInterval) is far above an idle service's answer and far below what
+// 150 abandoned turns cost.
+func TestAbandonedSpectatorRequestsCostNothing(t *testing.T) {
+	var roster []crypto.PublicKey
+	for i := range 4 {
+		roster = append(roster, testKey(t, i).Public())
+	}
+	const minInterval = 100 * time.Millisecond // Max 4: 25 ms per fresh identity
+	svc, err := ServeSpectators(SpectatorConfig{Key: testKey(t, 1), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		MinInterval: minInterval,
+		Serve:       func(_ context.Context, req []byte) ([]byte, error) { return req, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	ai, err := peer.AddrInfoFromString(svc.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g0 := runtime.NumGoroutine()
+	for range 150 {
+		k, _ := crypto.GenerateKey(nil)
+		h, err := newPlainHost(k, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Minute)
+		if s, err := h.NewStream(context.Background(), ai.ID, spectateProto); err == nil {
+			_, _ = s.Write([]byte{0}) // an empty request, then gone
+			time.Sleep(2 * time.Millisecond)
+		}
+		h.Close()
+	}
+	waitFor(t, waitLong, "the abandoned requests' goroutines end", func() bool {
+		return len(svc.h.Network().Conns()) == 0 && runtime.NumGoroutine() <= g0+20
+	})
+	k, _ := crypto.GenerateKey(nil)
+	c, err := DialSpectator(k, roster, svc.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	if _, err := c.RequestSync(context.Background(), 1, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if wait := time.Since(start); wait > 10*minInterval {
+		t.Errorf("the honest spectator's request took %v after 150 abandoned ones", wait)
 	}
 }
