@@ -75,7 +75,7 @@ type SpectatorService struct {
 	h        host.Host
 	sem      chan struct{}
 	waiting  chan struct{} // requests read and waiting for their turn (2×Max at most)
-	mu       sync.Mutex // guards h while it is set, and the maps and times below
+	mu       sync.Mutex    // guards h while it is set, and the maps and times below
 	last     map[peer.ID]time.Time
 	lastAny  time.Time
 	inflight map[peer.ID]bool
