@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/paxsync/paxsync/crypto"
 	"github.com/paxsync/paxsync/driver"
@@ -132,6 +133,9 @@ func join(ctx context.Context, cfg Config, set *hooks.Set) (_ *Session, err erro
 		// Own inputs only up to a mark the WAL holds, and none again at
 		// or below the one it restored: a restart never re-signs a tick.
 		s.core.GuardInputs(dc.Node.Mark())
+		if cfg.RecoverLostWAL && !s.core.GuardLostWAL(time.Now()) {
+			s.log.Warn("recovering a lost WAL without an Epoch: inputs signed before the loss may be signed again (input-equivocation)")
+		}
 	}
 	if s.tr, err = s.openTransport(runCtx, verifier); err != nil {
 		return nil, fmt.Errorf("paxsync: network: %w", err)

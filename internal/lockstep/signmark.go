@@ -1,5 +1,7 @@
 package lockstep
 
+import "time"
+
 // A player restarted from its WAL must never sign a second, different
 // input (or NoInput, or sealed commitment) for a tick it signed before the
 // crash: the others still hold the first, and the two are
@@ -56,4 +58,22 @@ func (c *Core) MarkDurable(mark uint64) {
 // maySign reports whether the core may sign its own input for tick.
 func (c *Core) maySign(tick uint64) bool {
 	return !c.markGuard || (c.markDurable > 0 && tick <= c.markDurable) // 0: nothing reserved yet
+}
+
+// GuardLostWAL is for a player whose WAL was lost (RecoverLostWAL): no
+// mark survived, but on the Epoch grid the clock never runs past the
+// wall's tick, so nothing was signed before the loss past wallTick(now) +
+// InputDelay, and the core starts sampling above that. Without an Epoch,
+// or unpaced, no such bound exists: it returns false and the seat may
+// sign again a tick it signed before (docs/PROTOCOL.md, "Recovering a seat
+// that lost its WAL").
+func (c *Core) GuardLostWAL(now time.Time) bool {
+	if c.cfg.Epoch.IsZero() || c.cfg.Unpaced {
+		return false
+	}
+	if floor := c.wallTick(now) + uint64(c.cfg.InputDelay) + 1; c.nextSample < floor {
+		c.nextSample = floor
+		c.cfg.Inputs.Open(floor)
+	}
+	return true
 }

@@ -125,3 +125,25 @@ func restartedLeader(t *testing.T, mode string, guard bool) (flagged bool, playe
 	}
 	return flagged, played
 }
+
+// TestLostWALStartsAboveTheWall: a seat that lost its WAL has no mark, but
+// on the Epoch grid it never signed past the wall's tick plus the input
+// delay, so it starts sampling above that; without an Epoch there is no
+// such bound and GuardLostWAL says so.
+func TestLostWALStartsAboveTheWall(t *testing.T) {
+	h := &lnet{}
+	h.run(t, "cluster n=4 delay=2 grace=2 epoch")
+	for range 5 {
+		h.run(t, "beat")
+	}
+	c := h.cores[2]
+	want := c.wallTick(h.now) + 2 + 1
+	if !c.GuardLostWAL(h.now) || c.InputTick() != want {
+		t.Fatalf("input tick %d, want %d (wall tick %d + delay 2 + 1)", c.InputTick(), want, c.wallTick(h.now))
+	}
+	g := &lnet{}
+	g.run(t, "cluster n=4 delay=2 grace=2")
+	if g.cores[2].GuardLostWAL(g.now) {
+		t.Fatal("without an Epoch GuardLostWAL claims a bound")
+	}
+}
